@@ -1,0 +1,444 @@
+//! Errors: of activities ([`ActivityError`]), of workflows ([`WorkflowError`]),
+//! of the runtime API ([`Error`]) and of the store ([`StoreError`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The error of an activity attempt, and of an activity call as a workflow sees it.
+///
+/// An activity returns `Err(ActivityError)` to fail its attempt. Whether the
+/// attempt is retried depends on the activity's [`RetryPolicy`](crate::RetryPolicy):
+/// errors made with [`ActivityError::new`] are retried unless their `kind` is
+/// listed in `non_retryable_error_types`; errors made with
+/// [`ActivityError::non_retryable`] never are. Any [`std::error::Error`]
+/// converts with `?`, as a retryable error whose kind is the error's type name.
+///
+/// Like `anyhow::Error`, `ActivityError` is not itself a `std::error::Error`
+/// (the blanket conversion forbids it); it implements [`Display`](fmt::Display)
+/// and `AsRef<dyn std::error::Error>`.
+///
+/// # Examples
+///
+/// ```
+/// use reprise::ActivityError;
+///
+/// fn parse(line: &str) -> Result<u64, ActivityError> {
+///     if line.is_empty() {
+///         return Err(ActivityError::non_retryable("ValidationError", "empty line"));
+///     }
+///     Ok(line.parse::<u64>()?) // ParseIntError converts, retryable
+/// }
+/// assert_eq!(parse("").unwrap_err().kind(), "ValidationError");
+/// assert!(parse("x").unwrap_err().kind().ends_with("ParseIntError"));
+/// ```
+pub struct ActivityError {
+    inner: Box<ActivityFailure>,
+}
+
+/// The serializable part of an [`ActivityError`], as stored in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FailureData {
+    pub(crate) kind: String,
+    pub(crate) message: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) non_retryable: bool,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) attempts: u32,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) cancelled: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The `dyn Error` behind an [`ActivityError`].
+#[derive(Debug)]
+struct ActivityFailure {
+    data: FailureData,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl fmt::Display for ActivityFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.data.kind, self.data.message)
+    }
+}
+
+impl StdError for ActivityFailure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// Error kind of an attempt that exceeded `start_to_close`.
+pub(crate) const START_TO_CLOSE_TIMEOUT: &str = "StartToCloseTimeout";
+/// Error kind of a call that exceeded `schedule_to_close`.
+pub(crate) const SCHEDULE_TO_CLOSE_TIMEOUT: &str = "ScheduleToCloseTimeout";
+/// Error kind of an attempt whose heartbeats stopped.
+pub(crate) const HEARTBEAT_TIMEOUT: &str = "HeartbeatTimeout";
+/// Error kind of an activity call ended by the workflow's cancellation.
+pub(crate) const CANCELLED: &str = "Cancelled";
+/// Error kind of an activity that panicked.
+pub(crate) const PANIC: &str = "Panic";
+
+impl ActivityError {
+    /// A retryable error of the given kind; it is not retried if `kind` is in
+    /// the policy's `non_retryable_error_types`.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::from_data(FailureData {
+            kind: kind.into(),
+            message: message.into(),
+            non_retryable: false,
+            attempts: 0,
+            cancelled: false,
+        })
+    }
+
+    /// An error that is never retried, whatever the retry policy says.
+    pub fn non_retryable(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut e = Self::new(kind, message);
+        e.inner.data.non_retryable = true;
+        e
+    }
+
+    pub(crate) fn from_data(data: FailureData) -> Self {
+        Self {
+            inner: Box::new(ActivityFailure { data, source: None }),
+        }
+    }
+
+    pub(crate) fn cancelled(message: impl Into<String>) -> Self {
+        let mut e = Self::non_retryable(CANCELLED, message);
+        e.inner.data.cancelled = true;
+        e
+    }
+
+    pub(crate) fn data(&self) -> &FailureData {
+        &self.inner.data
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.inner.data.attempts = attempts;
+        self
+    }
+
+    /// The error's kind: the first argument of [`ActivityError::new`], or the
+    /// type name of a converted `std::error::Error`. Timeouts have kind
+    /// `StartToCloseTimeout`, `ScheduleToCloseTimeout` or `HeartbeatTimeout`.
+    pub fn kind(&self) -> &str {
+        &self.inner.data.kind
+    }
+
+    /// The error's message.
+    pub fn message(&self) -> &str {
+        &self.inner.data.message
+    }
+
+    /// Whether the error was raised as non-retryable.
+    pub fn is_non_retryable(&self) -> bool {
+        self.inner.data.non_retryable
+    }
+
+    /// How many attempts were made before the activity call failed (0 when
+    /// the error did not come from a finished activity call).
+    pub fn attempts(&self) -> u32 {
+        self.inner.data.attempts
+    }
+
+    /// Whether the activity call failed because its workflow was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.data.cancelled
+    }
+
+    /// Whether the call failed on one of its timeouts.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self.kind(),
+            START_TO_CLOSE_TIMEOUT | SCHEDULE_TO_CLOSE_TIMEOUT | HEARTBEAT_TIMEOUT
+        )
+    }
+}
+
+impl<E> From<E> for ActivityError
+where
+    E: StdError + Send + Sync + 'static,
+{
+    fn from(error: E) -> Self {
+        Self {
+            inner: Box::new(ActivityFailure {
+                data: FailureData {
+                    kind: std::any::type_name::<E>().to_owned(),
+                    message: error.to_string(),
+                    non_retryable: false,
+                    attempts: 0,
+                    cancelled: false,
+                },
+                source: Some(Box::new(error)),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for ActivityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)?;
+        if self.inner.data.attempts > 1 {
+            write!(f, " (after {} attempts)", self.inner.data.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ActivityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActivityError")
+            .field("kind", &self.inner.data.kind)
+            .field("message", &self.inner.data.message)
+            .field("non_retryable", &self.inner.data.non_retryable)
+            .field("attempts", &self.inner.data.attempts)
+            .finish()
+    }
+}
+
+impl AsRef<dyn StdError + Send + Sync + 'static> for ActivityError {
+    fn as_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.inner
+    }
+}
+
+impl AsRef<dyn StdError + 'static> for ActivityError {
+    fn as_ref(&self) -> &(dyn StdError + 'static) {
+        &*self.inner
+    }
+}
+
+/// The error a workflow ends with.
+///
+/// Workflow code builds one with [`WorkflowError::new`], or converts an
+/// [`ActivityError`] with `?` (its kind, message and attempt count are kept).
+/// A cancelled workflow's result is a `WorkflowError` whose
+/// [`is_cancelled`](WorkflowError::is_cancelled) is true, whatever its body returned.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    message: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    attempts: u32,
+    #[serde(default, skip_serializing_if = "is_false")]
+    cancelled: bool,
+}
+
+impl WorkflowError {
+    /// A workflow error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            kind: None,
+            message: message.into(),
+            attempts: 0,
+            cancelled: false,
+        }
+    }
+
+    pub(crate) fn with_kind(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind: Some(kind.into()),
+            ..Self::new(message)
+        }
+    }
+
+    pub(crate) fn cancelled_error() -> Self {
+        Self {
+            kind: Some(CANCELLED.to_owned()),
+            message: "workflow cancelled".to_owned(),
+            attempts: 0,
+            cancelled: true,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The kind of the activity error this came from, if any.
+    pub fn kind(&self) -> Option<&str> {
+        self.kind.as_deref()
+    }
+
+    /// Attempts made by the activity call this error came from (0 otherwise).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Whether the workflow ended because it was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+}
+
+impl From<ActivityError> for WorkflowError {
+    fn from(e: ActivityError) -> Self {
+        let data = e.inner.data;
+        Self {
+            kind: Some(data.kind),
+            message: data.message,
+            attempts: data.attempts,
+            cancelled: data.cancelled,
+        }
+    }
+}
+
+impl fmt::Display for WorkflowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Some(kind) => write!(f, "{kind}: {}", self.message)?,
+            None => f.write_str(&self.message)?,
+        }
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for WorkflowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkflowError")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("attempts", &self.attempts)
+            .field("cancelled", &self.cancelled)
+            .finish()
+    }
+}
+
+impl StdError for WorkflowError {}
+
+/// The error of the runtime API: starting, signalling, describing workflows,
+/// opening the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No workflow of that name is registered with this runtime.
+    #[error("unknown workflow type `{name}`: register it with `Runtime::builder().workflow(..)`")]
+    UnknownWorkflowType {
+        /// The name asked for.
+        name: String,
+    },
+    /// No workflow with that id exists in the store.
+    #[error("no workflow with id `{id}`")]
+    NotFound {
+        /// The workflow id asked for.
+        id: String,
+    },
+    /// A workflow with that id exists, but it is of another workflow type.
+    #[error("workflow `{id}` already exists as a `{existing}`, not a `{requested}`")]
+    IdConflict {
+        /// The workflow id.
+        id: String,
+        /// The type the existing workflow has.
+        existing: String,
+        /// The type that was asked for.
+        requested: String,
+    },
+    /// A payload could not be encoded or decoded.
+    #[error("bad payload for {what}: {source}")]
+    Payload {
+        /// What the payload was for (`input of workflow `etl``, ...).
+        what: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The workflow ended with an error.
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    /// The runtime was shut down.
+    #[error("the runtime is shut down")]
+    ShutDown,
+    /// A setting of the builder is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// An error of the store: names the operation that failed and whether
+/// retrying it can help.
+#[derive(Debug, thiserror::Error)]
+#[error("store error while {operation}: {message}")]
+pub struct StoreError {
+    operation: &'static str,
+    message: String,
+    retryable: bool,
+    #[source]
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    pub(crate) fn new(operation: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            message: message.into(),
+            retryable: false,
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(
+        operation: &'static str,
+        retryable: bool,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            operation,
+            message: source.to_string(),
+            retryable,
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The operation that failed (`committing a workflow step`, ...).
+    pub fn operation(&self) -> &str {
+        self.operation
+    }
+
+    /// Whether the same operation may succeed if tried again (a busy
+    /// database yes, a corrupt row no).
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn std_errors_convert_with_their_type_name() {
+        let e: ActivityError = "x".parse::<u32>().unwrap_err().into();
+        assert_eq!(e.kind(), "core::num::error::ParseIntError");
+        assert!(!e.is_non_retryable());
+        let dyn_err: &(dyn StdError + 'static) = e.as_ref();
+        assert!(dyn_err.source().is_some());
+    }
+
+    #[test]
+    fn workflow_error_keeps_activity_details() {
+        let a = ActivityError::new("Http", "503").with_attempts(3);
+        let w = WorkflowError::from(a);
+        assert_eq!(w.kind(), Some("Http"));
+        assert_eq!(w.attempts(), 3);
+        assert_eq!(w.to_string(), "Http: 503 (after 3 attempts)");
+        assert!(!w.is_cancelled());
+    }
+}
