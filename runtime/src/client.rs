@@ -1,0 +1,353 @@
+//! The client side of the runtime: starting workflows, awaiting their
+//! results, describing them.
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::definition::{BoxFuture, Workflow};
+use crate::error::{Error, WorkflowError};
+use crate::history::Event;
+use crate::store::{Created, NewWorkflow, RunRecord, RunStatus, TaskKind};
+use crate::worker::{now_ms, Engine, WfMsg};
+
+/// The status of a workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkflowStatus {
+    /// Running, or waiting for an activity, a timer or a signal.
+    Running,
+    /// Stopped by a non-determinism error or an unregistered activity; its
+    /// history is intact and it resumes when a runtime with fixed code starts.
+    Blocked,
+    /// Returned `Ok`.
+    Completed,
+    /// Returned `Err`, or its history could not be read.
+    Failed,
+}
+
+impl From<RunStatus> for WorkflowStatus {
+    fn from(s: RunStatus) -> Self {
+        match s {
+            RunStatus::Running => WorkflowStatus::Running,
+            RunStatus::Blocked => WorkflowStatus::Blocked,
+            RunStatus::Completed => WorkflowStatus::Completed,
+            RunStatus::Failed => WorkflowStatus::Failed,
+        }
+    }
+}
+
+/// What [`Runtime::describe`](crate::Runtime::describe) tells about a workflow.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WorkflowInfo {
+    /// The workflow's id.
+    pub workflow_id: String,
+    /// The workflow type's name.
+    pub workflow_type: String,
+    /// The status of its latest run.
+    pub status: WorkflowStatus,
+    /// The last progress the workflow published with `ctx.set_progress`.
+    pub progress: Option<Value>,
+    /// The runs of the workflow, oldest first (one, until continue-as-new).
+    pub runs: Vec<RunInfo>,
+    /// Activity calls and timers the latest run waits for.
+    pub pending: Vec<PendingStep>,
+    /// Why the workflow is blocked or failed, when that is not its own error.
+    pub error: Option<String>,
+    /// The output (completed) or the `WorkflowError` (failed), as JSON.
+    pub result: Option<Value>,
+}
+
+/// One run of a workflow.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunInfo {
+    /// The run's id.
+    pub run_id: String,
+    /// Its status.
+    pub status: WorkflowStatus,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// When it last changed.
+    pub updated_at: SystemTime,
+}
+
+/// An activity call or timer a workflow waits for.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PendingStep {
+    /// The call's sequence number in the run.
+    pub seq: u32,
+    /// `"activity"` or `"timer"`.
+    pub kind: &'static str,
+    /// The activity type's name (empty for a timer).
+    pub name: String,
+    /// The attempt to run next (0 for a timer).
+    pub attempt: u32,
+    /// When the next attempt runs, or when the timer fires.
+    pub due_at: SystemTime,
+    /// The error of the previous attempt, if any.
+    pub last_error: Option<String>,
+}
+
+fn time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// A request to start a workflow, made by [`Runtime::start`](crate::Runtime::start);
+/// await it to get a [`WorkflowHandle`].
+#[must_use = "a start request does nothing until it is awaited"]
+pub struct StartWorkflow<W: Workflow> {
+    engine: Arc<Engine>,
+    workflow: W,
+    input: W::Input,
+    id: Option<String>,
+}
+
+impl<W: Workflow> std::fmt::Debug for StartWorkflow<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartWorkflow")
+            .field("workflow", &W::NAME)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Workflow> StartWorkflow<W> {
+    pub(crate) fn new(engine: Arc<Engine>, workflow: W, input: W::Input) -> Self {
+        Self {
+            engine,
+            workflow,
+            input,
+            id: None,
+        }
+    }
+
+    /// The workflow id. Starting with an id that exists returns the existing
+    /// workflow (whatever its status, and ignoring the new input), so running
+    /// the same command again resumes rather than duplicates. Default: a
+    /// random UUID.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
+
+impl<W: Workflow> IntoFuture for StartWorkflow<W> {
+    type Output = Result<WorkflowHandle<W::Output>, Error>;
+    type IntoFuture = BoxFuture<'static, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let _ = self.workflow;
+        Box::pin(async move {
+            let input = serde_json::to_value(&self.input).map_err(|source| Error::Payload {
+                what: format!("the input of workflow `{}`", W::NAME),
+                source,
+            })?;
+            start(self.engine, W::NAME, input, self.id).await.map(WorkflowHandle::typed)
+        })
+    }
+}
+
+/// Starts a workflow by name with a JSON input (for tools).
+pub(crate) async fn start(
+    engine: Arc<Engine>,
+    name: &str,
+    input: Value,
+    id: Option<String>,
+) -> Result<WorkflowHandle<Value>, Error> {
+    let entry = engine.registry.workflow(name).ok_or_else(|| Error::UnknownWorkflowType { name: name.to_owned() })?;
+    (entry.check_input)(&input).map_err(|source| Error::Payload {
+        what: format!("the input of workflow `{name}`"),
+        source,
+    })?;
+    let workflow_id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let started = Event::WorkflowStarted {
+        name: name.to_owned(),
+        input,
+    };
+    let new = NewWorkflow {
+        workflow_id: workflow_id.clone(),
+        run_id: run_id.clone(),
+        name: name.to_owned(),
+        started_event: serde_json::to_string(&started).expect("events encode to JSON"),
+        now_ms: now_ms(),
+    };
+    let run_id = match engine.store.create_workflow(new).await? {
+        Created::New => {
+            engine.send(WfMsg::Resume { run_id: run_id.clone() });
+            run_id
+        }
+        Created::Existing(record) if record.name != name => {
+            return Err(Error::IdConflict {
+                id: workflow_id,
+                existing: record.name,
+                requested: name.to_owned(),
+            })
+        }
+        Created::Existing(record) => record.run_id,
+    };
+    Ok(WorkflowHandle {
+        engine,
+        workflow_id,
+        run_id,
+        _output: PhantomData,
+    })
+}
+
+/// A started workflow: await its result.
+pub struct WorkflowHandle<O> {
+    engine: Arc<Engine>,
+    workflow_id: String,
+    run_id: String,
+    _output: PhantomData<fn() -> O>,
+}
+
+impl<O> std::fmt::Debug for WorkflowHandle<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkflowHandle")
+            .field("workflow_id", &self.workflow_id)
+            .field("run_id", &self.run_id)
+            .finish()
+    }
+}
+
+impl<O> Clone for WorkflowHandle<O> {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+            _output: PhantomData,
+        }
+    }
+}
+
+/// A handle to an existing run.
+pub(crate) fn handle<O>(engine: Arc<Engine>, workflow_id: String, run_id: String) -> WorkflowHandle<O> {
+    WorkflowHandle {
+        engine,
+        workflow_id,
+        run_id,
+        _output: PhantomData,
+    }
+}
+
+impl WorkflowHandle<Value> {
+    fn typed<O>(self) -> WorkflowHandle<O> {
+        WorkflowHandle {
+            engine: self.engine,
+            workflow_id: self.workflow_id,
+            run_id: self.run_id,
+            _output: PhantomData,
+        }
+    }
+}
+
+impl<O: DeserializeOwned> WorkflowHandle<O> {
+    /// The workflow's id.
+    pub fn id(&self) -> &str {
+        &self.workflow_id
+    }
+
+    /// The id of the run this handle was made for.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Waits for the workflow to end and returns its result.
+    ///
+    /// # Errors
+    ///
+    /// The workflow's own error; an error of kind `Blocked` when the run
+    /// stopped on a non-determinism error (it stays resumable); an error of
+    /// kind `Runtime` when the store fails or the runtime shuts down first.
+    pub fn result(&self) -> impl Future<Output = Result<O, WorkflowError>> + Send + '_ {
+        async move {
+            loop {
+                let waiter = self.engine.wait_for(&self.workflow_id);
+                let record = self
+                    .engine
+                    .store
+                    .latest_run(&self.workflow_id)
+                    .await
+                    .map_err(|e| WorkflowError::with_kind("Runtime", e.to_string()))?
+                    .ok_or_else(|| WorkflowError::with_kind("Runtime", format!("no workflow with id `{}`", self.workflow_id)))?;
+                if let Some(result) = ended(&record) {
+                    return result;
+                }
+                if waiter.await.is_err() {
+                    return Err(WorkflowError::with_kind("Runtime", "the runtime shut down before the workflow ended"));
+                }
+            }
+        }
+    }
+}
+
+/// The result of a run that ended (or is blocked), decoded.
+fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowError>> {
+    let decode_error = |e: serde_json::Error| {
+        WorkflowError::with_kind("PayloadError", format!("the result of workflow `{}` does not decode: {e}", record.workflow_id))
+    };
+    match record.status {
+        RunStatus::Running => None,
+        RunStatus::Blocked => Some(Err(WorkflowError::with_kind(
+            "Blocked",
+            record.error.clone().unwrap_or_else(|| "the run is blocked".to_owned()),
+        ))),
+        RunStatus::Completed => {
+            let value = record.result.clone().unwrap_or(Value::Null);
+            Some(serde_json::from_value(value).map_err(decode_error))
+        }
+        RunStatus::Failed => Some(Err(match (&record.result, &record.error) {
+            (Some(value), _) => serde_json::from_value::<WorkflowError>(value.clone()).unwrap_or_else(decode_error),
+            (None, Some(error)) => WorkflowError::with_kind("Failed", error.clone()),
+            (None, None) => WorkflowError::new("the workflow failed"),
+        })),
+    }
+}
+
+/// Describes a workflow from the store.
+pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<WorkflowInfo, Error> {
+    let record = engine
+        .store
+        .latest_run(workflow_id)
+        .await?
+        .ok_or_else(|| Error::NotFound { id: workflow_id.to_owned() })?;
+    let tasks = engine.store.tasks(Some(&record.run_id)).await?;
+    let pending = tasks
+        .into_iter()
+        .map(|t| PendingStep {
+            seq: t.seq,
+            kind: match t.kind {
+                TaskKind::Activity => "activity",
+                TaskKind::Timer => "timer",
+            },
+            name: t.name,
+            attempt: t.attempt,
+            due_at: time(t.due_ms),
+            last_error: t.last_error,
+        })
+        .collect();
+    Ok(WorkflowInfo {
+        workflow_id: record.workflow_id.clone(),
+        workflow_type: record.name.clone(),
+        status: record.status.into(),
+        progress: record.progress.clone(),
+        runs: vec![RunInfo {
+            run_id: record.run_id.clone(),
+            status: record.status.into(),
+            started_at: time(record.created_ms),
+            updated_at: time(record.updated_ms),
+        }],
+        pending,
+        error: record.error,
+        result: record.result,
+    })
+}

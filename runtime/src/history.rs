@@ -1,0 +1,349 @@
+//! The event history of a run: what is stored, and how it is grouped into
+//! activations for replay.
+//!
+//! A run's history is an append-only list of [`Event`]s, stored one JSON row
+//! per event. Index 0 is always [`Event::WorkflowStarted`]. Every later commit
+//! of the run appends one *activation*: an [`Event::Activation`] marker with
+//! the activation's time, the inputs delivered to the workflow in that
+//! activation (completions, timer firings), then the commands the workflow
+//! issued when polled with them (activities scheduled, timers started,
+//! markers, and possibly its end). Replay hands the workflow the same inputs
+//! per poll as the live run did, so `join_all` and biased `select!` take the
+//! same branches.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{FailureData, WorkflowError};
+
+/// One row of a run's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub(crate) enum Event {
+    /// The run started (index 0).
+    WorkflowStarted {
+        /// Workflow type name.
+        name: String,
+        /// The input, as JSON.
+        input: Value,
+    },
+    /// An activation begins: inputs delivered, then the workflow polled.
+    Activation {
+        /// The activation's time, `ctx.now()` while it runs (Unix ms).
+        time_ms: u64,
+    },
+    /// Input: an activity call finished successfully.
+    ActivityCompleted {
+        /// Sequence number of the call.
+        seq: u32,
+        /// Its output.
+        output: Value,
+    },
+    /// Input: an activity call failed for good (retries exhausted, non-retryable,
+    /// timed out or cancelled).
+    ActivityFailed {
+        /// Sequence number of the call.
+        seq: u32,
+        /// The error.
+        failure: FailureData,
+    },
+    /// Input: a durable timer fired.
+    TimerFired {
+        /// Sequence number of the timer.
+        seq: u32,
+    },
+    /// Command: an activity call was scheduled.
+    ActivityScheduled {
+        /// Sequence number of the call.
+        seq: u32,
+        /// Activity type name.
+        name: String,
+    },
+    /// Command: a durable timer was started.
+    TimerStarted {
+        /// Sequence number of the timer.
+        seq: u32,
+        /// When it fires (Unix ms).
+        fire_at_ms: u64,
+    },
+    /// Command: a value recorded once and returned on replay
+    /// (`side_effect`, `uuid`, `random_u64`).
+    Marker {
+        /// Sequence number of the call.
+        seq: u32,
+        /// What produced it.
+        kind: MarkerKind,
+        /// The recorded value.
+        value: Value,
+    },
+    /// Command: the workflow returned `Ok`.
+    WorkflowCompleted {
+        /// The output.
+        output: Value,
+    },
+    /// Command: the workflow returned `Err`.
+    WorkflowFailed {
+        /// The error.
+        error: WorkflowError,
+    },
+}
+
+/// What recorded a [`Event::Marker`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum MarkerKind {
+    /// `ctx.side_effect(..)`.
+    SideEffect,
+    /// `ctx.uuid()`.
+    Uuid,
+    /// `ctx.random_u64()`.
+    Random,
+}
+
+impl MarkerKind {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            MarkerKind::SideEffect => "`ctx.side_effect(..)`",
+            MarkerKind::Uuid => "`ctx.uuid()`",
+            MarkerKind::Random => "`ctx.random_u64()`",
+        }
+    }
+}
+
+/// A command as the replay matcher compares it: kind and name, not payloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CommandKey {
+    Activity(String),
+    Timer,
+    Marker(MarkerKind),
+}
+
+impl std::fmt::Display for CommandKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandKey::Activity(name) => write!(f, "activity `{name}`"),
+            CommandKey::Timer => f.write_str("timer (`ctx.sleep(..)`)"),
+            CommandKey::Marker(kind) => f.write_str(kind.describe()),
+        }
+    }
+}
+
+/// A completion handed to the workflow in an activation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Resolution {
+    Activity(Result<Value, FailureData>),
+    Timer,
+}
+
+impl Event {
+    /// The input this event delivers to the workflow, if it is one.
+    pub(crate) fn as_input(&self) -> Option<(u32, Resolution)> {
+        match self {
+            Event::ActivityCompleted { seq, output } => {
+                Some((*seq, Resolution::Activity(Ok(output.clone()))))
+            }
+            Event::ActivityFailed { seq, failure } => {
+                Some((*seq, Resolution::Activity(Err(failure.clone()))))
+            }
+            Event::TimerFired { seq } => Some((*seq, Resolution::Timer)),
+            _ => None,
+        }
+    }
+
+    /// The command this event records, if it is one that carries a sequence number.
+    pub(crate) fn as_command(&self) -> Option<(u32, CommandKey)> {
+        match self {
+            Event::ActivityScheduled { seq, name } => Some((*seq, CommandKey::Activity(name.clone()))),
+            Event::TimerStarted { seq, .. } => Some((*seq, CommandKey::Timer)),
+            Event::Marker { seq, kind, .. } => Some((*seq, CommandKey::Marker(*kind))),
+            _ => None,
+        }
+    }
+}
+
+/// One recorded activation, as replay consumes it.
+#[derive(Debug, Default)]
+pub(crate) struct RecordedActivation {
+    pub(crate) time_ms: u64,
+    pub(crate) inputs: Vec<(u32, Resolution)>,
+    /// Commands issued, by sequence number.
+    pub(crate) commands: BTreeMap<u32, CommandKey>,
+    /// Marker values, by sequence number.
+    pub(crate) markers: BTreeMap<u32, Value>,
+    /// Whether the workflow ended in this activation.
+    pub(crate) ended: bool,
+}
+
+/// A run's history split into its start and its activations.
+#[derive(Debug)]
+pub(crate) struct RecordedHistory {
+    pub(crate) name: String,
+    pub(crate) input: Value,
+    pub(crate) activations: Vec<RecordedActivation>,
+    /// Number of events, i.e. the index the next event gets.
+    pub(crate) len: u64,
+}
+
+/// Why a stored history cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HistoryError {
+    #[error("history row {index} is not a valid event ({source}): {row}")]
+    Corrupt {
+        index: u64,
+        row: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("history row {index} is out of place: {what}")]
+    OutOfPlace { index: u64, what: String },
+    #[error("history is missing row {index}")]
+    Gap { index: u64 },
+}
+
+impl RecordedHistory {
+    /// Decodes and groups stored rows `(index, json)`, in index order.
+    pub(crate) fn decode(rows: &[(u64, String)]) -> Result<Self, HistoryError> {
+        let mut events = Vec::with_capacity(rows.len());
+        for (expected, (index, row)) in rows.iter().enumerate() {
+            if *index != expected as u64 {
+                return Err(HistoryError::Gap { index: expected as u64 });
+            }
+            let event: Event = serde_json::from_str(row).map_err(|source| HistoryError::Corrupt {
+                index: *index,
+                row: truncate(row),
+                source,
+            })?;
+            events.push(event);
+        }
+        Self::from_events(events)
+    }
+
+    pub(crate) fn from_events(events: Vec<Event>) -> Result<Self, HistoryError> {
+        let len = events.len() as u64;
+        let mut iter = events.into_iter().enumerate();
+        let (name, input) = match iter.next() {
+            Some((_, Event::WorkflowStarted { name, input })) => (name, input),
+            Some((_, other)) => {
+                return Err(HistoryError::OutOfPlace {
+                    index: 0,
+                    what: format!("expected `WorkflowStarted`, found {other:?}"),
+                })
+            }
+            None => return Err(HistoryError::Gap { index: 0 }),
+        };
+        let mut activations: Vec<RecordedActivation> = Vec::new();
+        for (index, event) in iter {
+            let index = index as u64;
+            if let Event::Activation { time_ms } = event {
+                activations.push(RecordedActivation { time_ms, ..Default::default() });
+                continue;
+            }
+            let Some(current) = activations.last_mut() else {
+                return Err(HistoryError::OutOfPlace {
+                    index,
+                    what: format!("{event:?} before any activation"),
+                });
+            };
+            if let Some(input) = event.as_input() {
+                if !current.commands.is_empty() || current.ended {
+                    return Err(HistoryError::OutOfPlace {
+                        index,
+                        what: format!("input {event:?} after the activation's commands"),
+                    });
+                }
+                current.inputs.push(input);
+            } else if let Some((seq, key)) = event.as_command() {
+                if let Event::Marker { value, .. } = event {
+                    current.markers.insert(seq, value);
+                }
+                current.commands.insert(seq, key);
+            } else {
+                // WorkflowCompleted / WorkflowFailed (WorkflowStarted twice is out of place).
+                match event {
+                    Event::WorkflowCompleted { .. } | Event::WorkflowFailed { .. } => current.ended = true,
+                    other => {
+                        return Err(HistoryError::OutOfPlace {
+                            index,
+                            what: format!("unexpected {other:?}"),
+                        })
+                    }
+                }
+            }
+        }
+        Ok(Self { name, input, activations, len })
+    }
+}
+
+fn truncate(row: &str) -> String {
+    const MAX: usize = 200;
+    if row.len() <= MAX {
+        return row.to_owned();
+    }
+    let mut end = MAX;
+    while !row.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &row[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rows(events: &[Event]) -> Vec<(u64, String)> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i as u64, serde_json::to_string(e).unwrap()))
+            .collect()
+    }
+
+    /// start; activation 1 schedules activities 0 and 1; activation 2 delivers
+    /// both completions together and starts timer 2.
+    #[test]
+    fn groups_events_into_activations() {
+        let events = [
+            Event::WorkflowStarted { name: "wf".into(), input: json!(3) },
+            Event::Activation { time_ms: 10 },
+            Event::ActivityScheduled { seq: 0, name: "a".into() },
+            Event::ActivityScheduled { seq: 1, name: "b".into() },
+            Event::Activation { time_ms: 20 },
+            Event::ActivityCompleted { seq: 1, output: json!("x") },
+            Event::ActivityCompleted { seq: 0, output: json!("y") },
+            Event::TimerStarted { seq: 2, fire_at_ms: 1020 },
+        ];
+        let h = RecordedHistory::decode(&rows(&events)).unwrap();
+        assert_eq!(h.name, "wf");
+        assert_eq!(h.len, 8);
+        assert_eq!(h.activations.len(), 2);
+        assert_eq!(h.activations[0].commands.len(), 2);
+        assert_eq!(h.activations[1].inputs.len(), 2);
+        assert_eq!(h.activations[1].inputs[0].0, 1, "arrival order is kept");
+        assert_eq!(h.activations[1].commands.get(&2), Some(&CommandKey::Timer));
+    }
+
+    #[test]
+    fn a_corrupt_row_is_named() {
+        let mut r = rows(&[
+            Event::WorkflowStarted { name: "wf".into(), input: json!(null) },
+            Event::Activation { time_ms: 1 },
+        ]);
+        r.push((2, "{\"type\":\"Bogus\"}".into()));
+        let err = RecordedHistory::decode(&r).unwrap_err();
+        assert!(err.to_string().starts_with("history row 2 is not a valid event"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_row_is_named() {
+        let mut r = rows(&[
+            Event::WorkflowStarted { name: "wf".into(), input: json!(null) },
+            Event::Activation { time_ms: 1 },
+        ]);
+        r.remove(1);
+        r.push((2, serde_json::to_string(&Event::TimerFired { seq: 0 }).unwrap()));
+        assert_eq!(RecordedHistory::decode(&r).unwrap_err().to_string(), "history is missing row 1");
+    }
+}

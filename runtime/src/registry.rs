@@ -1,0 +1,117 @@
+//! The workflow and activity types a runtime knows, by name, with their
+//! bodies erased to JSON in and out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::context::{ActivityContext, WorkflowContext};
+use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
+use crate::error::{ActivityError, WorkflowError};
+use crate::replay::WorkflowFuture;
+
+type WorkflowFn = dyn Fn(WorkflowContext, Value) -> Result<WorkflowFuture, serde_json::Error> + Send + Sync;
+type ActivityFn = dyn Fn(ActivityContext, Value) -> BoxFuture<'static, Result<Value, ActivityError>> + Send + Sync;
+
+pub(crate) struct WorkflowEntry {
+    pub(crate) run: Arc<WorkflowFn>,
+    /// Checks that a JSON input decodes as the workflow's input type.
+    pub(crate) check_input: fn(&Value) -> Result<(), serde_json::Error>,
+}
+
+pub(crate) struct ActivityEntry {
+    pub(crate) run: Arc<ActivityFn>,
+    pub(crate) options: ActivityOptions,
+}
+
+/// Registered types, by name.
+#[derive(Default)]
+pub(crate) struct Registry {
+    workflows: HashMap<String, WorkflowEntry>,
+    activities: HashMap<String, ActivityEntry>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("workflows", &self.workflows.keys().collect::<Vec<_>>())
+            .field("activities", &self.activities.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn check_input<W: Workflow>(input: &Value) -> Result<(), serde_json::Error> {
+    W::Input::deserialize(input).map(drop)
+}
+
+use serde::Deserialize;
+
+impl Registry {
+    pub(crate) fn add_workflow<W: Workflow>(&mut self, workflow: W) {
+        let run = move |ctx: WorkflowContext, input: Value| -> Result<WorkflowFuture, serde_json::Error> {
+            let input: W::Input = serde_json::from_value(input)?;
+            let body = workflow.run(ctx, input);
+            Ok(Box::pin(async move {
+                let output = body.await?;
+                serde_json::to_value(output).map_err(|e| {
+                    WorkflowError::with_kind(
+                        "PayloadError",
+                        format!("the output of workflow `{}` does not serialize: {e}", W::NAME),
+                    )
+                })
+            }))
+        };
+        self.workflows.insert(
+            W::NAME.to_owned(),
+            WorkflowEntry {
+                run: Arc::new(run),
+                check_input: check_input::<W>,
+            },
+        );
+    }
+
+    pub(crate) fn add_activity<A: Activity>(&mut self, activity: A) {
+        let run = move |ctx: ActivityContext, input: Value| -> BoxFuture<'static, Result<Value, ActivityError>> {
+            let input: A::Input = match serde_json::from_value(input) {
+                Ok(input) => input,
+                Err(e) => {
+                    let error = ActivityError::non_retryable(
+                        "PayloadError",
+                        format!("the input of activity `{}` does not decode: {e}", A::NAME),
+                    );
+                    return Box::pin(std::future::ready(Err(error)));
+                }
+            };
+            let body = activity.run(ctx, input);
+            Box::pin(async move {
+                let output = body.await?;
+                serde_json::to_value(output).map_err(|e| {
+                    ActivityError::non_retryable(
+                        "PayloadError",
+                        format!("the output of activity `{}` does not serialize: {e}", A::NAME),
+                    )
+                })
+            })
+        };
+        self.activities.insert(
+            A::NAME.to_owned(),
+            ActivityEntry {
+                run: Arc::new(run),
+                options: activity.options(),
+            },
+        );
+    }
+
+    pub(crate) fn workflow(&self, name: &str) -> Option<&WorkflowEntry> {
+        self.workflows.get(name)
+    }
+
+    pub(crate) fn activity(&self, name: &str) -> Option<&ActivityEntry> {
+        self.activities.get(name)
+    }
+
+    pub(crate) fn has_activity(&self, name: &str) -> bool {
+        self.activities.contains_key(name)
+    }
+}

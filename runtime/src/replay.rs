@@ -1,0 +1,472 @@
+//! The deterministic executor: one [`LiveRun`] per cached run, fed
+//! activations, and replayed from its history on a cache miss.
+//!
+//! A run's state lives in a [`RunCore`] shared by the executor and the
+//! run's [`WorkflowContext`]. Each durable call the workflow makes takes the
+//! next sequence number from it. While replaying, a call is matched against
+//! the commands the history recorded for the activation being replayed; a
+//! different call at a sequence number is a [`RunFault::Nondeterminism`] that
+//! stops the run without touching its history. While live, the call is
+//! recorded as a new command, which the worker turns into history events and
+//! tasks, committed together.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+use serde_json::Value;
+
+use crate::context::WorkflowContext;
+use crate::definition::{ActivityOptions, BoxFuture};
+use crate::error::WorkflowError;
+use crate::history::{CommandKey, MarkerKind, RecordedHistory, Resolution};
+use crate::registry::Registry;
+
+/// A command issued by the workflow during a live activation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Issued {
+    Activity {
+        seq: u32,
+        name: String,
+        input: Value,
+        options: ActivityOptions,
+    },
+    Timer {
+        seq: u32,
+        fire_at_ms: u64,
+    },
+    Marker {
+        seq: u32,
+        kind: MarkerKind,
+        value: Value,
+    },
+}
+
+/// Why a run cannot go on until its code (or its registration) is fixed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum RunFault {
+    #[error(
+        "non-determinism at sequence number {seq}: the history recorded {recorded}, \
+         but the code asked for {asked}"
+    )]
+    Nondeterminism {
+        seq: u32,
+        recorded: String,
+        asked: String,
+    },
+    #[error("cannot decode the recorded result of {what} at sequence number {seq}: {error}")]
+    Decode { seq: u32, what: String, error: String },
+    #[error("activity `{name}` is not registered with this runtime: add `.activity({name})` to `Runtime::builder()`")]
+    UnregisteredActivity { name: String },
+}
+
+/// The state of a run shared by its context and its executor.
+#[derive(Debug)]
+pub(crate) struct RunCore {
+    pub(crate) workflow_id: Arc<str>,
+    pub(crate) run_id: Arc<str>,
+    pub(crate) registry: Arc<Registry>,
+    next_seq: u32,
+    pub(crate) now_ms: u64,
+    replaying: bool,
+    /// While replaying: the commands the activation being replayed recorded,
+    /// not yet asked for again.
+    expected: BTreeMap<u32, CommandKey>,
+    /// While replaying: the marker values of that activation.
+    markers: BTreeMap<u32, Value>,
+    /// Completions delivered and not yet taken by their call.
+    resolutions: HashMap<u32, Resolution>,
+    wakers: HashMap<u32, Waker>,
+    /// Activity calls and timers scheduled and not yet resolved.
+    pending: BTreeSet<u32>,
+    /// Commands issued in the current live activation.
+    issued: Vec<Issued>,
+    /// Progress set in the current activation.
+    progress: Option<Value>,
+    fault: Option<RunFault>,
+}
+
+impl RunCore {
+    pub(crate) fn new(workflow_id: Arc<str>, run_id: Arc<str>, registry: Arc<Registry>) -> Self {
+        Self {
+            workflow_id,
+            run_id,
+            registry,
+            next_seq: 0,
+            now_ms: 0,
+            replaying: false,
+            expected: BTreeMap::new(),
+            markers: BTreeMap::new(),
+            resolutions: HashMap::new(),
+            wakers: HashMap::new(),
+            pending: BTreeSet::new(),
+            issued: Vec::new(),
+            progress: None,
+            fault: None,
+        }
+    }
+
+    pub(crate) fn next_seq(&mut self) -> u32 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    pub(crate) fn is_replaying(&self) -> bool {
+        self.replaying
+    }
+
+    pub(crate) fn has_fault(&self) -> bool {
+        self.fault.is_some()
+    }
+
+    /// Stops the run; the first fault wins.
+    pub(crate) fn set_fault(&mut self, fault: RunFault) {
+        if self.fault.is_none() {
+            self.fault = Some(fault);
+        }
+    }
+
+    /// Matches a call against the history (replay) or records it (live).
+    /// Returns false when the run is now faulted.
+    fn check_replayed(&mut self, seq: u32, asked: &CommandKey) -> bool {
+        match self.expected.remove(&seq) {
+            Some(recorded) if &recorded == asked => true,
+            Some(recorded) => {
+                self.set_fault(RunFault::Nondeterminism {
+                    seq,
+                    recorded: recorded.to_string(),
+                    asked: asked.to_string(),
+                });
+                false
+            }
+            None => {
+                self.set_fault(RunFault::Nondeterminism {
+                    seq,
+                    recorded: "nothing at this point".to_owned(),
+                    asked: asked.to_string(),
+                });
+                false
+            }
+        }
+    }
+
+    /// Records an activity call or a timer. Returns false when the run is now faulted.
+    pub(crate) fn issue(&mut self, seq: u32, command: Issued) -> bool {
+        let key = match &command {
+            Issued::Activity { name, .. } => CommandKey::Activity(name.clone()),
+            Issued::Timer { .. } => CommandKey::Timer,
+            Issued::Marker { kind, .. } => CommandKey::Marker(*kind),
+        };
+        if self.replaying {
+            if !self.check_replayed(seq, &key) {
+                return false;
+            }
+        } else {
+            self.issued.push(command);
+        }
+        if !matches!(key, CommandKey::Marker(_)) {
+            self.pending.insert(seq);
+        }
+        true
+    }
+
+    /// While replaying, the value recorded for the marker at `seq`.
+    pub(crate) fn replay_marker(&mut self, seq: u32, kind: MarkerKind) -> Option<Value> {
+        if !self.check_replayed(seq, &CommandKey::Marker(kind)) {
+            return None;
+        }
+        self.markers.remove(&seq)
+    }
+
+    pub(crate) fn take_resolution(&mut self, seq: u32) -> Option<Resolution> {
+        self.resolutions.remove(&seq)
+    }
+
+    pub(crate) fn wait(&mut self, seq: u32, waker: &Waker) {
+        match self.wakers.get_mut(&seq) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => w.clone_from(waker),
+            None => {
+                self.wakers.insert(seq, waker.clone());
+            }
+        }
+    }
+
+    /// Delivers a completion; returns false (and drops it) if nothing at
+    /// `seq` is waiting for one, e.g. a duplicate.
+    pub(crate) fn deliver(&mut self, seq: u32, resolution: Resolution) -> bool {
+        if !self.pending.remove(&seq) {
+            return false;
+        }
+        self.resolutions.insert(seq, resolution);
+        if let Some(waker) = self.wakers.remove(&seq) {
+            waker.wake();
+        }
+        true
+    }
+
+    pub(crate) fn is_pending(&self, seq: u32) -> bool {
+        self.pending.contains(&seq)
+    }
+
+    pub(crate) fn set_progress(&mut self, progress: Value) {
+        if !self.replaying {
+            self.progress = Some(progress);
+        }
+    }
+
+    pub(crate) fn push_marker(&mut self, seq: u32, kind: MarkerKind, value: Value) {
+        self.issued.push(Issued::Marker { seq, kind, value });
+    }
+}
+
+/// Locks a run's core; a panic in workflow code never leaves it inconsistent
+/// in a way that matters (the run is failed), so poisoning is ignored.
+pub(crate) fn lock(core: &Mutex<RunCore>) -> MutexGuard<'_, RunCore> {
+    core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The erased body of a workflow: output encoded as JSON.
+pub(crate) type WorkflowFuture = BoxFuture<'static, Result<Value, WorkflowError>>;
+
+/// What an activation ended with.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The workflow waits for more completions.
+    Pending,
+    /// The workflow returned.
+    Finished(Result<Value, WorkflowError>),
+    /// The run must stop until its code is fixed.
+    Fault(RunFault),
+}
+
+/// The output of a live activation.
+#[derive(Debug)]
+pub(crate) struct Activation {
+    pub(crate) outcome: Outcome,
+    pub(crate) issued: Vec<Issued>,
+    pub(crate) progress: Option<Value>,
+}
+
+/// Sets a flag when the workflow future asks to be polled again.
+#[derive(Debug, Default)]
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Polls of one activation, at most: a workflow that keeps waking itself
+/// without waiting on anything durable is failed rather than spinning forever.
+const MAX_POLLS_PER_ACTIVATION: usize = 100_000;
+
+/// A run held in memory with its workflow future.
+pub(crate) struct LiveRun {
+    pub(crate) core: Arc<Mutex<RunCore>>,
+    future: Option<WorkflowFuture>,
+    flag: Arc<Flag>,
+    waker: Waker,
+    /// The index the next history event gets.
+    pub(crate) history_len: u64,
+}
+
+impl std::fmt::Debug for LiveRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveRun")
+            .field("run_id", &lock(&self.core).run_id)
+            .field("history_len", &self.history_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveRun {
+    /// A run whose body has not been polled yet.
+    pub(crate) fn new(
+        workflow_id: Arc<str>,
+        run_id: Arc<str>,
+        registry: Arc<Registry>,
+        name: &str,
+        input: Value,
+        history_len: u64,
+    ) -> Result<Self, WorkflowError> {
+        let core = Arc::new(Mutex::new(RunCore::new(workflow_id, run_id, registry.clone())));
+        let ctx = WorkflowContext::new(core.clone());
+        let entry = registry.workflow(name).ok_or_else(|| {
+            WorkflowError::with_kind(
+                "UnknownWorkflowType",
+                format!("workflow type `{name}` is not registered with this runtime"),
+            )
+        })?;
+        let future = (entry.run)(ctx, input).map_err(|e| {
+            WorkflowError::with_kind("PayloadError", format!("input of workflow `{name}` does not decode: {e}"))
+        })?;
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        Ok(Self {
+            core,
+            future: Some(future),
+            flag,
+            waker,
+            history_len,
+        })
+    }
+
+    /// Rebuilds a run from its history: every recorded activation is fed
+    /// again, and the commands the code asks for are matched against the
+    /// recorded ones.
+    pub(crate) fn replay(
+        workflow_id: Arc<str>,
+        run_id: Arc<str>,
+        registry: Arc<Registry>,
+        history: RecordedHistory,
+    ) -> Result<(Self, Option<Outcome>), WorkflowError> {
+        let mut run = Self::new(
+            workflow_id,
+            run_id,
+            registry,
+            &history.name,
+            history.input,
+            history.len,
+        )?;
+        let count = history.activations.len();
+        for (i, activation) in history.activations.into_iter().enumerate() {
+            {
+                let mut core = lock(&run.core);
+                core.replaying = true;
+                core.expected = activation.commands;
+                core.markers = activation.markers;
+            }
+            let outcome = run.poll_activation(activation.time_ms, activation.inputs);
+            let (fault, leftover) = {
+                let mut core = lock(&run.core);
+                core.replaying = false;
+                let leftover = core.expected.iter().next().map(|(s, r)| (*s, r.to_string()));
+                (core.fault.take(), leftover)
+            };
+            if let Some(fault) = fault {
+                return Ok((run, Some(Outcome::Fault(fault))));
+            }
+            if let Some((seq, recorded)) = leftover {
+                let fault = RunFault::Nondeterminism {
+                    seq,
+                    recorded,
+                    asked: "nothing (the code no longer makes this call)".to_owned(),
+                };
+                return Ok((run, Some(Outcome::Fault(fault))));
+            }
+            let ended = activation.ended;
+            match outcome {
+                Outcome::Pending if ended => {
+                    let seq = lock_seq(&run);
+                    return Ok((run, Some(Outcome::Fault(RunFault::Nondeterminism {
+                        seq,
+                        recorded: "the workflow's end".to_owned(),
+                        asked: "more work (the code did not return)".to_owned(),
+                    }))))
+                }
+                Outcome::Pending => {}
+                Outcome::Finished(result) if i + 1 == count && ended => {
+                    return Ok((run, Some(Outcome::Finished(result))))
+                }
+                Outcome::Finished(_) => {
+                    let seq = lock_seq(&run);
+                    return Ok((run, Some(Outcome::Fault(RunFault::Nondeterminism {
+                        seq,
+                        recorded: "more work".to_owned(),
+                        asked: "the workflow's end (the code returned early)".to_owned(),
+                    }))))
+                }
+                Outcome::Fault(fault) => return Ok((run, Some(Outcome::Fault(fault)))),
+            }
+        }
+        let mut core = lock(&run.core);
+        core.issued.clear();
+        core.progress = None;
+        drop(core);
+        Ok((run, None))
+    }
+
+    /// Whether the body has never been polled (no activation recorded).
+    pub(crate) fn is_fresh(&self) -> bool {
+        lock(&self.core).next_seq == 0 && self.history_len <= 1
+    }
+
+    /// Runs one live activation.
+    pub(crate) fn activate(&mut self, now_ms: u64, inputs: Vec<(u32, Resolution)>) -> Activation {
+        let outcome = self.poll_activation(now_ms, inputs);
+        let mut core = lock(&self.core);
+        let outcome = match core.fault.take() {
+            Some(fault) => Outcome::Fault(fault),
+            None => outcome,
+        };
+        Activation {
+            outcome,
+            issued: std::mem::take(&mut core.issued),
+            progress: core.progress.take(),
+        }
+    }
+
+    fn poll_activation(&mut self, now_ms: u64, inputs: Vec<(u32, Resolution)>) -> Outcome {
+        {
+            let mut core = lock(&self.core);
+            core.now_ms = core.now_ms.max(now_ms);
+            for (seq, resolution) in inputs {
+                core.deliver(seq, resolution);
+            }
+        }
+        let Some(future) = self.future.as_mut() else {
+            return Outcome::Pending;
+        };
+        let mut cx = Context::from_waker(&self.waker);
+        for _ in 0..MAX_POLLS_PER_ACTIVATION {
+            self.flag.0.store(false, Ordering::Release);
+            let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+            match polled {
+                Ok(Poll::Ready(result)) => {
+                    self.future = None;
+                    return Outcome::Finished(result);
+                }
+                Err(panic) => {
+                    self.future = None;
+                    return Outcome::Finished(Err(WorkflowError::with_kind(
+                        "Panic",
+                        format!("workflow code panicked: {}", panic_message(&*panic)),
+                    )));
+                }
+                Ok(Poll::Pending) => {
+                    if lock(&self.core).has_fault() || !self.flag.0.load(Ordering::Acquire) {
+                        return Outcome::Pending;
+                    }
+                }
+            }
+        }
+        self.future = None;
+        Outcome::Finished(Err(WorkflowError::with_kind(
+            "Livelock",
+            "workflow code kept waking itself without waiting on a durable call",
+        )))
+    }
+}
+
+fn lock_seq(run: &LiveRun) -> u32 {
+    lock(&run.core).next_seq
+}
+
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}

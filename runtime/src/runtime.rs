@@ -1,0 +1,191 @@
+//! [`Runtime`] and its [`RuntimeBuilder`].
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::client::{self, StartWorkflow, WorkflowHandle, WorkflowInfo};
+use crate::definition::{Activity, Workflow};
+use crate::error::Error;
+use crate::registry::Registry;
+use crate::store::StoreConfig;
+use crate::worker::{Engine, WorkerConfig, WorkerTasks};
+
+/// Builds a [`Runtime`]: the store, the workflow and activity types, limits.
+///
+/// ```no_run
+/// # use reprise::prelude::*;
+/// # #[activity] async fn step() -> Result<(), ActivityError> { Ok(()) }
+/// # #[workflow] async fn flow(ctx: WorkflowContext) -> Result<(), WorkflowError> { Ok(()) }
+/// # async fn run() -> Result<(), reprise::Error> {
+/// let in_tests = cfg!(test);
+/// let mut builder = Runtime::builder();
+/// builder = if in_tests { builder.in_memory() } else { builder.sqlite("pipeline.db") };
+/// let rt = builder
+///     .workflow(flow)
+///     .activity(step)
+///     .max_concurrent_activities(16)
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct RuntimeBuilder {
+    store: Option<StoreConfig>,
+    registry: Registry,
+    config: WorkerConfig,
+}
+
+impl RuntimeBuilder {
+    /// Stores workflows in a SQLite file (created if missing), the default
+    /// with `reprise.db` in the current directory. Survives any crash of the
+    /// process; one process at a time uses a file as a worker.
+    pub fn sqlite(mut self, path: impl AsRef<Path>) -> Self {
+        self.store = Some(StoreConfig::Sqlite(path.as_ref().to_path_buf()));
+        self
+    }
+
+    /// Keeps everything in memory: for tests. Nothing survives the process.
+    pub fn in_memory(mut self) -> Self {
+        self.store = Some(StoreConfig::Memory);
+        self
+    }
+
+    /// Registers a workflow type, so this runtime can start and run it.
+    pub fn workflow<W: Workflow>(mut self, workflow: W) -> Self {
+        self.registry.add_workflow(workflow);
+        self
+    }
+
+    /// Registers an activity type, so this runtime's workers run it.
+    pub fn activity<A: Activity>(mut self, activity: A) -> Self {
+        self.registry.add_activity(activity);
+        self
+    }
+
+    /// How many activity attempts run at once, at most. Default: 100.
+    pub fn max_concurrent_activities(mut self, n: usize) -> Self {
+        self.config.max_concurrent_activities = n;
+        self
+    }
+
+    /// How many workflow runs stay in memory between steps, at most. A run
+    /// evicted from memory is replayed from its history at its next step.
+    /// Default: 10 000.
+    pub fn max_cached_workflows(mut self, n: usize) -> Self {
+        self.config.max_cached_runs = n;
+        self
+    }
+
+    /// Opens the store and starts the worker in this process: every
+    /// unfinished workflow found in the store resumes.
+    ///
+    /// Must be called within a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot be opened: a file that is not a reprise
+    /// database, a database written by a newer version, a file in use by
+    /// another process.
+    pub async fn build(self) -> Result<Runtime, Error> {
+        if self.config.max_concurrent_activities == 0 {
+            return Err(Error::Config("`max_concurrent_activities` must be at least 1".into()));
+        }
+        let store = self
+            .store
+            .unwrap_or_else(|| StoreConfig::Sqlite("reprise.db".into()))
+            .open()
+            .await?;
+        let (engine, tasks) = Engine::start(store, Arc::new(self.registry), self.config).await?;
+        Ok(Runtime {
+            engine,
+            tasks: Mutex::new(Some(tasks)),
+        })
+    }
+}
+
+/// A reprise runtime: a store and the worker that runs workflows from it,
+/// in this process.
+///
+/// See the [crate documentation](crate) for a complete example.
+#[derive(Debug)]
+pub struct Runtime {
+    engine: Arc<Engine>,
+    tasks: Mutex<Option<WorkerTasks>>,
+}
+
+impl Runtime {
+    /// A builder with the default settings.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            store: None,
+            registry: Registry::default(),
+            config: WorkerConfig {
+                max_concurrent_activities: 100,
+                max_cached_runs: 10_000,
+            },
+        }
+    }
+
+    /// Starts a workflow; set its id with [`StartWorkflow::id`], then await
+    /// the request for a [`WorkflowHandle`]. Starting an id that exists
+    /// returns the existing workflow.
+    ///
+    /// # Errors
+    ///
+    /// The workflow type is not registered; the id exists with another type;
+    /// the input does not serialize; the store fails.
+    pub fn start<W: Workflow>(&self, workflow: W, input: W::Input) -> StartWorkflow<W> {
+        StartWorkflow::new(self.engine.clone(), workflow, input)
+    }
+
+    /// Starts a workflow by its type name with a JSON input, as tools do.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start), and the input does not decode as the
+    /// workflow's input type.
+    pub async fn start_by_name(
+        &self,
+        name: &str,
+        input: Value,
+        id: Option<String>,
+    ) -> Result<WorkflowHandle<Value>, Error> {
+        client::start(self.engine.clone(), name, input, id).await
+    }
+
+    /// A handle to an existing workflow, to await its result.
+    ///
+    /// # Errors
+    ///
+    /// No workflow has that id.
+    pub async fn handle<O: serde::de::DeserializeOwned>(&self, id: &str) -> Result<WorkflowHandle<O>, Error> {
+        let info = client::describe(&self.engine, id).await?;
+        let run_id = info.runs.last().map(|r| r.run_id.clone()).unwrap_or_default();
+        Ok(client::handle(self.engine.clone(), info.workflow_id, run_id))
+    }
+
+    /// Status, progress, runs and pending steps of a workflow.
+    ///
+    /// # Errors
+    ///
+    /// No workflow has that id; the store fails.
+    pub async fn describe(&self, id: &str) -> Result<WorkflowInfo, Error> {
+        client::describe(&self.engine, id).await
+    }
+
+    /// Stops the worker. Activity attempts in flight are abandoned; they run
+    /// again when a runtime next opens the store.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for stores that flush on close.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(tasks) = tasks {
+            self.engine.stop(tasks).await;
+        }
+        Ok(())
+    }
+}
