@@ -141,3 +141,6 @@ pub mod __private {
         input
     }
 }
+
+#[cfg(test)]
+mod engine_tests;

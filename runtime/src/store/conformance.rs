@@ -1,0 +1,1 @@
+// TEMPORARY placeholder by the lead so tests compile: replace this whole file.
