@@ -19,11 +19,6 @@ impl Errors {
         self.errors.extend(errors);
     }
 
-    /// Whether nothing went wrong.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.errors.is_empty()
-    }
-
     /// One `compile_error!` per error, each at its own span.
     pub(crate) fn to_compile_errors(&self) -> TokenStream {
         self.combined()

@@ -1,17 +1,357 @@
-//! Procedural macros of reprise. Use them through the `reprise` crate.
+//! Procedural macros of [reprise]: `#[workflow]`, `#[activity]` and
+//! `#[derive(Signal)]`.
+//!
+//! Do not depend on this crate directly: use the macros through `reprise`
+//! (`use reprise::prelude::*;`), which re-exports them and provides the
+//! `reprise::__private` items the generated code refers to.
+//!
+//! [reprise]: https://docs.rs/reprise
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(unreachable_pub, missing_debug_implementations, rust_2018_idioms)]
+
+mod ast;
+mod attr;
+mod errors;
+mod expand;
 mod lint;
+mod respan;
+mod rewrite;
+mod signal;
+mod validate;
 
 use proc_macro::TokenStream;
 
 /// Marks an `async fn` as a durable workflow.
+///
+/// ```ignore
+/// use reprise::prelude::*;
+///
+/// #[workflow]
+/// async fn count(ctx: WorkflowContext, to: u64) -> Result<u64, WorkflowError> {
+///     let mut n = 0;
+///     while n < to {
+///         n = ctx.activity(add_one, n).await?;
+///     }
+///     Ok(n)
+/// }
+/// ```
+///
+/// The function is replaced by a unit value of the same name that implements
+/// `reprise::Workflow`; that value is what `Runtime::start` and
+/// `RuntimeBuilder::workflow` take. Its `NAME` is stored in every history of
+/// the workflow, so renaming the function orphans the running ones unless
+/// `name = "..."` keeps the old name.
+///
+/// # Signature
+///
+/// `async fn NAME(ctx: WorkflowContext, p1: T1, p2: T2, ...) -> Result<Out, WorkflowError>`:
+///
+/// - the first parameter is the context, recognised by its type's name
+///   (`WorkflowContext`, `reprise::WorkflowContext`), taken by value;
+/// - the input is made of the other parameters: `()` for none, `T1` for one,
+///   the tuple `(T1, T2, ...)` for several. It and `Out` must be
+///   `Serialize + DeserializeOwned + Send + 'static`: they are stored as JSON;
+/// - no generics, `where` clause, `self`, `impl Trait` or borrowed
+///   parameter, and neither `const`, `unsafe` nor `extern`.
+///
+/// # Determinism
+///
+/// The body runs again from the top after every restart, against the
+/// recorded history, so it must do the same thing each time. The macro
+/// rejects, with an error on the offending code, the usual sources of
+/// divergence: wall clocks (use `ctx.now()`), randomness (`ctx.random_u64()`,
+/// `ctx.uuid()`), real sleeps and timers (`ctx.sleep(..)`), spawning
+/// threads or tasks, I/O (do it in an activity), environment variables,
+/// `HashMap` and `HashSet` (use `BTreeMap`), `select!` without `biased;`,
+/// `static mut` and `thread_local!`. Code inside `ctx.side_effect(|| ...)` is
+/// exempt: its result is recorded once and replayed after. A statement or
+/// expression known to be harmless (a debug log of the elapsed time, say)
+/// can be exempted with `#[reprise::allow(nondeterminism, reason = "...")]`;
+/// the reason is required.
+///
+/// # Continue-as-new
+///
+/// `ctx.continue_as_new(input)` is checked against the workflow's input
+/// type: the macro wraps `input` in a function taking exactly that type, so a
+/// wrong argument fails to compile, pointing at the argument.
+///
+/// ```ignore
+/// #[workflow]
+/// async fn stream(ctx: WorkflowContext, window: u64) -> Result<(), WorkflowError> {
+///     // ... process the window ...
+///     ctx.continue_as_new(window + 1) // a `u64`, like the input
+/// }
+/// ```
+///
+/// # Options
+///
+/// ## `name = "..."`
+///
+/// The name stored in histories. Default: the function's name.
+///
+/// ```ignore
+/// #[workflow(name = "ETLPipeline")]
+/// async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, WorkflowError> {
+///     # todo!()
+/// }
+/// ```
+///
+/// ## `crate = "path"`
+///
+/// The path of the `reprise` crate in generated code, for a crate that
+/// depends on reprise under another name or re-exports it. Default:
+/// `::reprise`.
+///
+/// ```ignore
+/// #[workflow(crate = "my_runtime::reprise")]
+/// async fn etl(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+///     Ok(())
+/// }
+/// ```
+///
+/// Timeouts and retries are activity options: `#[workflow]` rejects them.
+///
+/// # What it generates
+///
+/// ```ignore
+/// #[derive(Clone, Copy, Debug, Default)]
+/// struct count;
+///
+/// impl reprise::Workflow for count {
+///     const NAME: &'static str = "count";
+///     type Input = u64;
+///     type Output = u64;
+///
+///     fn run(self, ctx: WorkflowContext, input: u64)
+///         -> BoxFuture<'static, Result<u64, WorkflowError>>
+///     {
+///         async fn body(ctx: WorkflowContext, to: u64) -> Result<u64, WorkflowError> {
+///             /* the function's body */
+///         }
+///         Box::pin(body(ctx, input))
+///     }
+/// }
+/// ```
+///
+/// Because of the unit value, the function cannot be called directly, and a
+/// `let` or parameter of the same name in the module is a pattern matching
+/// that value: pick another name for variables.
 #[proc_macro_attribute]
-pub fn workflow(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::workflow(args.into(), item.into()).into()
 }
 
-/// Marks an `async fn` as an activity.
+/// Marks an `async fn` as an activity: a step of a workflow that may touch
+/// the world (I/O, clocks, randomness), retried on failure.
+///
+/// ```ignore
+/// use reprise::prelude::*;
+///
+/// #[activity]
+/// async fn add_one(n: u64) -> Result<u64, ActivityError> {
+///     Ok(n + 1)
+/// }
+/// ```
+///
+/// The function is replaced by a unit value of the same name that implements
+/// `reprise::Activity`; a workflow calls it with `ctx.activity(add_one, 41)`.
+/// An activity runs at least once per call (a crash between its end and the
+/// recording of its result runs it again): make it idempotent.
+///
+/// # Signature
+///
+/// `async fn NAME([ctx: ActivityContext,] p1: T1, p2: T2, ...) -> Result<Out, ActivityError>`:
+///
+/// - an optional leading context, recognised by its type's name
+///   (`ActivityContext`), gives `heartbeat`, `attempt`, `is_cancelled`;
+/// - the input is made of the other parameters: `()` for none, `T1` for one,
+///   the tuple `(T1, T2, ...)` for several. It and `Out` must be
+///   `Serialize + DeserializeOwned + Send + 'static`;
+/// - no generics, `where` clause, `self`, `impl Trait` or borrowed
+///   parameter, and neither `const`, `unsafe` nor `extern`.
+///
+/// ```ignore
+/// #[activity]
+/// async fn load(ctx: ActivityContext, target: Target, rows: Vec<Row>) -> Result<usize, ActivityError> {
+///     ctx.heartbeat(&rows.len());
+///     Ok(rows.len())
+/// }
+///
+/// // In a workflow: several parameters, one tuple.
+/// let n = ctx.activity(load, (target, rows)).await?;
+/// ```
+///
+/// # Options
+///
+/// Durations are [humantime] strings (`"250ms"`, `"30s"`, `"5m"`,
+/// `"1h 30m"`), checked at compile time: a bad one fails under its literal.
+/// Every option is a default that a call may override
+/// (`ctx.activity(load, input).start_to_close(..)`).
+///
+/// ## `name = "..."`
+///
+/// The name stored in histories. Default: the function's name.
+///
+/// ```ignore
+/// #[activity(name = "LoadData")]
+/// async fn load(rows: Vec<Row>) -> Result<usize, ActivityError> { Ok(rows.len()) }
+/// ```
+///
+/// ## `crate = "path"`
+///
+/// The path of the `reprise` crate in generated code. Default: `::reprise`.
+///
+/// ```ignore
+/// #[activity(crate = "my_runtime::reprise")]
+/// async fn ping() -> Result<(), ActivityError> { Ok(()) }
+/// ```
+///
+/// ## `start_to_close = "duration"`
+///
+/// Longest time one attempt may run; a longer attempt fails with kind
+/// `StartToCloseTimeout` and is retried. Default: no limit.
+///
+/// ```ignore
+/// #[activity(start_to_close = "5m")]
+/// async fn extract(url: String) -> Result<Vec<Row>, ActivityError> { todo!() }
+/// ```
+///
+/// ## `schedule_to_close = "duration"`
+///
+/// Longest time the whole call may take, retries and backoff included; past
+/// it the call fails with kind `ScheduleToCloseTimeout`. Default: no limit.
+///
+/// ```ignore
+/// #[activity(schedule_to_close = "1h")]
+/// async fn extract(url: String) -> Result<Vec<Row>, ActivityError> { todo!() }
+/// ```
+///
+/// ## `heartbeat_timeout = "duration"`
+///
+/// Longest time between two `ctx.heartbeat(..)` of an attempt; past it the
+/// attempt fails with kind `HeartbeatTimeout` and is retried. Default: no
+/// limit.
+///
+/// ```ignore
+/// #[activity(heartbeat_timeout = "30s")]
+/// async fn import(ctx: ActivityContext, file: String) -> Result<u64, ActivityError> { todo!() }
+/// ```
+///
+/// ## `retry(...)`
+///
+/// The retry policy (`reprise::RetryPolicy`), each field optional:
+///
+/// - `max_attempts = 5`: attempts in all, the first included, at least 1.
+///   Default: unlimited;
+/// - `initial_interval = "2s"`: delay before the first retry. Default: 1s;
+/// - `backoff_coefficient = 2.0`: growth of the delay at each retry, at
+///   least 1.0. Default: 2.0;
+/// - `max_interval = "30s"`: cap of the delay, not shorter than
+///   `initial_interval`. Default: 100 × `initial_interval`;
+/// - `non_retryable = ["ValidationError"]`: error kinds never retried.
+///
+/// ```ignore
+/// #[activity(retry(
+///     max_attempts = 5,
+///     initial_interval = "2s",
+///     max_interval = "30s",
+///     backoff_coefficient = 2.0,
+///     non_retryable = ["ValidationError"],
+/// ))]
+/// async fn transform(rows: Vec<Row>) -> Result<Vec<Row>, ActivityError> { todo!() }
+/// ```
+///
+/// # What it generates
+///
+/// ```ignore
+/// #[derive(Clone, Copy, Debug, Default)]
+/// struct load;
+///
+/// impl reprise::Activity for load {
+///     const NAME: &'static str = "LoadData";
+///     type Input = (Target, Vec<Row>);
+///     type Output = usize;
+///
+///     fn options(&self) -> ActivityOptions {
+///         ActivityOptions {
+///             start_to_close: Some(Duration::from_millis(300_000)),
+///             schedule_to_close: None,
+///             heartbeat_timeout: None,
+///             retry: RetryPolicy { max_attempts: Some(5), ..RetryPolicy::default() },
+///         }
+///     }
+///
+///     fn run(self, ctx: ActivityContext, input: (Target, Vec<Row>))
+///         -> BoxFuture<'static, Result<usize, ActivityError>>
+///     {
+///         async fn body(ctx: ActivityContext, target: Target, rows: Vec<Row>)
+///             -> Result<usize, ActivityError>
+///         {
+///             /* the function's body */
+///         }
+///         let (target, rows) = input;
+///         Box::pin(body(ctx, target, rows))
+///     }
+/// }
+/// ```
+///
+/// # Testing an activity's body
+///
+/// The function cannot be called directly (its name is the unit value).
+/// Keep the logic in a plain function that the activity calls and test that,
+/// or run the activity through a runtime built with `.in_memory()`.
+///
+/// [humantime]: https://docs.rs/humantime
 #[proc_macro_attribute]
-pub fn activity(_attr: TokenStream, item: TokenStream) -> TokenStream {
-    item
+pub fn activity(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::activity(args.into(), item.into()).into()
+}
+
+/// Names a type as a signal: a message sent to a running workflow with
+/// `rt.signal(id, value)` and received with `ctx.signal::<T>().recv()`.
+///
+/// ```ignore
+/// use reprise::prelude::*;
+///
+/// #[derive(Serialize, Deserialize, Signal)]
+/// struct StopStreaming;
+///
+/// // In a workflow:
+/// if ctx.signal::<StopStreaming>().try_recv().is_some() { /* ... */ }
+/// ```
+///
+/// The type must also implement `Serialize` and `Deserialize` (signals are
+/// stored as JSON) and cannot be generic: its name identifies it in the
+/// history.
+///
+/// # Options
+///
+/// ## `#[signal(name = "...")]`
+///
+/// The name signals of this type are sent and stored under. Default: the
+/// type's name in snake_case (`StopStreaming` → `stop_streaming`, `HTTPDone`
+/// → `http_done`).
+///
+/// ```ignore
+/// #[derive(Serialize, Deserialize, Signal)]
+/// #[signal(name = "stop")]
+/// struct StopStreaming;
+/// ```
+///
+/// ## `#[signal(crate = "path")]`
+///
+/// The path of the `reprise` crate in generated code. Default: `::reprise`.
+///
+/// # What it generates
+///
+/// ```ignore
+/// impl reprise::Signal for StopStreaming {
+///     const NAME: &'static str = "stop_streaming";
+/// }
+/// ```
+#[proc_macro_derive(Signal, attributes(signal))]
+pub fn derive_signal(input: TokenStream) -> TokenStream {
+    signal::derive(input.into()).into()
 }

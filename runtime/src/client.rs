@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::definition::{BoxFuture, Workflow};
 use crate::error::{Error, WorkflowError};
 use crate::history::Event;
-use crate::store::{Created, NewWorkflow, RunRecord, RunStatus, TaskKind};
+use crate::store::{Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus, TaskKind};
 use crate::worker::{now_ms, Engine, WfMsg};
 
 /// The status of a workflow.
@@ -28,6 +28,12 @@ pub enum WorkflowStatus {
     Completed,
     /// Returned `Err`, or its history could not be read.
     Failed,
+    /// Ended by [`Runtime::cancel`](crate::Runtime::cancel).
+    Cancelled,
+    /// Ended by [`Runtime::terminate`](crate::Runtime::terminate).
+    Terminated,
+    /// This run continued as a new run (only ever the status of an older run).
+    ContinuedAsNew,
 }
 
 impl From<RunStatus> for WorkflowStatus {
@@ -37,6 +43,9 @@ impl From<RunStatus> for WorkflowStatus {
             RunStatus::Blocked => WorkflowStatus::Blocked,
             RunStatus::Completed => WorkflowStatus::Completed,
             RunStatus::Failed => WorkflowStatus::Failed,
+            RunStatus::Cancelled => WorkflowStatus::Cancelled,
+            RunStatus::Terminated => WorkflowStatus::Terminated,
+            RunStatus::ContinuedAsNew => WorkflowStatus::ContinuedAsNew,
         }
     }
 }
@@ -171,6 +180,7 @@ pub(crate) async fn start(
     let started = Event::WorkflowStarted {
         name: name.to_owned(),
         input,
+        signals: Vec::new(),
     };
     let new = NewWorkflow {
         workflow_id: workflow_id.clone(),
@@ -296,7 +306,13 @@ fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowEr
         WorkflowError::with_kind("PayloadError", format!("the result of workflow `{}` does not decode: {e}", record.workflow_id))
     };
     match record.status {
-        RunStatus::Running => None,
+        // The latest run never has this status; a waiter looks again.
+        RunStatus::Running | RunStatus::ContinuedAsNew => None,
+        RunStatus::Cancelled => Some(Err(WorkflowError::cancelled_error())),
+        RunStatus::Terminated => Some(Err(WorkflowError::with_kind(
+            "Terminated",
+            record.error.clone().unwrap_or_else(|| "the workflow was terminated".to_owned()),
+        ))),
         RunStatus::Blocked => Some(Err(WorkflowError::with_kind(
             "Blocked",
             record.error.clone().unwrap_or_else(|| "the run is blocked".to_owned()),
@@ -321,6 +337,7 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
         .await?
         .ok_or_else(|| Error::NotFound { id: workflow_id.to_owned() })?;
     let tasks = engine.store.tasks(Some(&record.run_id)).await?;
+    let runs = engine.store.runs(workflow_id).await?;
     let pending = tasks
         .into_iter()
         .map(|t| PendingStep {
@@ -340,14 +357,36 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
         workflow_type: record.name.clone(),
         status: record.status.into(),
         progress: record.progress.clone(),
-        runs: vec![RunInfo {
-            run_id: record.run_id.clone(),
-            status: record.status.into(),
-            started_at: time(record.created_ms),
-            updated_at: time(record.updated_ms),
-        }],
+        runs: runs
+            .iter()
+            .map(|r| RunInfo {
+                run_id: r.run_id.clone(),
+                status: r.status.into(),
+                started_at: time(r.created_ms),
+                updated_at: time(r.updated_ms),
+            })
+            .collect(),
         pending,
         error: record.error,
         result: record.result,
     })
+}
+
+/// Puts a message in a workflow's inbox and hands it to the worker.
+pub(crate) async fn send(engine: &Engine, workflow_id: &str, item: InboxItem) -> Result<(), Error> {
+    match engine.store.enqueue(workflow_id, item.clone(), now_ms()).await? {
+        Enqueued::Accepted { id, .. } => {
+            engine.send(WfMsg::Inbox(InboxRecord {
+                id,
+                workflow_id: workflow_id.to_owned(),
+                item,
+            }));
+            Ok(())
+        }
+        Enqueued::NotFound => Err(Error::NotFound { id: workflow_id.to_owned() }),
+        Enqueued::Finished(status) => Err(Error::Finished {
+            id: workflow_id.to_owned(),
+            status: status.as_str(),
+        }),
+    }
 }

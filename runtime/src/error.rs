@@ -342,6 +342,14 @@ pub enum Error {
         /// The workflow id asked for.
         id: String,
     },
+    /// The workflow has ended: it takes no more signals or requests.
+    #[error("workflow `{id}` has ended ({status}); it takes no more signals or requests")]
+    Finished {
+        /// The workflow id.
+        id: String,
+        /// How it ended: `completed`, `failed`, `cancelled` or `terminated`.
+        status: &'static str,
+    },
     /// A workflow with that id exists, but it is of another workflow type.
     #[error("workflow `{id}` already exists as a `{existing}`, not a `{requested}`")]
     IdConflict {

@@ -28,6 +28,10 @@ pub(crate) enum Event {
         name: String,
         /// The input, as JSON.
         input: Value,
+        /// Signals received by the previous run and not consumed by it
+        /// (continue-as-new), in arrival order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        signals: Vec<SignalData>,
     },
     /// An activation begins: inputs delivered, then the workflow polled.
     Activation {
@@ -54,6 +58,14 @@ pub(crate) enum Event {
         /// Sequence number of the timer.
         seq: u32,
     },
+    /// Input: a signal arrived.
+    SignalReceived {
+        /// The signal.
+        #[serde(flatten)]
+        signal: SignalData,
+    },
+    /// Input: the workflow was asked to cancel.
+    CancelRequested,
     /// Command: an activity call was scheduled.
     ActivityScheduled {
         /// Sequence number of the call.
@@ -88,6 +100,57 @@ pub(crate) enum Event {
         /// The error.
         error: WorkflowError,
     },
+    /// Command: the workflow ended as cancelled.
+    WorkflowCancelled,
+    /// Command: the workflow continued as a new run with this input.
+    WorkflowContinuedAsNew {
+        /// The new run's id.
+        run_id: String,
+        /// The new run's input.
+        input: Value,
+    },
+    /// The run was terminated; no more of its code ran.
+    WorkflowTerminated {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A signal as stored: its name and JSON payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SignalData {
+    pub(crate) name: String,
+    pub(crate) payload: Value,
+}
+
+/// Something delivered to a workflow in an activation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Input {
+    /// A completion of the call at a sequence number.
+    Resolve(u32, Resolution),
+    /// A signal.
+    Signal(SignalData),
+    /// A cancellation request.
+    Cancel,
+}
+
+impl Input {
+    /// The history event recording this input.
+    pub(crate) fn to_event(&self) -> Event {
+        match self {
+            Input::Resolve(seq, Resolution::Activity(Ok(output))) => Event::ActivityCompleted {
+                seq: *seq,
+                output: output.clone(),
+            },
+            Input::Resolve(seq, Resolution::Activity(Err(failure))) => Event::ActivityFailed {
+                seq: *seq,
+                failure: failure.clone(),
+            },
+            Input::Resolve(seq, Resolution::Timer) => Event::TimerFired { seq: *seq },
+            Input::Signal(signal) => Event::SignalReceived { signal: signal.clone() },
+            Input::Cancel => Event::CancelRequested,
+        }
+    }
 }
 
 /// What recorded a [`Event::Marker`].
@@ -139,15 +202,17 @@ pub(crate) enum Resolution {
 
 impl Event {
     /// The input this event delivers to the workflow, if it is one.
-    pub(crate) fn as_input(&self) -> Option<(u32, Resolution)> {
+    pub(crate) fn as_input(&self) -> Option<Input> {
         match self {
             Event::ActivityCompleted { seq, output } => {
-                Some((*seq, Resolution::Activity(Ok(output.clone()))))
+                Some(Input::Resolve(*seq, Resolution::Activity(Ok(output.clone()))))
             }
             Event::ActivityFailed { seq, failure } => {
-                Some((*seq, Resolution::Activity(Err(failure.clone()))))
+                Some(Input::Resolve(*seq, Resolution::Activity(Err(failure.clone()))))
             }
-            Event::TimerFired { seq } => Some((*seq, Resolution::Timer)),
+            Event::TimerFired { seq } => Some(Input::Resolve(*seq, Resolution::Timer)),
+            Event::SignalReceived { signal } => Some(Input::Signal(signal.clone())),
+            Event::CancelRequested => Some(Input::Cancel),
             _ => None,
         }
     }
@@ -167,7 +232,7 @@ impl Event {
 #[derive(Debug, Default)]
 pub(crate) struct RecordedActivation {
     pub(crate) time_ms: u64,
-    pub(crate) inputs: Vec<(u32, Resolution)>,
+    pub(crate) inputs: Vec<Input>,
     /// Commands issued, by sequence number.
     pub(crate) commands: BTreeMap<u32, CommandKey>,
     /// Marker values, by sequence number.
@@ -181,6 +246,7 @@ pub(crate) struct RecordedActivation {
 pub(crate) struct RecordedHistory {
     pub(crate) name: String,
     pub(crate) input: Value,
+    pub(crate) signals: Vec<SignalData>,
     pub(crate) activations: Vec<RecordedActivation>,
     /// Number of events, i.e. the index the next event gets.
     pub(crate) len: u64,
@@ -223,8 +289,8 @@ impl RecordedHistory {
     pub(crate) fn from_events(events: Vec<Event>) -> Result<Self, HistoryError> {
         let len = events.len() as u64;
         let mut iter = events.into_iter().enumerate();
-        let (name, input) = match iter.next() {
-            Some((_, Event::WorkflowStarted { name, input })) => (name, input),
+        let (name, input, signals) = match iter.next() {
+            Some((_, Event::WorkflowStarted { name, input, signals })) => (name, input, signals),
             Some((_, other)) => {
                 return Err(HistoryError::OutOfPlace {
                     index: 0,
@@ -262,7 +328,11 @@ impl RecordedHistory {
             } else {
                 // WorkflowCompleted / WorkflowFailed (WorkflowStarted twice is out of place).
                 match event {
-                    Event::WorkflowCompleted { .. } | Event::WorkflowFailed { .. } => current.ended = true,
+                    Event::WorkflowCompleted { .. }
+                    | Event::WorkflowFailed { .. }
+                    | Event::WorkflowCancelled
+                    | Event::WorkflowContinuedAsNew { .. }
+                    | Event::WorkflowTerminated { .. } => current.ended = true,
                     other => {
                         return Err(HistoryError::OutOfPlace {
                             index,
@@ -272,7 +342,13 @@ impl RecordedHistory {
                 }
             }
         }
-        Ok(Self { name, input, activations, len })
+        Ok(Self {
+            name,
+            input,
+            signals,
+            activations,
+            len,
+        })
     }
 }
 
@@ -306,7 +382,7 @@ mod tests {
     #[test]
     fn groups_events_into_activations() {
         let events = [
-            Event::WorkflowStarted { name: "wf".into(), input: json!(3) },
+            Event::WorkflowStarted { name: "wf".into(), input: json!(3), signals: vec![] },
             Event::Activation { time_ms: 10 },
             Event::ActivityScheduled { seq: 0, name: "a".into() },
             Event::ActivityScheduled { seq: 1, name: "b".into() },
@@ -321,14 +397,14 @@ mod tests {
         assert_eq!(h.activations.len(), 2);
         assert_eq!(h.activations[0].commands.len(), 2);
         assert_eq!(h.activations[1].inputs.len(), 2);
-        assert_eq!(h.activations[1].inputs[0].0, 1, "arrival order is kept");
+        assert!(matches!(h.activations[1].inputs[0], Input::Resolve(1, _)), "arrival order is kept");
         assert_eq!(h.activations[1].commands.get(&2), Some(&CommandKey::Timer));
     }
 
     #[test]
     fn a_corrupt_row_is_named() {
         let mut r = rows(&[
-            Event::WorkflowStarted { name: "wf".into(), input: json!(null) },
+            Event::WorkflowStarted { name: "wf".into(), input: json!(null), signals: vec![] },
             Event::Activation { time_ms: 1 },
         ]);
         r.push((2, "{\"type\":\"Bogus\"}".into()));
@@ -339,7 +415,7 @@ mod tests {
     #[test]
     fn a_missing_row_is_named() {
         let mut r = rows(&[
-            Event::WorkflowStarted { name: "wf".into(), input: json!(null) },
+            Event::WorkflowStarted { name: "wf".into(), input: json!(null), signals: vec![] },
             Event::Activation { time_ms: 1 },
         ]);
         r.remove(1);

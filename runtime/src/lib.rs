@@ -54,6 +54,7 @@
 #![warn(unreachable_pub, missing_debug_implementations, rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+#[allow(unused_extern_crates)] // used by the macros' expansions in this crate's tests
 extern crate self as reprise;
 
 mod client;
@@ -65,23 +66,25 @@ mod registry;
 mod replay;
 mod retry;
 mod runtime;
+mod signal;
 mod store;
 pub mod testing;
 mod worker;
 
 pub use crate::client::{PendingStep, RunInfo, StartWorkflow, WorkflowHandle, WorkflowInfo, WorkflowStatus};
-pub use crate::context::{ActivityCall, ActivityContext, Sleep, WorkflowContext};
+pub use crate::context::{ActivityCall, ActivityContext, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext};
 pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
 pub use crate::error::{ActivityError, Error, StoreError, WorkflowError};
 pub use crate::retry::RetryPolicy;
 pub use crate::runtime::{Runtime, RuntimeBuilder};
-pub use reprise_macros::{activity, workflow};
+pub use crate::signal::Signal;
+pub use reprise_macros::{activity, workflow, Signal};
 
 /// The names a workflow module needs: `use reprise::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         activity, workflow, Activity, ActivityContext, ActivityError, RetryPolicy, Runtime,
-        Workflow, WorkflowContext, WorkflowError,
+        Signal, Workflow, WorkflowContext, WorkflowError,
     };
     pub use futures_util::future::join_all;
     pub use serde::{Deserialize, Serialize};
@@ -96,6 +99,7 @@ pub mod __private {
     pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
     pub use crate::error::{ActivityError, WorkflowError};
     pub use crate::retry::RetryPolicy;
+    pub use crate::signal::Signal;
     pub use core::option::Option;
     pub use core::result::Result;
     pub use core::time::Duration;

@@ -12,7 +12,7 @@ use crate::error::{ActivityError, WorkflowError};
 use crate::replay::WorkflowFuture;
 
 type WorkflowFn = dyn Fn(WorkflowContext, Value) -> Result<WorkflowFuture, serde_json::Error> + Send + Sync;
-type ActivityFn = dyn Fn(ActivityContext, Value) -> BoxFuture<'static, Result<Value, ActivityError>> + Send + Sync;
+pub(crate) type ActivityFn = dyn Fn(ActivityContext, Value) -> BoxFuture<'static, Result<Value, ActivityError>> + Send + Sync;
 
 pub(crate) struct WorkflowEntry {
     pub(crate) run: Arc<WorkflowFn>,

@@ -10,7 +10,7 @@
 //! recorded as a new command, which the worker turns into history events and
 //! tasks, committed together.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +21,8 @@ use serde_json::Value;
 use crate::context::WorkflowContext;
 use crate::definition::{ActivityOptions, BoxFuture};
 use crate::error::WorkflowError;
-use crate::history::{CommandKey, MarkerKind, RecordedHistory, Resolution};
+use crate::error::FailureData;
+use crate::history::{CommandKey, Input, MarkerKind, RecordedHistory, Resolution, SignalData};
 use crate::registry::Registry;
 
 /// A command issued by the workflow during a live activation.
@@ -79,8 +80,21 @@ pub(crate) struct RunCore {
     /// Completions delivered and not yet taken by their call.
     resolutions: HashMap<u32, Resolution>,
     wakers: HashMap<u32, Waker>,
-    /// Activity calls and timers scheduled and not yet resolved.
-    pending: BTreeSet<u32>,
+    /// Activity calls (true) and timers (false) scheduled and not yet resolved.
+    pending: BTreeMap<u32, bool>,
+    /// Signals received and not yet consumed, in arrival order.
+    signals: VecDeque<SignalData>,
+    signal_wakers: Vec<Waker>,
+    /// Whether cancellation was requested.
+    cancelled: bool,
+    cancel_wakers: Vec<Waker>,
+    /// Set when the body awaits a timer or a signal after cancellation: the
+    /// run ends as cancelled there.
+    exit_cancelled: bool,
+    /// Activity calls resolved as cancelled in this activation.
+    cancelled_calls: Vec<u32>,
+    /// The input of the next run, once the body called `continue_as_new`.
+    continue_as_new: Option<Value>,
     /// Commands issued in the current live activation.
     issued: Vec<Issued>,
     /// Progress set in the current activation.
@@ -101,7 +115,14 @@ impl RunCore {
             markers: BTreeMap::new(),
             resolutions: HashMap::new(),
             wakers: HashMap::new(),
-            pending: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            signals: VecDeque::new(),
+            signal_wakers: Vec::new(),
+            cancelled: false,
+            cancel_wakers: Vec::new(),
+            exit_cancelled: false,
+            cancelled_calls: Vec::new(),
+            continue_as_new: None,
             issued: Vec::new(),
             progress: None,
             fault: None,
@@ -167,9 +188,11 @@ impl RunCore {
         } else {
             self.issued.push(command);
         }
-        if !matches!(key, CommandKey::Marker(_)) {
-            self.pending.insert(seq);
-        }
+        match key {
+            CommandKey::Activity(_) => self.pending.insert(seq, true),
+            CommandKey::Timer => self.pending.insert(seq, false),
+            CommandKey::Marker(_) => None,
+        };
         true
     }
 
@@ -195,21 +218,88 @@ impl RunCore {
         }
     }
 
-    /// Delivers a completion; returns false (and drops it) if nothing at
-    /// `seq` is waiting for one, e.g. a duplicate.
-    pub(crate) fn deliver(&mut self, seq: u32, resolution: Resolution) -> bool {
-        if !self.pending.remove(&seq) {
-            return false;
+    /// Delivers an input; a completion for a call that is not pending (a
+    /// duplicate, or a call already cancelled) is dropped.
+    pub(crate) fn deliver(&mut self, input: Input) {
+        match input {
+            Input::Resolve(seq, resolution) => {
+                if self.pending.remove(&seq).is_some() {
+                    self.resolve(seq, resolution);
+                }
+            }
+            Input::Signal(signal) => {
+                self.signals.push_back(signal);
+                for waker in self.signal_wakers.drain(..) {
+                    waker.wake();
+                }
+            }
+            Input::Cancel => {
+                if self.cancelled {
+                    return;
+                }
+                self.cancelled = true;
+                let calls: Vec<u32> = self.pending.iter().filter(|(_, activity)| **activity).map(|(seq, _)| *seq).collect();
+                for seq in calls {
+                    self.pending.remove(&seq);
+                    self.cancelled_calls.push(seq);
+                    let failure = FailureData {
+                        kind: crate::error::CANCELLED.to_owned(),
+                        message: "the workflow was cancelled".to_owned(),
+                        non_retryable: true,
+                        attempts: 0,
+                        cancelled: true,
+                    };
+                    self.resolve(seq, Resolution::Activity(Err(failure)));
+                }
+                for waker in self.cancel_wakers.drain(..).chain(self.signal_wakers.drain(..)) {
+                    waker.wake();
+                }
+                for waker in self.wakers.drain().map(|(_, w)| w) {
+                    waker.wake();
+                }
+            }
         }
+    }
+
+    fn resolve(&mut self, seq: u32, resolution: Resolution) {
         self.resolutions.insert(seq, resolution);
         if let Some(waker) = self.wakers.remove(&seq) {
             waker.wake();
         }
-        true
     }
 
+    /// Whether a completion for `seq` would be accepted.
     pub(crate) fn is_pending(&self, seq: u32) -> bool {
-        self.pending.contains(&seq)
+        self.pending.contains_key(&seq)
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// Called by a timer or signal wait polled after cancellation.
+    pub(crate) fn exit_cancelled(&mut self) {
+        self.exit_cancelled = true;
+    }
+
+    pub(crate) fn wait_cancel(&mut self, waker: &Waker) {
+        self.cancel_wakers.push(waker.clone());
+    }
+
+    /// Takes the first buffered signal named `name`.
+    pub(crate) fn take_signal(&mut self, name: &str) -> Option<Value> {
+        let i = self.signals.iter().position(|s| s.name == name)?;
+        self.signals.remove(i).map(|s| s.payload)
+    }
+
+    pub(crate) fn wait_signal(&mut self, waker: &Waker) {
+        if !self.signal_wakers.iter().any(|w| w.will_wake(waker)) {
+            self.signal_wakers.push(waker.clone());
+        }
+    }
+
+    pub(crate) fn set_continue_as_new(&mut self, input: Value) {
+        self.continue_as_new = Some(input);
     }
 
     pub(crate) fn set_progress(&mut self, progress: Value) {
@@ -239,6 +329,11 @@ pub(crate) enum Outcome {
     Pending,
     /// The workflow returned.
     Finished(Result<Value, WorkflowError>),
+    /// The workflow was cancelled and returned, or awaited a timer or a
+    /// signal after its cancellation.
+    Cancelled,
+    /// The workflow continues as a new run with this input.
+    ContinueAsNew(Value),
     /// The run must stop until its code is fixed.
     Fault(RunFault),
 }
@@ -249,6 +344,10 @@ pub(crate) struct Activation {
     pub(crate) outcome: Outcome,
     pub(crate) issued: Vec<Issued>,
     pub(crate) progress: Option<Value>,
+    /// Activity calls cancelled in this activation: their tasks are dropped.
+    pub(crate) cancelled_calls: Vec<u32>,
+    /// Signals received and not consumed, for a continue-as-new.
+    pub(crate) unconsumed_signals: Vec<SignalData>,
 }
 
 /// Sets a flag when the workflow future asks to be polled again.
@@ -277,6 +376,8 @@ pub(crate) struct LiveRun {
     waker: Waker,
     /// The index the next history event gets.
     pub(crate) history_len: u64,
+    /// The workflow type's name.
+    pub(crate) name: Arc<str>,
 }
 
 impl std::fmt::Debug for LiveRun {
@@ -317,6 +418,7 @@ impl LiveRun {
             flag,
             waker,
             history_len,
+            name: Arc::from(name),
         })
     }
 
@@ -337,6 +439,10 @@ impl LiveRun {
             history.input,
             history.len,
         )?;
+        {
+            let mut core = lock(&run.core);
+            core.signals.extend(history.signals);
+        }
         let count = history.activations.len();
         for (i, activation) in history.activations.into_iter().enumerate() {
             {
@@ -374,10 +480,12 @@ impl LiveRun {
                     }))))
                 }
                 Outcome::Pending => {}
-                Outcome::Finished(result) if i + 1 == count && ended => {
-                    return Ok((run, Some(Outcome::Finished(result))))
+                finished @ (Outcome::Finished(_) | Outcome::Cancelled | Outcome::ContinueAsNew(_))
+                    if i + 1 == count && ended =>
+                {
+                    return Ok((run, Some(finished)))
                 }
-                Outcome::Finished(_) => {
+                Outcome::Finished(_) | Outcome::Cancelled | Outcome::ContinueAsNew(_) => {
                     let seq = lock_seq(&run);
                     return Ok((run, Some(Outcome::Fault(RunFault::Nondeterminism {
                         seq,
@@ -391,6 +499,7 @@ impl LiveRun {
         let mut core = lock(&run.core);
         core.issued.clear();
         core.progress = None;
+        core.cancelled_calls.clear();
         drop(core);
         Ok((run, None))
     }
@@ -401,26 +510,33 @@ impl LiveRun {
     }
 
     /// Runs one live activation.
-    pub(crate) fn activate(&mut self, now_ms: u64, inputs: Vec<(u32, Resolution)>) -> Activation {
+    pub(crate) fn activate(&mut self, now_ms: u64, inputs: Vec<Input>) -> Activation {
         let outcome = self.poll_activation(now_ms, inputs);
         let mut core = lock(&self.core);
         let outcome = match core.fault.take() {
             Some(fault) => Outcome::Fault(fault),
             None => outcome,
         };
+        let unconsumed_signals = if matches!(outcome, Outcome::ContinueAsNew(_)) {
+            core.signals.drain(..).collect()
+        } else {
+            Vec::new()
+        };
         Activation {
             outcome,
             issued: std::mem::take(&mut core.issued),
             progress: core.progress.take(),
+            cancelled_calls: std::mem::take(&mut core.cancelled_calls),
+            unconsumed_signals,
         }
     }
 
-    fn poll_activation(&mut self, now_ms: u64, inputs: Vec<(u32, Resolution)>) -> Outcome {
+    fn poll_activation(&mut self, now_ms: u64, inputs: Vec<Input>) -> Outcome {
         {
             let mut core = lock(&self.core);
             core.now_ms = core.now_ms.max(now_ms);
-            for (seq, resolution) in inputs {
-                core.deliver(seq, resolution);
+            for input in inputs {
+                core.deliver(input);
             }
         }
         let Some(future) = self.future.as_mut() else {
@@ -433,7 +549,12 @@ impl LiveRun {
             match polled {
                 Ok(Poll::Ready(result)) => {
                     self.future = None;
-                    return Outcome::Finished(result);
+                    let mut core = lock(&self.core);
+                    return match core.continue_as_new.take() {
+                        Some(input) if !core.cancelled => Outcome::ContinueAsNew(input),
+                        _ if core.cancelled => Outcome::Cancelled,
+                        _ => Outcome::Finished(result),
+                    };
                 }
                 Err(panic) => {
                     self.future = None;
@@ -443,7 +564,13 @@ impl LiveRun {
                     )));
                 }
                 Ok(Poll::Pending) => {
-                    if lock(&self.core).has_fault() || !self.flag.0.load(Ordering::Acquire) {
+                    let core = lock(&self.core);
+                    if core.exit_cancelled {
+                        drop(core);
+                        self.future = None;
+                        return Outcome::Cancelled;
+                    }
+                    if core.has_fault() || !self.flag.0.load(Ordering::Acquire) {
                         return Outcome::Pending;
                     }
                 }

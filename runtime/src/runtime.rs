@@ -9,7 +9,9 @@ use crate::client::{self, StartWorkflow, WorkflowHandle, WorkflowInfo};
 use crate::definition::{Activity, Workflow};
 use crate::error::Error;
 use crate::registry::Registry;
-use crate::store::StoreConfig;
+use crate::history::SignalData;
+use crate::signal::Signal;
+use crate::store::{InboxItem, StoreConfig};
 use crate::worker::{Engine, WorkerConfig, WorkerTasks};
 
 /// Builds a [`Runtime`]: the store, the workflow and activity types, limits.
@@ -173,6 +175,63 @@ impl Runtime {
     /// No workflow has that id; the store fails.
     pub async fn describe(&self, id: &str) -> Result<WorkflowInfo, Error> {
         client::describe(&self.engine, id).await
+    }
+
+    /// Sends a signal to a workflow. It is stored at once, recorded in the
+    /// workflow's history in arrival order, and buffered until the workflow
+    /// receives it with `ctx.signal::<S>()`.
+    ///
+    /// # Errors
+    ///
+    /// No workflow has that id ([`Error::NotFound`]); it has ended
+    /// ([`Error::Finished`]); the store fails.
+    pub async fn signal<S: Signal>(&self, id: &str, signal: S) -> Result<(), Error> {
+        let payload = serde_json::to_value(&signal).map_err(|source| Error::Payload {
+            what: format!("signal `{}`", S::NAME),
+            source,
+        })?;
+        self.signal_by_name(id, S::NAME, payload).await
+    }
+
+    /// Sends a signal by name with a JSON payload, as tools do. A payload
+    /// that does not decode as the workflow's signal type is logged and
+    /// skipped by the workflow; it does not break it.
+    ///
+    /// # Errors
+    ///
+    /// As [`signal`](Self::signal).
+    pub async fn signal_by_name(&self, id: &str, name: &str, payload: Value) -> Result<(), Error> {
+        let item = InboxItem::Signal(SignalData {
+            name: name.to_owned(),
+            payload,
+        });
+        client::send(&self.engine, id, item).await
+    }
+
+    /// Asks a workflow to cancel. Its pending activity calls return an error
+    /// whose `is_cancelled()` is true and their running attempts see
+    /// `ActivityContext::is_cancelled()`; the body may then run cleanup
+    /// activities. A pending timer or signal wait ends the run there. The
+    /// result is an error whose `is_cancelled()` is true.
+    ///
+    /// # Errors
+    ///
+    /// As [`signal`](Self::signal).
+    pub async fn cancel(&self, id: &str) -> Result<(), Error> {
+        client::send(&self.engine, id, InboxItem::Cancel).await
+    }
+
+    /// Ends a workflow at once, without running any more of its code; its
+    /// running activity attempts see `ActivityContext::is_cancelled()`.
+    ///
+    /// # Errors
+    ///
+    /// As [`signal`](Self::signal).
+    pub async fn terminate(&self, id: &str, reason: &str) -> Result<(), Error> {
+        let item = InboxItem::Terminate {
+            reason: reason.to_owned(),
+        };
+        client::send(&self.engine, id, item).await
     }
 
     /// Stops the worker. Activity attempts in flight are abandoned; they run

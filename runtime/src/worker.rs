@@ -17,7 +17,7 @@
 //!   with the time of the next attempt.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,10 +29,10 @@ use tracing::Instrument;
 
 use crate::context::{ActivityContext, AttemptInfo};
 use crate::error::{ActivityError, FailureData, SCHEDULE_TO_CLOSE_TIMEOUT, START_TO_CLOSE_TIMEOUT, HEARTBEAT_TIMEOUT, PANIC};
-use crate::history::{Event, RecordedHistory, Resolution};
+use crate::history::{Event, Input, RecordedHistory, Resolution};
 use crate::registry::Registry;
 use crate::replay::{panic_message, Issued, LiveRun, Outcome, RunFault};
-use crate::store::{RunStatus, StatusChange, StepCommit, Store, Task, TaskKind, TaskRetry};
+use crate::store::{InboxItem, InboxRecord, NewRun, RunStatus, StatusChange, StepCommit, Store, Task, TaskKind, TaskRetry};
 
 /// The current wall-clock time in Unix milliseconds.
 pub(crate) fn now_ms() -> u64 {
@@ -41,6 +41,9 @@ pub(crate) fn now_ms() -> u64 {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
+
+/// How often an attempt's new heartbeat details are written to the store, at most.
+const HEARTBEAT_FLUSH: Duration = Duration::from_secs(1);
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -58,6 +61,9 @@ pub(crate) enum WfMsg {
         seq: u32,
         resolution: Resolution,
     },
+    /// A message from a workflow's inbox: a signal, a cancellation or a
+    /// termination.
+    Inbox(InboxRecord),
     /// A run cannot go on (e.g. an activity it calls is not registered).
     Fault { run_id: String, fault: RunFault },
     /// Finish the current batch and stop.
@@ -89,6 +95,8 @@ pub(crate) struct Engine {
     slots: Arc<Semaphore>,
     /// Waiters for a workflow id's current run to finish.
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
+    /// Attempts in flight, by `(run_id, seq)`, to tell them of a cancellation.
+    running: Mutex<BTreeMap<(String, u32), ActivityContext>>,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
@@ -123,6 +131,7 @@ impl Engine {
             due_tx,
             slots: Arc::new(Semaphore::new(config.max_concurrent_activities.max(1))),
             waiters: Mutex::new(HashMap::new()),
+            running: Mutex::new(BTreeMap::new()),
             shutdown,
         });
         let unfinished = engine.store.unfinished_runs().await?;
@@ -147,6 +156,9 @@ impl Engine {
         }
         for task in tasks {
             engine.schedule(task);
+        }
+        for record in engine.store.inbox().await? {
+            engine.send(WfMsg::Inbox(record));
         }
         Ok((engine, WorkerTasks { executor, timers }))
     }
@@ -234,6 +246,33 @@ impl Engine {
             attempt: task.attempt,
             details: task.details.clone(),
         });
+        let key = (task.run_id.clone(), task.seq);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), ctx.clone());
+        let result = self.attempt(&task, run, &ctx, limit, deadline).await;
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        if result.is_err() {
+            ctx.cancel();
+        }
+        match result {
+            Ok(output) => self.finish_activity(&task, Ok(output)),
+            Err(error) => self.attempt_failed(task, &ctx, error, deadline).await,
+        }
+    }
+
+    /// Runs the body of one attempt within its deadlines, flushing its
+    /// heartbeat details to the store while it runs.
+    async fn attempt(
+        &self,
+        task: &Task,
+        run: Arc<crate::registry::ActivityFn>,
+        ctx: &ActivityContext,
+        limit: Option<u64>,
+        deadline: Option<u64>,
+    ) -> Result<Value, ActivityError> {
+        let options = &task.options;
         let body = AssertUnwindSafe(run(ctx.clone(), task.input.clone())).catch_unwind();
         let body = async {
             body.await.unwrap_or_else(|panic| {
@@ -244,86 +283,96 @@ impl Engine {
             })
         };
         let heartbeat_timeout = options.heartbeat_timeout;
+        // Ends when the heartbeats stop for longer than `heartbeat_timeout`;
+        // meanwhile stores new details at most once per `HEARTBEAT_FLUSH`.
         let watchdog = async {
-            match heartbeat_timeout {
-                Some(timeout) => loop {
-                    let (_, last) = ctx.last_heartbeat();
-                    let due = last + timeout;
-                    if tokio::time::Instant::now() >= due.into() {
+            let mut flushed: Option<std::time::Instant> = None;
+            loop {
+                let (details, last) = ctx.last_heartbeat();
+                if let Some(details) = details.filter(|_| flushed.is_none_or(|f| f < last)) {
+                    if let Err(e) = self.store.record_heartbeat(&task.run_id, task.seq, details).await {
+                        tracing::warn!(error = %e, "could not store heartbeat details");
+                    }
+                    flushed = Some(last);
+                }
+                let mut wake = tokio::time::Instant::now() + HEARTBEAT_FLUSH;
+                if let Some(timeout) = heartbeat_timeout {
+                    let due = tokio::time::Instant::from(last + timeout);
+                    if tokio::time::Instant::now() >= due {
                         return;
                     }
-                    tokio::time::sleep_until(due.into()).await;
-                },
-                None => std::future::pending().await,
+                    wake = wake.min(due);
+                }
+                tokio::time::sleep_until(wake).await;
             }
         };
-        let result = match limit {
-            Some(limit) => {
-                let timed = tokio::time::timeout(Duration::from_millis(limit), async {
-                    tokio::select! {
-                        biased;
-                        r = body => r,
-                        () = watchdog => Err(ActivityError::new(HEARTBEAT_TIMEOUT, format!(
-                            "activity `{}` sent no heartbeat for {:?}", task.name, heartbeat_timeout.unwrap_or_default()
-                        ))),
-                    }
-                })
-                .await;
-                match timed {
-                    Ok(r) => r,
-                    Err(_) if deadline.is_some_and(|d| now_ms() >= d) => Err(ActivityError::non_retryable(
-                        SCHEDULE_TO_CLOSE_TIMEOUT,
-                        format!("activity `{}` did not finish within its schedule_to_close timeout", task.name),
-                    )),
-                    Err(_) => Err(ActivityError::new(
-                        START_TO_CLOSE_TIMEOUT,
-                        format!("attempt {} of activity `{}` did not finish within its start_to_close timeout", task.attempt, task.name),
-                    )),
-                }
-            }
-            None => tokio::select! {
+        let guarded = async {
+            tokio::select! {
                 biased;
                 r = body => r,
-                () = watchdog => Err(ActivityError::new(HEARTBEAT_TIMEOUT, format!(
-                    "activity `{}` sent no heartbeat for {:?}", task.name, heartbeat_timeout.unwrap_or_default()
-                ))),
-            },
+                () = watchdog => Err(ActivityError::new(
+                    HEARTBEAT_TIMEOUT,
+                    format!(
+                        "activity `{}` sent no heartbeat for {:?}",
+                        task.name,
+                        heartbeat_timeout.unwrap_or_default()
+                    ),
+                )),
+            }
         };
-        if result.is_err() {
-            ctx.cancel();
+        let Some(limit) = limit else {
+            return guarded.await;
+        };
+        match tokio::time::timeout(Duration::from_millis(limit), guarded).await {
+            Ok(result) => result,
+            Err(_) if deadline.is_some_and(|d| now_ms() >= d) => Err(ActivityError::non_retryable(
+                SCHEDULE_TO_CLOSE_TIMEOUT,
+                format!("activity `{}` did not finish within its schedule_to_close timeout", task.name),
+            )),
+            Err(_) => Err(ActivityError::new(
+                START_TO_CLOSE_TIMEOUT,
+                format!(
+                    "attempt {} of activity `{}` did not finish within its start_to_close timeout",
+                    task.attempt, task.name
+                ),
+            )),
         }
-        match result {
-            Ok(output) => self.finish_activity(&task, Ok(output)),
-            Err(error) => {
-                let data = error.data();
-                let retry_in = options.retry.delay_after(task.attempt, &data.kind, data.non_retryable);
-                let next_due = retry_in.map(|d| now_ms().saturating_add(millis(d)));
-                match next_due {
-                    Some(due) if deadline.is_none_or(|deadline| due < deadline) => {
-                        tracing::debug!(error = %error, retry_in = ?retry_in, "activity attempt failed; will retry");
-                        let (details, _) = ctx.last_heartbeat();
-                        let retry = TaskRetry {
-                            run_id: task.run_id.clone(),
-                            seq: task.seq,
-                            next_attempt: task.attempt + 1,
-                            due_ms: due,
-                            last_error: error.to_string(),
-                        };
-                        if let Err(e) = self.store.retry_task(retry).await {
-                            tracing::error!(error = %e, "could not record a failed attempt; retrying anyway");
-                        }
-                        let mut next = task;
-                        next.attempt += 1;
-                        next.due_ms = due;
-                        next.last_error = Some(error.to_string());
-                        next.details = details;
-                        self.schedule(next);
-                    }
-                    _ => {
-                        let attempts = task.attempt;
-                        self.finish_activity(&task, Err(error.with_attempts(attempts)));
+    }
+
+    /// Schedules the next attempt after a failed one, or ends the call.
+    async fn attempt_failed(self: &Arc<Self>, task: Task, ctx: &ActivityContext, error: ActivityError, deadline: Option<u64>) {
+        let data = error.data();
+        let retry_in = task.options.retry.delay_after(task.attempt, &data.kind, data.non_retryable);
+        let next_due = retry_in.map(|d| now_ms().saturating_add(millis(d)));
+        match next_due {
+            Some(due) if deadline.is_none_or(|deadline| due < deadline) && !ctx.is_cancelled_by_workflow() => {
+                tracing::debug!(error = %error, retry_in = ?retry_in, "activity attempt failed; will retry");
+                let (details, _) = ctx.last_heartbeat();
+                let retry = TaskRetry {
+                    run_id: task.run_id.clone(),
+                    seq: task.seq,
+                    next_attempt: task.attempt + 1,
+                    due_ms: due,
+                    last_error: error.to_string(),
+                };
+                if let Some(details) = details.clone() {
+                    if let Err(e) = self.store.record_heartbeat(&task.run_id, task.seq, details).await {
+                        tracing::warn!(error = %e, "could not store heartbeat details");
                     }
                 }
+                if let Err(e) = self.store.retry_task(retry).await {
+                    tracing::error!(error = %e, "could not record a failed attempt; retrying anyway");
+                }
+                let mut next = task;
+                next.attempt += 1;
+                next.due_ms = due;
+                next.last_error = Some(error.to_string());
+                next.details = details;
+                self.schedule(next);
+            }
+            _ => {
+                let attempts = task.attempt;
+                self.finish_activity(&task, Err(error.with_attempts(attempts)));
             }
         }
     }
@@ -341,6 +390,19 @@ impl Engine {
             seq: task.seq,
             resolution,
         });
+    }
+
+    /// Tells the attempts in flight of a run's call (or of all its calls)
+    /// that they are cancelled.
+    fn cancel_attempt(&self, run_id: &str, seq: Option<u32>) {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let range = match seq {
+            Some(seq) => (run_id.to_owned(), seq)..=(run_id.to_owned(), seq),
+            None => (run_id.to_owned(), 0)..=(run_id.to_owned(), u32::MAX),
+        };
+        for ctx in running.range(range).map(|(_, ctx)| ctx) {
+            ctx.cancel_by_workflow();
+        }
     }
 
     /// Registers a waiter woken when `workflow_id`'s current run finishes.
@@ -482,9 +544,39 @@ impl Cache {
 /// What a batch does after its commit, per run.
 struct AfterCommit {
     workflow_id: String,
+    run_id: String,
     new_tasks: Vec<Task>,
     /// The run's status changed to one a result waiter must see.
     wake: bool,
+    /// Activity calls cancelled by this step: their attempts are told.
+    cancelled_calls: Vec<u32>,
+    /// The run continued as this new run.
+    next_run: Option<String>,
+}
+
+impl AfterCommit {
+    fn status(workflow_id: &str, run_id: &str, wake: bool) -> Self {
+        Self {
+            workflow_id: workflow_id.to_owned(),
+            run_id: run_id.to_owned(),
+            new_tasks: Vec::new(),
+            wake,
+            cancelled_calls: Vec::new(),
+            next_run: None,
+        }
+    }
+}
+
+/// What one batch holds for one run.
+#[derive(Default)]
+struct RunBatch {
+    /// Activate the run even without input (first step, or retry of a blocked run).
+    resume: bool,
+    inputs: Vec<Input>,
+    /// Ids of the inbox messages among `inputs`.
+    inbox: Vec<u64>,
+    /// A termination request and its inbox id.
+    terminate: Option<(u64, String)>,
 }
 
 /// The workflow executor task.
@@ -518,12 +610,7 @@ fn status_step(run_id: &str, workflow_id: &str, status: RunStatus, error: Option
         now_ms: now,
         ..StepCommit::default()
     };
-    let after = AfterCommit {
-        workflow_id: workflow_id.to_owned(),
-        new_tasks: Vec::new(),
-        wake: status != RunStatus::Running,
-    };
-    (step, after)
+    (step, AfterCommit::status(workflow_id, run_id, status != RunStatus::Running))
 }
 
 impl Executor {
@@ -539,29 +626,49 @@ impl Executor {
                 }
             }
             let mut stop = None;
-            let mut per_run: Vec<(String, bool, Vec<(u32, Resolution)>)> = Vec::new();
+            let mut per_run: Vec<(String, RunBatch)> = Vec::new();
             let mut index: HashMap<String, usize> = HashMap::new();
             let mut faults = Vec::new();
             for msg in batch.drain(..) {
-                let (run_id, input) = match msg {
-                    WfMsg::Resume { run_id } => (run_id, None),
-                    WfMsg::Complete { run_id, seq, resolution } => (run_id, Some((seq, resolution))),
+                let run_id = match &msg {
+                    WfMsg::Resume { run_id } | WfMsg::Complete { run_id, .. } => run_id.clone(),
+                    WfMsg::Inbox(record) => match self.current_run(&record.workflow_id).await {
+                        Some(run_id) => run_id,
+                        None => continue,
+                    },
                     WfMsg::Fault { run_id, fault } => {
-                        faults.push((run_id, fault));
+                        faults.push((run_id.clone(), fault.clone()));
                         continue;
                     }
-                    WfMsg::Shutdown(tx) => {
-                        stop = Some(tx);
+                    WfMsg::Shutdown(_) => {
+                        if let WfMsg::Shutdown(tx) = msg {
+                            stop = Some(tx);
+                        }
                         continue;
                     }
                 };
                 let i = *index.entry(run_id.clone()).or_insert_with(|| {
-                    per_run.push((run_id, false, Vec::new()));
+                    per_run.push((run_id, RunBatch::default()));
                     per_run.len() - 1
                 });
-                match input {
-                    Some(input) => per_run[i].2.push(input),
-                    None => per_run[i].1 = true,
+                let entry = &mut per_run[i].1;
+                match msg {
+                    WfMsg::Resume { .. } => entry.resume = true,
+                    WfMsg::Complete { seq, resolution, .. } => entry.inputs.push(Input::Resolve(seq, resolution)),
+                    WfMsg::Inbox(record) => match record.item {
+                        InboxItem::Signal(signal) => {
+                            entry.inputs.push(Input::Signal(signal));
+                            entry.inbox.push(record.id);
+                        }
+                        InboxItem::Cancel => {
+                            entry.inputs.push(Input::Cancel);
+                            entry.inbox.push(record.id);
+                        }
+                        InboxItem::Terminate { reason } => {
+                            entry.terminate.get_or_insert((record.id, reason));
+                        }
+                    },
+                    WfMsg::Fault { .. } | WfMsg::Shutdown(_) => unreachable!("handled above"),
                 }
             }
             self.process(per_run, faults).await;
@@ -572,7 +679,19 @@ impl Executor {
         }
     }
 
-    async fn process(&mut self, per_run: Vec<(String, bool, Vec<(u32, Resolution)>)>, faults: Vec<(String, RunFault)>) {
+    /// The latest run of a workflow, if it is not finished.
+    async fn current_run(&mut self, workflow_id: &str) -> Option<String> {
+        match self.engine.store.latest_run(workflow_id).await {
+            Ok(Some(record)) => Some(record.run_id),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(workflow.id = %workflow_id, error = %e, "could not find the workflow's run");
+                None
+            }
+        }
+    }
+
+    async fn process(&mut self, per_run: Vec<(String, RunBatch)>, faults: Vec<(String, RunFault)>) {
         let now = now_ms();
         let mut steps = Vec::new();
         let mut after = Vec::new();
@@ -582,8 +701,12 @@ impl Executor {
                 after.push(then);
             }
         }
-        for (run_id, resume, inputs) in per_run {
-            if let Some((step, then)) = self.step(&run_id, resume, inputs, now).await {
+        for (run_id, batch) in per_run {
+            let stepped = match batch.terminate.clone() {
+                Some((id, reason)) => self.terminate(&run_id, id, &reason, batch.inbox, now).await,
+                None => self.step(&run_id, batch, now).await,
+            };
+            if let Some((step, then)) = stepped {
                 steps.push(step);
                 after.push(then);
             }
@@ -591,26 +714,66 @@ impl Executor {
         if steps.is_empty() {
             return;
         }
-        let run_ids: Vec<String> = steps.iter().map(|s| s.run_id.clone()).collect();
-        if let Err(e) = self.engine.store.commit(steps).await {
-            // The runs' memory is ahead of the store: forget it. Their tasks
-            // are still stored and run again after a restart.
-            tracing::error!(error = %e, runs = run_ids.len(), "could not commit workflow steps");
-            for run_id in run_ids {
-                self.cache.remove(&run_id);
-                self.blocked.insert(run_id);
+        let results = self.engine.store.commit_steps(steps).await;
+        for (result, then) in results.into_iter().zip(after) {
+            if let Err(e) = result {
+                // The run's memory is ahead of the store: forget it. Its
+                // tasks are still stored and run again after a restart.
+                tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step");
+                self.cache.remove(&then.run_id);
+                self.blocked.insert(then.run_id);
+                continue;
             }
-            return;
-        }
-        for then in after {
             for task in then.new_tasks {
                 self.engine.schedule(task);
             }
+            for seq in then.cancelled_calls {
+                self.engine.cancel_attempt(&then.run_id, Some(seq));
+            }
             if then.wake {
+                self.engine.cancel_attempt(&then.run_id, None);
                 self.engine.wake_waiters(&then.workflow_id);
+            }
+            if let Some(next) = then.next_run {
+                self.engine.send(WfMsg::Resume { run_id: next });
             }
         }
         self.cache.trim();
+    }
+
+    /// Ends a run without running its code.
+    async fn terminate(
+        &mut self,
+        run_id: &str,
+        inbox_id: u64,
+        reason: &str,
+        mut inbox: Vec<u64>,
+        now: u64,
+    ) -> Option<(StepCommit, AfterCommit)> {
+        self.cache.remove(run_id);
+        self.blocked.remove(run_id);
+        let (record, rows) = match self.engine.store.load_run(run_id).await {
+            Ok(Some(loaded)) => loaded,
+            _ => return None,
+        };
+        inbox.push(inbox_id);
+        let mut step = StepCommit {
+            run_id: run_id.to_owned(),
+            done_inbox: inbox,
+            now_ms: now,
+            ..StepCommit::default()
+        };
+        if !record.status.is_finished() {
+            let event = Event::WorkflowTerminated { reason: reason.to_owned() };
+            step.first_index = rows.len() as u64;
+            step.events = vec![serde_json::to_string(&event).expect("events encode to JSON")];
+            step.status = Some(StatusChange {
+                status: RunStatus::Terminated,
+                result: None,
+                error: Some(reason.to_owned()),
+            });
+        }
+        Some((step, AfterCommit::status(&record.workflow_id, run_id, true)))
     }
 
     /// Stops a run that faulted outside an activation.
@@ -681,13 +844,13 @@ impl Executor {
     }
 
     /// One activation of one run.
-    async fn step(
-        &mut self,
-        run_id: &str,
-        resume: bool,
-        inputs: Vec<(u32, Resolution)>,
-        now: u64,
-    ) -> Option<(StepCommit, AfterCommit)> {
+    async fn step(&mut self, run_id: &str, batch: RunBatch, now: u64) -> Option<(StepCommit, AfterCommit)> {
+        let RunBatch {
+            resume,
+            inputs,
+            inbox: done_inbox,
+            ..
+        } = batch;
         if self.blocked.contains(run_id) && !resume {
             return None;
         }
@@ -700,9 +863,10 @@ impl Executor {
         {
             let core = crate::replay::lock(&run.core);
             let mut seen = HashSet::new();
-            for (seq, resolution) in inputs {
-                if core.is_pending(seq) && seen.insert(seq) {
-                    accepted.push((seq, resolution));
+            for input in inputs {
+                match &input {
+                    Input::Resolve(seq, _) if !core.is_pending(*seq) || !seen.insert(*seq) => {}
+                    _ => accepted.push(input),
                 }
             }
         }
@@ -713,17 +877,16 @@ impl Executor {
             }
             return None;
         }
+        let name = run.name.to_string();
         let workflow_id = crate::replay::lock(&run.core).workflow_id.to_string();
         let mut events = Vec::with_capacity(2 + accepted.len() + 2);
         let mut done_tasks = Vec::with_capacity(accepted.len());
         events.push(Event::Activation { time_ms: now });
-        for (seq, resolution) in &accepted {
-            done_tasks.push(*seq);
-            events.push(match resolution {
-                Resolution::Activity(Ok(output)) => Event::ActivityCompleted { seq: *seq, output: output.clone() },
-                Resolution::Activity(Err(failure)) => Event::ActivityFailed { seq: *seq, failure: failure.clone() },
-                Resolution::Timer => Event::TimerFired { seq: *seq },
-            });
+        for input in &accepted {
+            if let Input::Resolve(seq, _) = input {
+                done_tasks.push(*seq);
+            }
+            events.push(input.to_event());
         }
         let activation = run.activate(now, accepted);
         let mut new_tasks = Vec::new();
@@ -772,24 +935,47 @@ impl Executor {
             error: None,
         });
         let mut wake = false;
+        let mut new_run = None;
+        let finished = |status: RunStatus, result: Option<Value>| {
+            Some(StatusChange {
+                status,
+                result,
+                error: None,
+            })
+        };
         match activation.outcome {
             Outcome::Pending => {}
             Outcome::Finished(Ok(output)) => {
                 events.push(Event::WorkflowCompleted { output: output.clone() });
-                status = Some(StatusChange {
-                    status: RunStatus::Completed,
-                    result: Some(output),
-                    error: None,
-                });
+                status = finished(RunStatus::Completed, Some(output));
                 wake = true;
             }
             Outcome::Finished(Err(error)) => {
                 let result = serde_json::to_value(&error).ok();
                 events.push(Event::WorkflowFailed { error });
-                status = Some(StatusChange {
-                    status: RunStatus::Failed,
-                    result,
-                    error: None,
+                status = finished(RunStatus::Failed, result);
+                wake = true;
+            }
+            Outcome::Cancelled => {
+                events.push(Event::WorkflowCancelled);
+                status = finished(RunStatus::Cancelled, None);
+                wake = true;
+            }
+            Outcome::ContinueAsNew(input) => {
+                let next_run_id = uuid::Uuid::new_v4().to_string();
+                                let started = Event::WorkflowStarted {
+                    name,
+                    input: input.clone(),
+                    signals: activation.unconsumed_signals,
+                };
+                events.push(Event::WorkflowContinuedAsNew {
+                    run_id: next_run_id.clone(),
+                    input,
+                });
+                status = finished(RunStatus::ContinuedAsNew, None);
+                new_run = Some(NewRun {
+                    run_id: next_run_id,
+                    started_event: serde_json::to_string(&started).expect("events encode to JSON"),
                 });
                 wake = true;
             }
@@ -802,6 +988,7 @@ impl Executor {
                 return Some(status_step(run_id, &workflow_id, RunStatus::Blocked, Some(message), now));
             }
         }
+        done_tasks.extend(activation.cancelled_calls.iter().copied());
         let first_index = run.history_len;
         run.history_len += events.len() as u64;
         if wake {
@@ -811,6 +998,7 @@ impl Executor {
         for event in &events {
             encoded.push(serde_json::to_string(event).expect("events encode to JSON"));
         }
+        let next_run = new_run.as_ref().map(|r| r.run_id.clone());
         let step = StepCommit {
             run_id: run_id.to_owned(),
             first_index,
@@ -820,7 +1008,17 @@ impl Executor {
             status,
             progress: activation.progress,
             now_ms: now,
+            done_inbox,
+            new_run,
         };
-        Some((step, AfterCommit { workflow_id, new_tasks, wake }))
+        let after = AfterCommit {
+            workflow_id,
+            run_id: run_id.to_owned(),
+            new_tasks,
+            wake,
+            cancelled_calls: activation.cancelled_calls,
+            next_run,
+        };
+        Some((step, after))
     }
 }

@@ -34,6 +34,8 @@ pub struct ActivityContext {
 struct Inner {
     info: AttemptInfo,
     cancelled: AtomicBool,
+    /// The workflow cancelled the call (as opposed to a timeout of the attempt).
+    cancelled_by_workflow: AtomicBool,
     heartbeat: Mutex<Heartbeat>,
 }
 
@@ -61,6 +63,7 @@ impl ActivityContext {
             inner: Arc::new(Inner {
                 info,
                 cancelled: AtomicBool::new(false),
+                cancelled_by_workflow: AtomicBool::new(false),
                 heartbeat: Mutex::new(Heartbeat {
                     details,
                     last: Instant::now(),
@@ -97,6 +100,15 @@ impl ActivityContext {
 
     pub(crate) fn cancel(&self) {
         self.inner.cancelled.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn cancel_by_workflow(&self) {
+        self.inner.cancelled_by_workflow.store(true, Ordering::Release);
+        self.cancel();
+    }
+
+    pub(crate) fn is_cancelled_by_workflow(&self) -> bool {
+        self.inner.cancelled_by_workflow.load(Ordering::Acquire)
     }
 
     /// Records progress of the attempt. The last details are handed to the

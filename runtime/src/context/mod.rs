@@ -6,4 +6,4 @@ mod workflow;
 
 pub use activity::ActivityContext;
 pub(crate) use activity::AttemptInfo;
-pub use workflow::{ActivityCall, Sleep, WorkflowContext};
+pub use workflow::{ActivityCall, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext};

@@ -1,6 +1,7 @@
 //! [`WorkflowContext`]: the durable calls a workflow body makes.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,7 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::definition::{Activity, ActivityOptions};
-use crate::error::ActivityError;
+use crate::error::{ActivityError, WorkflowError};
+use crate::signal::Signal;
 use crate::history::{MarkerKind, Resolution};
 use crate::replay::{lock, Issued, RunCore, RunFault};
 use crate::retry::RetryPolicy;
@@ -157,6 +159,74 @@ impl WorkflowContext {
         match serde_json::to_value(progress) {
             Ok(value) => self.lock().set_progress(value),
             Err(e) => tracing::warn!(error = %e, "progress does not serialize to JSON; ignored"),
+        }
+    }
+
+    /// The signals of type `S` sent to this workflow: receive them with
+    /// [`SignalChannel::recv`] (waits durably) or [`SignalChannel::try_recv`].
+    ///
+    /// Signals are recorded in the history in arrival order and buffered until
+    /// received; a signal whose payload does not decode as `S` is logged and
+    /// skipped.
+    ///
+    /// # Examples
+    ///
+    /// Wait for a signal or a timer, whichever comes first, deterministically:
+    ///
+    /// ```
+    /// # use reprise::prelude::*;
+    /// #[derive(Serialize, Deserialize, Signal)]
+    /// struct Approve { by: String }
+    ///
+    /// #[workflow]
+    /// async fn approval(ctx: WorkflowContext) -> Result<Option<String>, WorkflowError> {
+    ///     let approvals = ctx.signal::<Approve>();
+    ///     tokio::select! {
+    ///         biased;
+    ///         a = approvals.recv() => Ok(Some(a.by)),
+    ///         () = ctx.sleep(Duration::from_secs(3600)) => Ok(None),
+    ///     }
+    /// }
+    /// ```
+    pub fn signal<S: Signal>(&self) -> SignalChannel<S> {
+        SignalChannel {
+            ctx: self.clone(),
+            _signal: PhantomData,
+        }
+    }
+
+    /// Whether the workflow was asked to cancel.
+    pub fn is_cancelled(&self) -> bool {
+        self.lock().is_cancelled()
+    }
+
+    /// Completes when the workflow is asked to cancel. Race it against a
+    /// timer or a signal in a `biased` `select!` to clean up there; a timer or
+    /// signal await that is polled after cancellation ends the run instead.
+    pub fn cancelled(&self) -> Cancelled {
+        Cancelled { ctx: self.clone() }
+    }
+
+    /// Ends this run and starts a new run of the same workflow, with the same
+    /// id, a fresh history and `input`. Signals received and not yet consumed
+    /// are carried to the new run. Return its result from the body:
+    /// `return ctx.continue_as_new(next_input);`. The macro checks that
+    /// `input` has the workflow's input type.
+    ///
+    /// # Errors
+    ///
+    /// Always returns `Err`: the value to return from the body. Its error is
+    /// not the workflow's result; the new run's result is.
+    pub fn continue_as_new<I: Serialize, T>(&self, input: I) -> Result<T, WorkflowError> {
+        match serde_json::to_value(&input) {
+            Ok(value) => {
+                self.lock().set_continue_as_new(value);
+                Err(WorkflowError::with_kind("ContinuedAsNew", "the workflow continued as a new run"))
+            }
+            Err(e) => Err(WorkflowError::with_kind(
+                "PayloadError",
+                format!("the input of continue-as-new does not serialize: {e}"),
+            )),
         }
     }
 
@@ -363,6 +433,10 @@ impl Future for Sleep {
         if core.has_fault() {
             return Poll::Pending;
         }
+        if core.is_cancelled() && this.state != CallState::Done {
+            core.exit_cancelled();
+            return Poll::Pending;
+        }
         let seq = match this.state {
             CallState::New => {
                 let seq = core.next_seq();
@@ -394,6 +468,107 @@ impl Future for Sleep {
                 });
                 Poll::Pending
             }
+        }
+    }
+}
+
+/// The signals of one type sent to a workflow; made by [`WorkflowContext::signal`].
+pub struct SignalChannel<S: Signal> {
+    ctx: WorkflowContext,
+    _signal: PhantomData<fn() -> S>,
+}
+
+impl<S: Signal> fmt::Debug for SignalChannel<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignalChannel").field("signal", &S::NAME).finish()
+    }
+}
+
+impl<S: Signal> SignalChannel<S> {
+    /// The oldest buffered signal of this type, without waiting.
+    pub fn try_recv(&self) -> Option<S> {
+        take::<S>(&mut self.ctx.lock())
+    }
+
+    /// Waits durably for the next signal of this type. If the workflow is
+    /// cancelled while this waits, the run ends as cancelled here.
+    pub fn recv(&self) -> Recv<'_, S> {
+        Recv { channel: self }
+    }
+}
+
+/// Takes the oldest buffered signal of type `S` that decodes.
+fn take<S: Signal>(core: &mut RunCore) -> Option<S> {
+    while let Some(payload) = core.take_signal(S::NAME) {
+        match serde_json::from_value(payload) {
+            Ok(signal) => return Some(signal),
+            Err(e) => {
+                if !core.is_replaying() {
+                    tracing::error!(
+                        signal = S::NAME,
+                        error = %e,
+                        "signal payload does not decode as `{}`; skipped",
+                        std::any::type_name::<S>()
+                    );
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A wait for a signal; made by [`SignalChannel::recv`].
+#[must_use = "a signal wait does nothing until it is awaited"]
+pub struct Recv<'a, S: Signal> {
+    channel: &'a SignalChannel<S>,
+}
+
+impl<S: Signal> fmt::Debug for Recv<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recv").field("signal", &S::NAME).finish()
+    }
+}
+
+impl<S: Signal> Future for Recv<'_, S> {
+    type Output = S;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<S> {
+        let mut core = self.channel.ctx.lock();
+        if core.has_fault() {
+            return Poll::Pending;
+        }
+        if core.is_cancelled() {
+            core.exit_cancelled();
+            return Poll::Pending;
+        }
+        match take::<S>(&mut core) {
+            Some(signal) => Poll::Ready(signal),
+            None => {
+                core.wait_signal(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Completes when the workflow is asked to cancel; made by
+/// [`WorkflowContext::cancelled`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Cancelled {
+    ctx: WorkflowContext,
+}
+
+impl Future for Cancelled {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut core = self.ctx.lock();
+        if core.is_cancelled() {
+            Poll::Ready(())
+        } else {
+            core.wait_cancel(cx.waker());
+            Poll::Pending
         }
     }
 }

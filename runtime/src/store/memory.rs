@@ -4,8 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use serde_json::Value;
+
 use super::{
-    Created, HistoryRows, NewWorkflow, RunRecord, RunStatus, StepCommit, Store, Task, TaskRetry,
+    Created, Enqueued, HistoryRows, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus,
+    StepCommit, Store, Task, TaskRetry,
 };
 use crate::definition::BoxFuture;
 use crate::error::StoreError;
@@ -23,12 +26,95 @@ struct Inner {
     /// Runs in creation order, for `unfinished_runs`.
     order: Vec<String>,
     tasks: BTreeMap<(String, u32), Task>,
+    /// Inbox messages by id (arrival order).
+    inbox: BTreeMap<u64, InboxRecord>,
+    next_inbox_id: u64,
 }
 
 #[derive(Debug)]
 struct StoredRun {
     record: RunRecord,
     history: Vec<String>,
+}
+
+impl Inner {
+    fn apply(&mut self, mut step: StepCommit) -> Result<(), StoreError> {
+        if let Some(new_run) = &step.new_run {
+            if self.runs.contains_key(&new_run.run_id) {
+                return Err(StoreError::new(
+                    "committing a workflow step",
+                    format!("run `{}` exists already", new_run.run_id),
+                ));
+            }
+        }
+        let new_run = step.new_run.take();
+        let Some(run) = self.runs.get_mut(&step.run_id) else {
+            return Err(StoreError::new(
+                "committing a workflow step",
+                format!("no run `{}`", step.run_id),
+            ));
+        };
+        if !step.events.is_empty() && run.history.len() as u64 != step.first_index {
+            return Err(StoreError::new(
+                "committing a workflow step",
+                format!(
+                    "run `{}` has {} events, the step expected {}",
+                    step.run_id,
+                    run.history.len(),
+                    step.first_index
+                ),
+            ));
+        }
+        run.history.extend(step.events);
+        run.record.updated_ms = step.now_ms;
+        for id in &step.done_inbox {
+            self.inbox.remove(id);
+        }
+        if let Some(progress) = step.progress {
+            run.record.progress = Some(progress);
+        }
+        let mut finished = false;
+        if let Some(change) = step.status {
+            run.record.status = change.status;
+            run.record.result = change.result;
+            run.record.error = change.error;
+            finished = change.status.is_finished();
+        }
+        for seq in &step.done_tasks {
+            self.tasks.remove(&(step.run_id.clone(), *seq));
+        }
+        for task in step.new_tasks {
+            self.tasks.insert((task.run_id.clone(), task.seq), task);
+        }
+        if finished {
+            self.tasks.retain(|(r, _), _| *r != step.run_id);
+        }
+        if let Some(new_run) = new_run {
+            let record = RunRecord {
+                run_id: new_run.run_id.clone(),
+                status: RunStatus::Running,
+                result: None,
+                error: None,
+                progress: None,
+                created_ms: step.now_ms,
+                updated_ms: step.now_ms,
+                ..self.runs[&step.run_id].record.clone()
+            };
+            self.workflows
+                .entry(record.workflow_id.clone())
+                .or_default()
+                .push(new_run.run_id.clone());
+            self.order.push(new_run.run_id.clone());
+            self.runs.insert(
+                new_run.run_id,
+                StoredRun {
+                    record,
+                    history: vec![new_run.started_event],
+                },
+            );
+        }
+        Ok(())
+    }
 }
 
 impl MemoryStore {
@@ -68,52 +154,12 @@ impl Store for MemoryStore {
         ready(Ok(Created::New))
     }
 
-    fn commit(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>> {
         let mut inner = self.lock();
-        // Check everything first: the batch is all or nothing.
-        for step in &steps {
-            let Some(run) = inner.runs.get(&step.run_id) else {
-                return ready(Err(StoreError::new(
-                    "committing a workflow step",
-                    format!("no run `{}`", step.run_id),
-                )));
-            };
-            if !step.events.is_empty() && run.history.len() as u64 != step.first_index {
-                return ready(Err(StoreError::new(
-                    "committing a workflow step",
-                    format!(
-                        "run `{}` has {} events, the step expected {}",
-                        step.run_id,
-                        run.history.len(),
-                        step.first_index
-                    ),
-                )));
-            }
-        }
-        for step in steps {
-            for seq in &step.done_tasks {
-                inner.tasks.remove(&(step.run_id.clone(), *seq));
-            }
-            for task in step.new_tasks {
-                inner.tasks.insert((task.run_id.clone(), task.seq), task);
-            }
-            let run = inner.runs.get_mut(&step.run_id).expect("checked above");
-            run.history.extend(step.events);
-            run.record.updated_ms = step.now_ms;
-            if let Some(progress) = step.progress {
-                run.record.progress = Some(progress);
-            }
-            if let Some(change) = step.status {
-                run.record.status = change.status;
-                run.record.result = change.result;
-                run.record.error = change.error;
-                if change.status.is_finished() {
-                    let run_id = step.run_id.clone();
-                    inner.tasks.retain(|(r, _), _| *r != run_id);
-                }
-            }
-        }
-        ready(Ok(()))
+        // Each step is checked, then applied: a bad step writes nothing and
+        // does not stop the others.
+        let results = steps.into_iter().map(|step| inner.apply(step)).collect();
+        ready(results)
     }
 
     fn retry_task(&self, retry: TaskRetry) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -171,5 +217,55 @@ impl Store for MemoryStore {
             .cloned()
             .collect();
         ready(Ok(tasks))
+    }
+
+    fn enqueue(&self, workflow_id: &str, item: InboxItem, now_ms: u64) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
+        let _ = now_ms;
+        let mut inner = self.lock();
+        let latest = inner
+            .workflows
+            .get(workflow_id)
+            .and_then(|runs| runs.last())
+            .map(|run_id| inner.runs[run_id].record.clone());
+        let result = match latest {
+            None => Enqueued::NotFound,
+            Some(record) if record.status.is_finished() => Enqueued::Finished(record.status),
+            Some(record) => {
+                inner.next_inbox_id += 1;
+                let id = inner.next_inbox_id;
+                let message = InboxRecord {
+                    id,
+                    workflow_id: workflow_id.to_owned(),
+                    item,
+                };
+                inner.inbox.insert(id, message);
+                Enqueued::Accepted {
+                    id,
+                    run_id: record.run_id,
+                }
+            }
+        };
+        ready(Ok(result))
+    }
+
+    fn inbox(&self) -> BoxFuture<'_, Result<Vec<InboxRecord>, StoreError>> {
+        ready(Ok(self.lock().inbox.values().cloned().collect()))
+    }
+
+    fn runs(&self, workflow_id: &str) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>> {
+        let inner = self.lock();
+        let runs = inner
+            .workflows
+            .get(workflow_id)
+            .map(|ids| ids.iter().map(|id| inner.runs[id].record.clone()).collect())
+            .unwrap_or_default();
+        ready(Ok(runs))
+    }
+
+    fn record_heartbeat(&self, run_id: &str, seq: u32, details: Value) -> BoxFuture<'_, Result<(), StoreError>> {
+        if let Some(task) = self.lock().tasks.get_mut(&(run_id.to_owned(), seq)) {
+            task.details = Some(details);
+        }
+        ready(Ok(()))
     }
 }

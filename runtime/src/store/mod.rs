@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::definition::{ActivityOptions, BoxFuture};
 use crate::error::{Error, StoreError};
+use crate::history::SignalData;
 
 pub(crate) mod memory;
 pub(crate) mod sqlite;
@@ -27,6 +28,12 @@ pub(crate) enum RunStatus {
     Blocked,
     Completed,
     Failed,
+    /// Ended by `Runtime::cancel`.
+    Cancelled,
+    /// Ended by `Runtime::terminate`.
+    Terminated,
+    /// Ended by `continue_as_new`; a newer run of the workflow goes on.
+    ContinuedAsNew,
 }
 
 impl RunStatus {
@@ -36,6 +43,9 @@ impl RunStatus {
             RunStatus::Blocked => "blocked",
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Terminated => "terminated",
+            RunStatus::ContinuedAsNew => "continued_as_new",
         }
     }
 
@@ -45,12 +55,15 @@ impl RunStatus {
             "blocked" => RunStatus::Blocked,
             "completed" => RunStatus::Completed,
             "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            "terminated" => RunStatus::Terminated,
+            "continued_as_new" => RunStatus::ContinuedAsNew,
             _ => return None,
         })
     }
 
     pub(crate) fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Completed | RunStatus::Failed)
+        !matches!(self, RunStatus::Running | RunStatus::Blocked)
     }
 }
 
@@ -165,6 +178,19 @@ pub(crate) struct StepCommit {
     /// The workflow's progress, if it set a new one.
     pub(crate) progress: Option<Value>,
     pub(crate) now_ms: u64,
+    /// Inbox messages this step consumed (their events are among `events`).
+    pub(crate) done_inbox: Vec<u64>,
+    /// The run continued as new: the next run of the same workflow, which
+    /// becomes the workflow's latest run.
+    pub(crate) new_run: Option<NewRun>,
+}
+
+/// The next run of a workflow, created by a continue-as-new step.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NewRun {
+    pub(crate) run_id: String,
+    /// `Event::WorkflowStarted`, encoded.
+    pub(crate) started_event: String,
 }
 
 /// A run's change of status.
@@ -185,23 +211,87 @@ pub(crate) struct TaskRetry {
     pub(crate) last_error: String,
 }
 
+/// A message to a workflow, kept in its inbox until a step consumes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum InboxItem {
+    Signal(SignalData),
+    Cancel,
+    Terminate { reason: String },
+}
+
+impl InboxItem {
+    /// `(kind, payload)` as stored.
+    pub(crate) fn encode(&self) -> (&'static str, Value) {
+        match self {
+            InboxItem::Signal(s) => ("signal", serde_json::json!({ "name": s.name, "payload": s.payload })),
+            InboxItem::Cancel => ("cancel", Value::Null),
+            InboxItem::Terminate { reason } => ("terminate", Value::String(reason.clone())),
+        }
+    }
+
+    /// The inverse of [`encode`](Self::encode).
+    pub(crate) fn decode(kind: &str, payload: Value) -> Option<Self> {
+        Some(match kind {
+            "signal" => InboxItem::Signal(serde_json::from_value(payload).ok()?),
+            "cancel" => InboxItem::Cancel,
+            "terminate" => InboxItem::Terminate {
+                reason: payload.as_str()?.to_owned(),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// An inbox message with its id (arrival order) and workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct InboxRecord {
+    pub(crate) id: u64,
+    pub(crate) workflow_id: String,
+    pub(crate) item: InboxItem,
+}
+
+/// What [`Store::enqueue`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Enqueued {
+    /// Stored with this id, for the workflow's latest run.
+    Accepted { id: u64, run_id: String },
+    /// No workflow has that id.
+    NotFound,
+    /// The workflow's latest run has ended.
+    Finished(RunStatus),
+}
+
 /// The history of a run, as stored: `(index, encoded event)` in index order.
 pub(crate) type HistoryRows = Vec<(u64, String)>;
 
 /// The store boundary.
 ///
-/// Implementations must make each method atomic. Tasks are keyed by
-/// `(run_id, seq)`; a commit that completes a task that no longer exists
-/// still succeeds (the completion may have been recorded by an earlier
-/// attempt), but a commit whose `first_index` is not the history's length
-/// fails without writing anything.
+/// Implementations must make each method atomic, and each step of a commit
+/// atomic on its own. Tasks are keyed by `(run_id, seq)`; a step that
+/// completes a task that no longer exists still succeeds (the completion may
+/// have been recorded by an earlier attempt), but a step whose `first_index`
+/// is not the history's length fails without writing anything, and without
+/// keeping the other steps of the commit from being written.
 pub(crate) trait Store: Send + Sync + 'static {
     /// Creates a workflow and its first run, or returns the existing latest
     /// run of that workflow id.
     fn create_workflow(&self, new: NewWorkflow) -> BoxFuture<'_, Result<Created, StoreError>>;
 
-    /// Commits several runs' steps in one transaction.
-    fn commit(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Commits several runs' steps together (one transaction where the
+    /// store has them), each step atomic on its own: a step that fails (its
+    /// run is unknown, its `first_index` is stale) writes nothing and does
+    /// not keep the others from being written. Returns one result per step,
+    /// in the order of `steps`.
+    fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>>;
+
+    /// [`Store::commit_steps`], with the results folded: `Ok` if every step
+    /// was written; otherwise the failure (if several steps failed, an error
+    /// counting them whose source is the first). The steps that did not
+    /// fail are written all the same.
+    fn commit(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Result<(), StoreError>> {
+        let results = self.commit_steps(steps);
+        Box::pin(async move { fold_step_results(results.await) })
+    }
 
     /// Records a failed attempt and the time of the next one.
     fn retry_task(&self, retry: TaskRetry) -> BoxFuture<'_, Result<(), StoreError>>;
@@ -215,8 +305,65 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Runs that are not finished (running or blocked), oldest first.
     fn unfinished_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>>;
 
-    /// Tasks of a run, or of every run when `run_id` is `None`.
+    /// Tasks of a run, or of every run when `run_id` is `None`, ordered by
+    /// run id, then `seq`.
     fn tasks(&self, run_id: Option<&str>) -> BoxFuture<'_, Result<Vec<Task>, StoreError>>;
+
+    /// Adds a message to a workflow's inbox, unless the workflow is unknown
+    /// or its latest run has ended.
+    fn enqueue(&self, workflow_id: &str, item: InboxItem, now_ms: u64) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
+        let _ = (workflow_id, item, now_ms);
+        // PENDING-SQLITE: removed once every store implements it.
+        Box::pin(std::future::ready(Err(StoreError::new("inbox", "not supported by this store"))))
+    }
+
+    /// Every inbox message not yet consumed, in arrival order.
+    fn inbox(&self) -> BoxFuture<'_, Result<Vec<InboxRecord>, StoreError>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// The runs of a workflow, oldest first.
+    fn runs(&self, workflow_id: &str) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>> {
+        let _ = workflow_id;
+        // PENDING-SQLITE: removed once every store implements it.
+        Box::pin(std::future::ready(Err(StoreError::new("inbox", "not supported by this store"))))
+    }
+
+    /// Stores an activity's latest heartbeat details on its task (a no-op
+    /// if the task is gone).
+    fn record_heartbeat(&self, run_id: &str, seq: u32, details: Value) -> BoxFuture<'_, Result<(), StoreError>> {
+        let _ = (run_id, seq, details);
+        // PENDING-SQLITE: removed once every store implements it.
+        Box::pin(std::future::ready(Err(StoreError::new("inbox", "not supported by this store"))))
+    }
+}
+
+/// Folds the per-step results of [`Store::commit_steps`] into one.
+fn fold_step_results(results: Vec<Result<(), StoreError>>) -> Result<(), StoreError> {
+    let total = results.len();
+    let mut failures = results.into_iter().filter_map(Result::err);
+    let Some(first) = failures.next() else {
+        return Ok(());
+    };
+    let failed = 1 + failures.count();
+    if failed == 1 {
+        return Err(first);
+    }
+    Err(StoreError::with_source(
+        "committing workflow steps",
+        first.is_retryable(),
+        StepsFailed { failed, total, first },
+    ))
+}
+
+/// Several steps of one commit failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} steps failed, the first with: {first}")]
+struct StepsFailed {
+    failed: usize,
+    total: usize,
+    #[source]
+    first: StoreError,
 }
 
 /// Which store a runtime opens.

@@ -1,13 +1,1195 @@
-// TEMPORARY placeholder written by the lead so the crate compiles while the
-// SQLite store is being written: replace this whole file.
-use std::path::Path;
+//! The SQLite store: one database file in WAL mode, written by one thread
+//! that commits every queued request in one transaction (group commit), read
+//! through separate connections.
+//!
+//! # Writes
+//!
+//! [`Store::create_workflow`], [`Store::commit_steps`] and [`Store::retry_task`]
+//! send a request to the writer thread, which owns the only writing
+//! connection. The writer takes a request, drains every other request queued
+//! behind it, runs them all in one `BEGIN IMMEDIATE … COMMIT`, and only then
+//! answers each: the cost of a commit (and of its fsync with
+//! [`SyncMode::Full`]) is shared by everything that arrived meanwhile. Each
+//! request, and each step of a commit, runs under its own `SAVEPOINT`: one
+//! that fails its checks (a stale `first_index`) is rolled back alone and
+//! answered with its error, the rest commit. If the transaction itself fails
+//! (disk full, I/O error), every request of the batch is answered with that
+//! error and nothing of the batch is written. A request is sent when the
+//! method is called: dropping the returned future does not withdraw it.
+//!
+//! # Reads
+//!
+//! Reads run on `spawn_blocking`, on connections of a small pool, each read
+//! in one transaction: WAL lets them see the last committed state while the
+//! writer goes on.
+//!
+//! # Durability
+//!
+//! WAL with `synchronous = NORMAL` (the default) survives a crash or a
+//! `SIGKILL` of the process, not a power loss (the last transactions may be
+//! lost, the database stays consistent); [`SyncMode::Full`] fsyncs at every
+//! commit and survives both. A sibling `<path>-lock` file, locked for the
+//! store's lifetime, keeps a second process from running the same database;
+//! the kernel releases it when the process dies.
+//!
+//! # Corrupt rows
+//!
+//! A row this code cannot decode (an unknown status, JSON that does not
+//! decode, an integer column holding text) is a non-retryable
+//! [`StoreError`] naming the table, the row's key, the column and the value.
+//! Operations on one run (`load_run`, `latest_run`, `tasks(Some(run))`,
+//! `create_workflow` finding an existing run) return it. Operations that
+//! list every run's rows (`unfinished_runs`, `tasks(None)`), which the engine
+//! calls at start-up, skip the bad row with a `tracing::error!` instead, so
+//! one corrupt run does not keep every other workflow from resuming. History
+//! rows are returned as stored: decoding events is the engine's job.
+//!
+//! Integers are stored as SQLite's signed 64-bit integers: a `u64` above
+//! `i64::MAX` (a deadline 292 million years away) is stored as `i64::MAX`.
 
-#[derive(Debug)]
-pub(crate) struct SqliteStore;
+mod schema;
+
+use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::{
+    Created, HistoryRows, NewWorkflow, RunRecord, RunStatus, StepCommit, Store, Task, TaskKind,
+    TaskRetry,
+};
+use crate::definition::BoxFuture;
+use crate::error::{Error, StoreError};
+
+const OPEN: &str = "opening the SQLite database";
+const CREATE: &str = "creating a workflow";
+const COMMIT: &str = "committing a workflow step";
+const RETRY: &str = "recording a failed attempt";
+const LOAD_RUN: &str = "loading a run";
+const LATEST_RUN: &str = "loading the latest run of a workflow";
+const UNFINISHED_RUNS: &str = "listing unfinished runs";
+const TASKS: &str = "listing tasks";
+
+/// The schema version this code reads and writes.
+#[cfg(test)]
+pub(crate) const SCHEMA_VERSION: usize = schema::LATEST_VERSION;
+
+/// How long a statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most requests the writer puts in one transaction.
+const MAX_BATCH: usize = 1024;
+/// Most read connections kept open while idle.
+const MAX_IDLE_READERS: usize = 4;
+
+/// When a commit is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum SyncMode {
+    /// `synchronous = NORMAL`: a commit survives a crash of the process, not
+    /// a power loss or an OS crash. No fsync per commit.
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: a commit survives a power loss too; one fsync
+    /// per commit (per batch of the group commit).
+    #[cfg_attr(not(test), allow(dead_code, reason = "chosen by a builder option"))]
+    Full,
+}
+
+impl SyncMode {
+    fn pragma(self) -> &'static str {
+        match self {
+            SyncMode::Normal => "NORMAL",
+            SyncMode::Full => "FULL",
+        }
+    }
+}
+
+/// The SQLite store. See the module documentation.
+pub(crate) struct SqliteStore {
+    path: PathBuf,
+    /// Requests to the writer; `None` only while dropping.
+    requests: Option<mpsc::Sender<Request>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Arc<Readers>,
+    /// Transactions the writer ran, to test the grouping.
+    #[cfg(test)]
+    transactions: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
 
 impl SqliteStore {
-    pub(crate) async fn open(path: &Path) -> Result<super::memory::MemoryStore, crate::Error> {
-        let _ = path;
-        Ok(super::memory::MemoryStore::default())
+    /// Opens (creating and migrating it if needed) the database at `path`,
+    /// with `synchronous = NORMAL`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if `path` is not a reprise database, was written by
+    /// a newer reprise, or is in use by another process; [`Error::Store`] if
+    /// it cannot be opened.
+    pub(crate) async fn open(path: &Path) -> Result<SqliteStore, Error> {
+        Self::open_with(path, SyncMode::Normal).await
+    }
+
+    /// Opens the database at `path` with the given durability.
+    pub(crate) async fn open_with(path: &Path, sync: SyncMode) -> Result<SqliteStore, Error> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || open_blocking(path, sync))
+            .await
+            .map_err(|e| Error::Store(StoreError::with_source(OPEN, false, e)))?
+    }
+
+    /// Transactions the writer ran so far.
+    #[cfg(test)]
+    pub(crate) fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
+    }
+
+    /// Sends a request to the writer; `None` if the writer is gone.
+    fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Option<oneshot::Receiver<T>> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.as_ref()?.send(make(reply)).ok()?;
+        Some(answer)
+    }
+
+    /// Runs `f` on a read connection, on the blocking pool.
+    fn read<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let readers = Arc::clone(&self.readers);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || readers.with(operation, f))
+                .await
+                .map_err(|e| StoreError::with_source(operation, false, e))?
+        })
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer once it has executed every
+        // request already sent; it then closes its connection and releases
+        // the lock file. Waiting for it makes a reopen in this process see
+        // every write and find the lock free.
+        drop(self.requests.take());
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!(path = %self.path.display(), "the SQLite writer thread panicked");
+            }
+        }
+    }
+}
+
+fn writer_gone(operation: &'static str) -> StoreError {
+    StoreError::new(operation, "the SQLite writer thread has stopped")
+}
+
+impl Store for SqliteStore {
+    fn create_workflow(&self, new: NewWorkflow) -> BoxFuture<'_, Result<Created, StoreError>> {
+        let answer = self.submit(|reply| Request::Create { new, reply });
+        Box::pin(async move {
+            match answer {
+                Some(answer) => answer.await.unwrap_or_else(|_| Err(writer_gone(CREATE))),
+                None => Err(writer_gone(CREATE)),
+            }
+        })
+    }
+
+    fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>> {
+        let count = steps.len();
+        let answer = if steps.is_empty() {
+            None
+        } else {
+            self.submit(|reply| Request::Commit { steps, reply })
+        };
+        Box::pin(async move {
+            let gone = || (0..count).map(|_| Err(writer_gone(COMMIT))).collect();
+            match answer {
+                Some(answer) => answer.await.unwrap_or_else(|_| gone()),
+                None => gone(),
+            }
+        })
+    }
+
+    fn retry_task(&self, retry: TaskRetry) -> BoxFuture<'_, Result<(), StoreError>> {
+        let answer = self.submit(|reply| Request::Retry { retry, reply });
+        Box::pin(async move {
+            match answer {
+                Some(answer) => answer.await.unwrap_or_else(|_| Err(writer_gone(RETRY))),
+                None => Err(writer_gone(RETRY)),
+            }
+        })
+    }
+
+    fn load_run(
+        &self,
+        run_id: &str,
+    ) -> BoxFuture<'_, Result<Option<(RunRecord, HistoryRows)>, StoreError>> {
+        let run_id = run_id.to_owned();
+        self.read(LOAD_RUN, move |conn| {
+            // One transaction: the record and the history of one snapshot.
+            let tx = conn
+                .transaction()
+                .map_err(|e| store_error(LOAD_RUN, format!("run `{run_id}`"), e))?;
+            let Some(record) = load_record(&tx, LOAD_RUN, SELECT_RUN, &run_id)? else {
+                return Ok(None);
+            };
+            let history = load_history(&tx, &run_id)?;
+            Ok(Some((record, history)))
+        })
+    }
+
+    fn latest_run(
+        &self,
+        workflow_id: &str,
+    ) -> BoxFuture<'_, Result<Option<RunRecord>, StoreError>> {
+        let workflow_id = workflow_id.to_owned();
+        self.read(LATEST_RUN, move |conn| {
+            load_record(conn, LATEST_RUN, SELECT_LATEST_RUN, &workflow_id)
+        })
+    }
+
+    fn unfinished_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>> {
+        self.read(UNFINISHED_RUNS, |conn| {
+            let context = || "the `runs` table".to_owned();
+            let mut stmt = conn
+                .prepare_cached(SELECT_UNFINISHED)
+                .map_err(|e| store_error(UNFINISHED_RUNS, context(), e))?;
+            let rows = stmt
+                .query_map([], |row| Ok(decode_run(UNFINISHED_RUNS, row)))
+                .map_err(|e| store_error(UNFINISHED_RUNS, context(), e))?;
+            let mut runs = Vec::new();
+            for row in rows {
+                match row.map_err(|e| store_error(UNFINISHED_RUNS, context(), e))? {
+                    Ok(run) => runs.push(run),
+                    Err(e) => tracing::error!(error = %e, "skipping a corrupt run"),
+                }
+            }
+            Ok(runs)
+        })
+    }
+
+    fn tasks(&self, run_id: Option<&str>) -> BoxFuture<'_, Result<Vec<Task>, StoreError>> {
+        let run_id = run_id.map(str::to_owned);
+        self.read(TASKS, move |conn| {
+            let context = || match &run_id {
+                Some(run_id) => format!("tasks of run `{run_id}`"),
+                None => "the `tasks` table".to_owned(),
+            };
+            let (sql, args) = match &run_id {
+                Some(run_id) => (SELECT_RUN_TASKS, vec![run_id.as_str()]),
+                None => (SELECT_ALL_TASKS, Vec::new()),
+            };
+            let mut stmt = conn
+                .prepare_cached(sql)
+                .map_err(|e| store_error(TASKS, context(), e))?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args), |row| {
+                    Ok(decode_task(TASKS, row))
+                })
+                .map_err(|e| store_error(TASKS, context(), e))?;
+            let mut tasks = Vec::new();
+            for row in rows {
+                match row.map_err(|e| store_error(TASKS, context(), e))? {
+                    Ok(task) => tasks.push(task),
+                    // Listing every run's tasks: skip, see the module docs.
+                    Err(e) if run_id.is_none() => {
+                        tracing::error!(error = %e, "skipping a corrupt task");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(tasks)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Opening
+
+fn open_blocking(path: PathBuf, sync: SyncMode) -> Result<SqliteStore, Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn =
+        Connection::open_with_flags(&path, flags).map_err(|e| schema::open_error(&path, e))?;
+    // Before anything writes (taking the lock creates a file, WAL mode
+    // rewrites the header): refuse files that are not ours.
+    schema::check(&conn, &path)?;
+    let lock = lock(&path)?;
+    configure_writer(&conn, sync).map_err(|e| schema::open_error(&path, e))?;
+    schema::migrate(&mut conn, &path)?;
+
+    let readers = Arc::new(Readers {
+        path: path.clone(),
+        idle: Mutex::new(Vec::new()),
+    });
+    // Open a first reader now, so a problem shows at open time.
+    let reader = readers.open().map_err(|e| schema::open_error(&path, e))?;
+    readers.idle().push(reader);
+
+    let (requests, queue) = mpsc::channel();
+    let transactions = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let transactions = Arc::clone(&transactions);
+        std::thread::Builder::new()
+            .name("reprise-sqlite-writer".to_owned())
+            .spawn(move || run_writer(conn, queue, lock, &transactions))
+            .map_err(|e| Error::Store(StoreError::with_source(OPEN, false, e)))?
+    };
+    tracing::debug!(path = %path.display(), sync = sync.pragma(), "opened the SQLite store");
+    Ok(SqliteStore {
+        path,
+        requests: Some(requests),
+        writer: Some(writer),
+        readers,
+        #[cfg(test)]
+        transactions,
+    })
+}
+
+/// The lock file of the database at `path`: `<path>-lock`.
+pub(crate) fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-lock");
+    PathBuf::from(name)
+}
+
+/// Takes the exclusive advisory lock on `<path>-lock`, held as long as the
+/// returned file is open.
+// `File::try_lock` is stable since Rust 1.89.
+#[allow(clippy::incompatible_msrv)]
+fn lock(path: &Path) -> Result<File, Error> {
+    let lock_path = lock_path(path);
+    let io_error = |e: std::io::Error| {
+        Error::Store(StoreError::with_source(
+            OPEN,
+            false,
+            Context {
+                context: format!("lock file `{}`", lock_path.display()),
+                source: e,
+            },
+        ))
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(io_error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::Config(format!(
+            "`{}` is in use by another process (lock file `{}`)",
+            path.display(),
+            lock_path.display()
+        ))),
+        Err(TryLockError::Error(e)) => Err(io_error(e)),
+    }
+}
+
+fn configure_writer(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(journal_mode = %mode, "SQLite could not switch the database to WAL mode");
+    }
+    conn.pragma_update(None, "synchronous", sync.pragma())?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    Ok(())
+}
+
+/// Idle read connections.
+#[derive(Debug)]
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(conn)
+    }
+
+    fn with<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.idle().pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self
+                .open()
+                .map_err(|e| store_error(operation, "opening a read connection", e))?,
+        };
+        let result = f(&mut conn);
+        let mut idle = self.idle();
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The writer
+
+enum Request {
+    Create {
+        new: NewWorkflow,
+        reply: oneshot::Sender<Result<Created, StoreError>>,
+    },
+    Commit {
+        steps: Vec<StepCommit>,
+        reply: oneshot::Sender<Vec<Result<(), StoreError>>>,
+    },
+    Retry {
+        retry: TaskRetry,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// An executed request, waiting for its transaction's end to be answered.
+enum Done {
+    Create(
+        oneshot::Sender<Result<Created, StoreError>>,
+        Result<Created, StoreError>,
+    ),
+    Commit(
+        oneshot::Sender<Vec<Result<(), StoreError>>>,
+        Vec<Result<(), StoreError>>,
+    ),
+    Retry(
+        oneshot::Sender<Result<(), StoreError>>,
+        Result<(), StoreError>,
+    ),
+}
+
+impl Done {
+    /// The transaction failed: nothing succeeded.
+    fn fail(&mut self, abort: &Abort) {
+        fn fail<T>(result: &mut Result<T, StoreError>, abort: &Abort, operation: &'static str) {
+            if result.is_ok() {
+                *result = Err(abort.error(operation));
+            }
+        }
+        match self {
+            Done::Create(_, result) => fail(result, abort, CREATE),
+            Done::Commit(_, results) => results.iter_mut().for_each(|r| fail(r, abort, COMMIT)),
+            Done::Retry(_, result) => fail(result, abort, RETRY),
+        }
+    }
+
+    fn answer(self) {
+        // A dropped receiver is a caller that stopped waiting: nothing to do.
+        match self {
+            Done::Create(reply, result) => drop(reply.send(result)),
+            Done::Commit(reply, results) => drop(reply.send(results)),
+            Done::Retry(reply, result) => drop(reply.send(result)),
+        }
+    }
+}
+
+/// Why a whole transaction failed.
+#[derive(Debug, Clone)]
+struct Abort {
+    retryable: bool,
+    message: String,
+}
+
+impl Abort {
+    fn sql(what: &str, e: &rusqlite::Error) -> Self {
+        Self {
+            retryable: is_retryable(e),
+            message: format!("{what}: {e}"),
+        }
+    }
+
+    fn error(&self, operation: &'static str) -> StoreError {
+        StoreError::with_source(operation, self.retryable, BatchFailed(self.message.clone()))
+    }
+}
+
+impl fmt::Display for Abort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the write transaction was rolled back: {0}")]
+struct BatchFailed(String);
+
+fn run_writer(
+    conn: Connection,
+    queue: mpsc::Receiver<Request>,
+    lock: File,
+    transactions: &AtomicU64,
+) {
+    // `recv` fails once every sender is dropped and the queue is empty.
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        transactions.fetch_add(1, Ordering::Relaxed);
+        write_batch(&conn, batch);
+    }
+    // Close the database before releasing the lock.
+    if let Err((_, e)) = conn.close() {
+        tracing::error!(error = %e, "could not close the SQLite database");
+    }
+    drop(lock);
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+/// Runs a batch of requests in one transaction, then answers them.
+fn write_batch(conn: &Connection, batch: Vec<Request>) {
+    let count = batch.len();
+    let mut abort = exec(conn, "BEGIN IMMEDIATE")
+        .err()
+        .map(|e| Abort::sql("starting a transaction", &e));
+    let mut done = Vec::with_capacity(count);
+    for request in batch {
+        done.push(match request {
+            Request::Create { new, reply } => {
+                let result = isolated(conn, &mut abort, CREATE, |conn| create(conn, &new));
+                Done::Create(reply, result)
+            }
+            Request::Commit { steps, reply } => {
+                let results = steps
+                    .iter()
+                    .map(|step| isolated(conn, &mut abort, COMMIT, |conn| apply_step(conn, step)))
+                    .collect();
+                Done::Commit(reply, results)
+            }
+            Request::Retry { retry, reply } => {
+                let result = isolated(conn, &mut abort, RETRY, |conn| retry_task(conn, &retry));
+                Done::Retry(reply, result)
+            }
+        });
+    }
+    if abort.is_none() {
+        if let Err(e) = exec(conn, "COMMIT") {
+            abort = Some(Abort::sql("committing", &e));
+        }
+    }
+    if let Some(abort) = &abort {
+        tracing::error!(error = %abort, requests = count, "a write transaction of the SQLite store failed");
+        if !conn.is_autocommit() {
+            if let Err(e) = exec(conn, "ROLLBACK") {
+                tracing::error!(error = %e, "could not roll back a failed transaction");
+            }
+        }
+        done.iter_mut().for_each(|d| d.fail(abort));
+    }
+    done.into_iter().for_each(Done::answer);
+}
+
+/// Runs one unit of a batch under its own savepoint, so that its failure
+/// undoes it alone. A failure of the transaction itself sets `abort`, after
+/// which nothing more runs.
+fn isolated<T>(
+    conn: &Connection,
+    abort: &mut Option<Abort>,
+    operation: &'static str,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if let Some(abort) = abort {
+        return Err(abort.error(operation));
+    }
+    if let Err(e) = exec(conn, "SAVEPOINT unit") {
+        let failed = Abort::sql("opening a savepoint", &e);
+        let error = failed.error(operation);
+        *abort = Some(failed);
+        return Err(error);
+    }
+    let result = f(conn);
+    if conn.is_autocommit() {
+        // SQLite rolled the whole transaction back (disk full, I/O error):
+        // what the batch wrote so far is gone.
+        let failed = match &result {
+            Err(e) => Abort {
+                retryable: e.is_retryable(),
+                message: e.to_string(),
+            },
+            Ok(_) => Abort {
+                retryable: false,
+                message: "the transaction ended unexpectedly".to_owned(),
+            },
+        };
+        let error = failed.error(operation);
+        *abort = Some(failed);
+        return Err(error);
+    }
+    let closed = match &result {
+        Ok(_) => exec(conn, "RELEASE unit"),
+        Err(_) => exec(conn, "ROLLBACK TO unit").and_then(|()| exec(conn, "RELEASE unit")),
+    };
+    if let Err(e) = closed {
+        let failed = Abort::sql("closing a savepoint", &e);
+        let error = failed.error(operation);
+        *abort = Some(failed);
+        return Err(error);
+    }
+    result
+}
+
+fn create(conn: &Connection, new: &NewWorkflow) -> Result<Created, StoreError> {
+    let context = || format!("workflow `{}`", new.workflow_id);
+    let latest: Option<String> = conn
+        .prepare_cached("SELECT latest_run_id FROM workflows WHERE workflow_id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([&new.workflow_id], |row| row.get(0))
+                .optional()
+        })
+        .map_err(|e| store_error(CREATE, context(), e))?;
+    if let Some(run_id) = latest {
+        let record = load_record(conn, CREATE, SELECT_RUN, &run_id)?.ok_or_else(|| {
+            StoreError::new(
+                CREATE,
+                format!(
+                    "corrupt row in `workflows` (workflow_id `{}`): column `latest_run_id` holds `{run_id}`, which is not a run",
+                    new.workflow_id
+                ),
+            )
+        })?;
+        return Ok(Created::Existing(record));
+    }
+    let now = int(new.now_ms);
+    conn.prepare_cached(
+        "INSERT INTO workflows (workflow_id, latest_run_id, name, created_ms) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![new.workflow_id, new.run_id, new.name, now]))
+    .and_then(|_| {
+        conn.prepare_cached(
+            "INSERT INTO runs (run_id, workflow_id, name, status, created_ms, updated_ms, history_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1)",
+        )?
+        .execute(params![
+            new.run_id,
+            new.workflow_id,
+            new.name,
+            RunStatus::Running.as_str(),
+            now
+        ])
+    })
+    .and_then(|_| {
+        conn.prepare_cached("INSERT INTO history (run_id, idx, event) VALUES (?1, 0, ?2)")?
+            .execute(params![new.run_id, new.started_event])
+    })
+    .map_err(|e| store_error(CREATE, context(), e))?;
+    Ok(Created::New)
+}
+
+fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), StoreError> {
+    let run_id = &step.run_id;
+    let context = || format!("run `{run_id}`");
+    let sql = |e| store_error(COMMIT, context(), e);
+    let len: Option<i64> = conn
+        .prepare_cached("SELECT history_len FROM runs WHERE run_id = ?1")
+        .and_then(|mut stmt| stmt.query_row([run_id], |row| row.get(0)).optional())
+        .map_err(sql)?;
+    let Some(len) = len else {
+        return Err(StoreError::new(COMMIT, format!("no run `{run_id}`")));
+    };
+    if u64::try_from(len).ok() != Some(step.first_index) {
+        return Err(StoreError::new(
+            COMMIT,
+            format!(
+                "run `{run_id}` has {len} events, the step expected {}",
+                step.first_index
+            ),
+        ));
+    }
+
+    let mut insert_event = conn
+        .prepare_cached("INSERT INTO history (run_id, idx, event) VALUES (?1, ?2, ?3)")
+        .map_err(sql)?;
+    let mut next = len;
+    for event in &step.events {
+        insert_event
+            .execute(params![run_id, next, event])
+            .map_err(sql)?;
+        next += 1;
+    }
+
+    if !step.done_tasks.is_empty() {
+        let mut delete = conn
+            .prepare_cached("DELETE FROM tasks WHERE run_id = ?1 AND seq = ?2")
+            .map_err(sql)?;
+        for seq in &step.done_tasks {
+            delete.execute(params![run_id, seq]).map_err(sql)?;
+        }
+    }
+
+    if !step.new_tasks.is_empty() {
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tasks (run_id, seq, workflow_id, kind, name, input, options,
+                     attempt, scheduled_ms, due_ms, last_error, details, owner, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL)",
+            )
+            .map_err(sql)?;
+        for task in &step.new_tasks {
+            let options = serde_json::to_string(&task.options).map_err(|e| {
+                StoreError::new(
+                    COMMIT,
+                    format!(
+                        "task {} of run `{}`: its options do not encode: {e}",
+                        task.seq, task.run_id
+                    ),
+                )
+            })?;
+            insert
+                .execute(params![
+                    task.run_id,
+                    task.seq,
+                    task.workflow_id,
+                    task.kind.as_str(),
+                    task.name,
+                    json(&task.input),
+                    options,
+                    task.attempt,
+                    int(task.scheduled_ms),
+                    int(task.due_ms),
+                    task.last_error,
+                    task.details.as_ref().map(json),
+                ])
+                .map_err(sql)?;
+        }
+    }
+
+    let progress = step.progress.as_ref().map(json);
+    match &step.status {
+        None => conn
+            .prepare_cached(
+                "UPDATE runs SET history_len = ?2, updated_ms = ?3, progress = coalesce(?4, progress)
+                 WHERE run_id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(params![run_id, next, int(step.now_ms), progress])),
+        Some(change) => conn
+            .prepare_cached(
+                "UPDATE runs SET history_len = ?2, updated_ms = ?3, progress = coalesce(?4, progress),
+                     status = ?5, result = ?6, error = ?7
+                 WHERE run_id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    run_id,
+                    next,
+                    int(step.now_ms),
+                    progress,
+                    change.status.as_str(),
+                    change.result.as_ref().map(json),
+                    change.error,
+                ])
+            }),
+    }
+    .map_err(sql)?;
+
+    if step.status.as_ref().is_some_and(|c| c.status.is_finished()) {
+        conn.prepare_cached("DELETE FROM tasks WHERE run_id = ?1")
+            .and_then(|mut stmt| stmt.execute([run_id]))
+            .map_err(sql)?;
+    }
+    Ok(())
+}
+
+fn retry_task(conn: &Connection, retry: &TaskRetry) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE tasks SET attempt = ?3, due_ms = ?4, last_error = ?5 WHERE run_id = ?1 AND seq = ?2",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            retry.run_id,
+            retry.seq,
+            retry.next_attempt,
+            int(retry.due_ms),
+            retry.last_error
+        ])
+    })
+    .map_err(|e| {
+        store_error(
+            RETRY,
+            format!("task {} of run `{}`", retry.seq, retry.run_id),
+            e,
+        )
+    })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Reading rows
+
+macro_rules! run_columns {
+    () => {
+        "workflow_id, run_id, name, status, result, error, progress, created_ms, updated_ms"
+    };
+}
+
+macro_rules! task_columns {
+    () => {
+        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details"
+    };
+}
+
+const SELECT_RUN: &str = concat!("SELECT ", run_columns!(), " FROM runs WHERE run_id = ?1");
+const SELECT_LATEST_RUN: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE run_id = (SELECT latest_run_id FROM workflows WHERE workflow_id = ?1)"
+);
+const SELECT_UNFINISHED: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE status NOT IN ('completed', 'failed') ORDER BY seq"
+);
+const SELECT_RUN_TASKS: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks WHERE run_id = ?1 ORDER BY seq"
+);
+const SELECT_ALL_TASKS: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks ORDER BY run_id, seq"
+);
+
+/// The run selected by `sql` with the one parameter `key`.
+fn load_record(
+    conn: &Connection,
+    operation: &'static str,
+    sql: &str,
+    key: &str,
+) -> Result<Option<RunRecord>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| {
+            stmt.query_row([key], |row| Ok(decode_run(operation, row)))
+                .optional()
+        })
+        .map_err(|e| store_error(operation, format!("`{key}`"), e))?
+        .transpose()
+}
+
+fn load_history(conn: &Connection, run_id: &str) -> Result<HistoryRows, StoreError> {
+    let sql = |e| store_error(LOAD_RUN, format!("history of run `{run_id}`"), e);
+    let mut stmt = conn
+        .prepare_cached("SELECT idx, event FROM history WHERE run_id = ?1 ORDER BY idx")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([run_id], |row| {
+            let idx = row.get_ref(0).map(|v| match v {
+                ValueRef::Integer(n) => u64::try_from(n).ok(),
+                _ => None,
+            })?;
+            let key = match idx {
+                Some(idx) => format!("run_id `{run_id}`, idx {idx}"),
+                None => format!("run_id `{run_id}`"),
+            };
+            let fields = Fields {
+                row,
+                operation: LOAD_RUN,
+                table: "history",
+                key,
+            };
+            Ok(fields
+                .uint::<u64>(0, "idx")
+                .and_then(|idx| Ok((idx, fields.text(1, "event")?))))
+        })
+        .map_err(sql)?;
+    let mut history = Vec::new();
+    for row in rows {
+        history.push(row.map_err(sql)??);
+    }
+    Ok(history)
+}
+
+fn decode_run(operation: &'static str, row: &Row<'_>) -> Result<RunRecord, StoreError> {
+    let fields = Fields {
+        row,
+        operation,
+        table: "runs",
+        key: key_text(row, 1, "run_id"),
+    };
+    let status = fields.text(3, "status")?;
+    let status = RunStatus::parse(&status).ok_or_else(|| {
+        fields.corrupt(
+            "status",
+            format_args!("holds `{}`, not a run status", clip(&status)),
+        )
+    })?;
+    Ok(RunRecord {
+        workflow_id: fields.text(0, "workflow_id")?,
+        run_id: fields.text(1, "run_id")?,
+        name: fields.text(2, "name")?,
+        status,
+        result: fields.opt_json(4, "result")?,
+        error: fields.opt_text(5, "error")?,
+        progress: fields.opt_json(6, "progress")?,
+        created_ms: fields.uint(7, "created_ms")?,
+        updated_ms: fields.uint(8, "updated_ms")?,
+    })
+}
+
+fn decode_task(operation: &'static str, row: &Row<'_>) -> Result<Task, StoreError> {
+    let seq = match row.get_ref(2) {
+        Ok(ValueRef::Integer(n)) => n.to_string(),
+        Ok(other) => show(other),
+        Err(_) => "?".to_owned(),
+    };
+    let fields = Fields {
+        row,
+        operation,
+        table: "tasks",
+        key: format!("{}, seq {seq}", key_text(row, 1, "run_id")),
+    };
+    let kind = fields.text(3, "kind")?;
+    let kind = TaskKind::parse(&kind).ok_or_else(|| {
+        fields.corrupt(
+            "kind",
+            format_args!("holds `{}`, not a task kind", clip(&kind)),
+        )
+    })?;
+    Ok(Task {
+        workflow_id: fields.text(0, "workflow_id")?,
+        run_id: fields.text(1, "run_id")?,
+        seq: fields.uint(2, "seq")?,
+        kind,
+        name: fields.text(4, "name")?,
+        input: fields.json(5, "input")?,
+        options: fields.json(6, "options")?,
+        attempt: fields.uint(7, "attempt")?,
+        scheduled_ms: fields.uint(8, "scheduled_ms")?,
+        due_ms: fields.uint(9, "due_ms")?,
+        last_error: fields.opt_text(10, "last_error")?,
+        details: fields.opt_json(11, "details")?,
+    })
+}
+
+/// `name `value`` for a text key column, for error messages.
+fn key_text(row: &Row<'_>, index: usize, name: &str) -> String {
+    match row.get_ref(index) {
+        Ok(ValueRef::Text(t)) => format!("{name} `{}`", clip(&String::from_utf8_lossy(t))),
+        Ok(other) => format!("{name} {}", show(other)),
+        Err(_) => format!("{name} unreadable"),
+    }
+}
+
+/// A row being decoded, and how to name it in errors.
+struct Fields<'a, 'r> {
+    row: &'a Row<'r>,
+    operation: &'static str,
+    table: &'static str,
+    key: String,
+}
+
+impl Fields<'_, '_> {
+    fn corrupt(&self, column: &str, problem: impl fmt::Display) -> StoreError {
+        StoreError::new(
+            self.operation,
+            format!(
+                "corrupt row in `{}` ({}): column `{column}` {problem}",
+                self.table, self.key
+            ),
+        )
+    }
+
+    fn value(&self, index: usize, column: &str) -> Result<ValueRef<'_>, StoreError> {
+        self.row
+            .get_ref(index)
+            .map_err(|e| self.corrupt(column, format_args!("cannot be read: {e}")))
+    }
+
+    fn text(&self, index: usize, column: &str) -> Result<String, StoreError> {
+        match self.value(index, column)? {
+            ValueRef::Text(t) => String::from_utf8(t.to_vec())
+                .map_err(|_| self.corrupt(column, "holds text that is not UTF-8")),
+            other => Err(self.corrupt(column, format_args!("holds {}, not text", show(other)))),
+        }
+    }
+
+    fn opt_text(&self, index: usize, column: &str) -> Result<Option<String>, StoreError> {
+        match self.value(index, column)? {
+            ValueRef::Null => Ok(None),
+            _ => self.text(index, column).map(Some),
+        }
+    }
+
+    fn uint<T: TryFrom<i64>>(&self, index: usize, column: &str) -> Result<T, StoreError> {
+        match self.value(index, column)? {
+            ValueRef::Integer(n) => T::try_from(n).map_err(|_| {
+                self.corrupt(column, format_args!("holds {n}, which is out of range"))
+            }),
+            other => Err(self.corrupt(
+                column,
+                format_args!("holds {}, not an integer", show(other)),
+            )),
+        }
+    }
+
+    fn json<T: DeserializeOwned>(&self, index: usize, column: &str) -> Result<T, StoreError> {
+        let text = self.text(index, column)?;
+        serde_json::from_str(&text).map_err(|e| {
+            self.corrupt(
+                column,
+                format_args!("holds `{}`, which does not decode: {e}", clip(&text)),
+            )
+        })
+    }
+
+    fn opt_json<T: DeserializeOwned>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.value(index, column)? {
+            ValueRef::Null => Ok(None),
+            _ => self.json(index, column).map(Some),
+        }
+    }
+}
+
+/// A stored value, for error messages.
+fn show(value: ValueRef<'_>) -> String {
+    match value {
+        ValueRef::Null => "NULL".to_owned(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Text(t) => format!("`{}`", clip(&String::from_utf8_lossy(t))),
+        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
+    }
+}
+
+/// At most 100 characters of `s`, for error messages.
+fn clip(s: &str) -> String {
+    const MAX: usize = 100;
+    match s.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Values and errors
+
+/// A `u64` as SQLite stores it: saturated at `i64::MAX`.
+fn int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn json(value: &Value) -> String {
+    value.to_string()
+}
+
+/// Whether trying again may help: the database was busy or locked.
+fn is_retryable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A SQLite error of `operation` about `context` (`run `x``, ...).
+fn store_error(
+    operation: &'static str,
+    context: impl Into<String>,
+    e: rusqlite::Error,
+) -> StoreError {
+    StoreError::with_source(
+        operation,
+        is_retryable(&e),
+        Context {
+            context: context.into(),
+            source: e,
+        },
+    )
+}
+
+/// An error with what it was about.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+struct Context<E: std::error::Error + 'static> {
+    context: String,
+    #[source]
+    source: E,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_and_locked_are_retryable() {
+        let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        assert!(is_retryable(&failure(rusqlite::ffi::SQLITE_BUSY)));
+        assert!(is_retryable(&failure(rusqlite::ffi::SQLITE_LOCKED)));
+        assert!(!is_retryable(&failure(rusqlite::ffi::SQLITE_CORRUPT)));
+        assert!(!is_retryable(&rusqlite::Error::QueryReturnedNoRows));
+        let e = store_error(COMMIT, "run `r`", failure(rusqlite::ffi::SQLITE_BUSY));
+        assert!(e.is_retryable());
+        assert_eq!(e.operation(), COMMIT);
+        assert!(e.to_string().contains("run `r`"), "{e}");
+    }
+
+    #[test]
+    fn large_integers_saturate() {
+        assert_eq!(int(5), 5);
+        assert_eq!(int(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn clip_keeps_short_strings_and_cuts_long_ones() {
+        assert_eq!(clip("abc"), "abc");
+        let long = "é".repeat(150);
+        assert_eq!(clip(&long).chars().count(), 101);
+    }
+
+    #[test]
+    fn lock_path_is_a_sibling() {
+        assert_eq!(
+            lock_path(Path::new("/tmp/x/reprise.db")),
+            PathBuf::from("/tmp/x/reprise.db-lock")
+        );
     }
 }

@@ -1,0 +1,1118 @@
+//! A durable ETL job: extract ~12 000 customer records from three real
+//! sources in parallel, clean and validate them in batches, load them into
+//! a SQLite warehouse, and survive being killed at any moment.
+//!
+//! ```sh
+//! cargo run --example etl_pipeline                 # data in ./etl-data, store ./etl-data/reprise.db
+//! cargo run --example etl_pipeline -- --dir /tmp/etl-faults --fail-rate 0.2   # transient faults, retried
+//! cargo run --example etl_pipeline -- --dir /tmp/etl-kill --slow-ms 300       # kill it (Ctrl-C, kill -9)...
+//! cargo run --example etl_pipeline -- --dir /tmp/etl-kill --slow-ms 300       # ...the same command resumes
+//! ```
+//!
+//! What it shows:
+//!
+//! - **Parallel extract** (`join_all` over three activity calls) from a SQLite
+//!   database (`<dir>/source.db`), a paginated JSON API that this process
+//!   serves on 127.0.0.1 (its port is in the workflow input), and a CSV file
+//!   (`<dir>/customers.csv`). The sources are generated on first run,
+//!   deterministically, with dirt in them: see `etl_pipeline/sources.rs`.
+//! - **References, not records, in the history.** Extract writes into a
+//!   staging database; the workflow only passes `BatchRef { index, offset,
+//!   limit }` values into the plan table that the dedupe step builds there.
+//! - **Validation as a non-retryable `ValidationError`**: invalid records are
+//!   counted and written to `<dir>/rejects.jsonl` with their reason; a batch
+//!   that is mostly invalid is rejected whole, and the retry policy
+//!   (`non_retryable = ["ValidationError"]`) keeps that from being retried.
+//! - **Idempotent load**: one transaction per batch, `UPSERT` by id, so a
+//!   retried or re-run batch never duplicates rows (`--fail-rate` even fails
+//!   some loads *after* their commit to prove it).
+//! - **Retries with backoff** of injected transient faults (`--fail-rate`),
+//!   decided per (batch, attempt) so a run is reproducible.
+//! - **Live progress** (`ctx.set_progress` in the workflow, `rt.describe`
+//!   polled by `main`), and a final check of the warehouse against the
+//!   workflow's output, printed as a `RESULT {json}` line.
+//!
+//! Flags given at the first start are kept in the workflow's input: a rerun
+//! of an existing `--id` resumes (or, if it finished, just reports) the
+//! workflow with its original input. Use a fresh `--dir` or `--id` to try
+//! other flags. `docs/ETL_EXAMPLE.md` explains the design.
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use reprise::prelude::*;
+use rusqlite::{params, Connection, TransactionBehavior};
+use serde_json::Value;
+
+#[path = "etl_pipeline/sources.rs"]
+mod sources;
+
+use sources::RawRecord;
+
+/// The error kind of an invalid record or batch: never retried.
+const VALIDATION: &str = "ValidationError";
+
+// ---------------------------------------------------------------------------
+// The workflow's input and output, and the small values it passes around.
+// ---------------------------------------------------------------------------
+
+/// The workflow's input: where the data lives and how to run. It is stored in
+/// the history, so every activity gets the same settings after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EtlInput {
+    /// The data folder (absolute): sources, staging, warehouse, rejects.
+    dir: String,
+    /// The port of the customers API on 127.0.0.1.
+    api_port: u16,
+    /// Records per transform/load batch.
+    batch_size: u64,
+    /// Batches in flight at once.
+    parallel: u64,
+    /// Probability of an injected transient fault per activity attempt.
+    fail_rate: f64,
+    /// Milliseconds the load activity sleeps per batch (to give time to kill it).
+    slow_ms: u64,
+    /// A batch with more invalid records than this share is rejected whole.
+    max_invalid_ratio: f64,
+}
+
+/// Where an extract reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Source {
+    Database,
+    Api,
+    File,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Database => "database",
+            Source::Api => "api",
+            Source::File => "file",
+        }
+    }
+}
+
+/// A batch of the plan: positions `offset .. offset + limit` of the deduped
+/// records in the staging database. This, not the records, is what the
+/// history holds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct BatchRef {
+    index: u64,
+    offset: u64,
+    limit: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Extracted {
+    source: Source,
+    records: u64,
+    attempt: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Plan {
+    /// Raw records in staging, all sources.
+    extracted: u64,
+    /// Distinct records after dedupe: the workflow's `total_records`.
+    total: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Transformed {
+    valid: u64,
+    invalid: u64,
+    attempt: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Loaded {
+    rows: u64,
+    attempt: u32,
+}
+
+/// What the workflow returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EtlOutput {
+    /// Distinct records after dedupe (by id, across sources):
+    /// `successful_records + failed_records`.
+    total_records: u64,
+    /// Records loaded into the warehouse's `customers` table.
+    successful_records: u64,
+    /// Records rejected by validation, listed in the rejects file.
+    failed_records: u64,
+    /// From the workflow's start to its end by `ctx.now()`, so a resumed run
+    /// counts the time it was down too.
+    duration_seconds: f64,
+    /// Records read from the sources, duplicates included.
+    extracted_records: u64,
+    /// `extracted_records - total_records`.
+    duplicates_removed: u64,
+    per_source: BTreeMap<String, u64>,
+    batches: u64,
+    /// Batches rejected whole (too many invalid records).
+    rejected_batches: u64,
+    /// Activity attempts that failed and were retried.
+    retries: u64,
+    warehouse: String,
+    rejects_file: String,
+}
+
+#[derive(Debug, Default)]
+struct BatchOutcome {
+    loaded: u64,
+    rejected: u64,
+    rejected_whole: bool,
+    retries: u64,
+}
+
+// ---------------------------------------------------------------------------
+// The workflow: deterministic orchestration only; every effect is an activity.
+// ---------------------------------------------------------------------------
+
+#[workflow(name = "ETLPipeline")]
+async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, WorkflowError> {
+    let started = ctx.now();
+    ctx.set_progress(&json!({ "phase": "prepare" }));
+    ctx.activity(prepare, input.clone()).await?;
+
+    // Extract: the three sources in parallel, each into the staging database.
+    ctx.set_progress(&json!({ "phase": "extract" }));
+    let sources = [Source::Database, Source::Api, Source::File];
+    let extracts = join_all(sources.map(|s| ctx.activity(extract, (input.clone(), s)))).await;
+    let mut per_source = BTreeMap::new();
+    let mut retries = 0;
+    for extracted in extracts {
+        let extracted = extracted?;
+        retries += u64::from(extracted.attempt - 1);
+        per_source.insert(extracted.source.name().to_owned(), extracted.records);
+    }
+
+    // Dedupe and order the records into a plan; cut it into batch references.
+    ctx.set_progress(&json!({ "phase": "dedupe", "extracted": per_source }));
+    let plan = ctx.activity(plan_batches, input.clone()).await?;
+    let size = input.batch_size.max(1);
+    let batches: Vec<BatchRef> = (0..plan.total.div_ceil(size))
+        .map(|index| BatchRef {
+            index,
+            offset: index * size,
+            limit: size.min(plan.total - index * size),
+        })
+        .collect();
+
+    // Transform and load, `parallel` batches at a time.
+    let (mut loaded, mut rejected, mut rejected_batches, mut done) = (0, 0, 0, 0);
+    let report = |done: u64, loaded: u64, rejected: u64, retries: u64| {
+        ctx.set_progress(&json!({
+            "phase": "transform+load",
+            "batches_done": done,
+            "batches": batches.len(),
+            "loaded": loaded,
+            "rejected": rejected,
+            "total": plan.total,
+            "retries": retries,
+        }));
+    };
+    report(0, 0, 0, retries);
+    for window in batches.chunks(usize::try_from(input.parallel.max(1)).unwrap_or(1)) {
+        let ctx = &ctx;
+        let input = &input;
+        let outcomes = join_all(window.iter().map(|&batch| async move {
+            match ctx.activity(transform_batch, (input.clone(), batch)).await {
+                Ok(t) => {
+                    let l = ctx.activity(load_batch, (input.clone(), batch)).await?;
+                    if l.rows != t.valid {
+                        return Err(ActivityError::non_retryable(
+                            "LoadMismatch",
+                            format!("batch {}: {} valid records, {} loaded", batch.index, t.valid, l.rows),
+                        ));
+                    }
+                    Ok(BatchOutcome {
+                        loaded: l.rows,
+                        rejected: t.invalid,
+                        rejected_whole: false,
+                        retries: u64::from(t.attempt - 1 + l.attempt - 1),
+                    })
+                }
+                // Not retried: `ValidationError` is non-retryable by the policy.
+                // The activity has written the batch's records as rejects.
+                Err(e) if e.kind() == VALIDATION => Ok(BatchOutcome {
+                    rejected: batch.limit,
+                    rejected_whole: true,
+                    ..BatchOutcome::default()
+                }),
+                Err(e) => Err(e),
+            }
+        }))
+        .await;
+        for outcome in outcomes {
+            let outcome = outcome?;
+            loaded += outcome.loaded;
+            rejected += outcome.rejected;
+            rejected_batches += u64::from(outcome.rejected_whole);
+            retries += outcome.retries;
+            done += 1;
+        }
+        report(done, loaded, rejected, retries);
+    }
+
+    // The rejects, kept in staging by id, exported to the JSONL file.
+    ctx.set_progress(&json!({ "phase": "export rejects", "loaded": loaded, "rejected": rejected }));
+    let exported = ctx.activity(export_rejects, input.clone()).await?;
+    if plan.total != loaded + rejected || exported != rejected {
+        return Err(WorkflowError::new(format!(
+            "counts do not add up: {} records, {loaded} loaded, {rejected} rejected, {exported} rejects exported",
+            plan.total
+        )));
+    }
+    let finished = ctx.now();
+    let duration = finished.duration_since(started).unwrap_or_default();
+    let dir = PathBuf::from(&input.dir);
+    let output = EtlOutput {
+        total_records: plan.total,
+        successful_records: loaded,
+        failed_records: rejected,
+        duration_seconds: duration.as_secs_f64(),
+        extracted_records: plan.extracted,
+        duplicates_removed: plan.extracted - plan.total,
+        per_source,
+        batches: batches.len() as u64,
+        rejected_batches,
+        retries,
+        warehouse: dir.join("warehouse.db").display().to_string(),
+        rejects_file: dir.join("rejects.jsonl").display().to_string(),
+    };
+    ctx.set_progress(&json!({ "phase": "done", "loaded": loaded, "rejected": rejected, "retries": retries }));
+    Ok(output)
+}
+
+// ---------------------------------------------------------------------------
+// Activities: the I/O. Each is idempotent, as activity code runs at least once.
+// ---------------------------------------------------------------------------
+
+/// Creates the warehouse tables and empties the staging tables. A full
+/// refresh: the warehouse keeps only the rows of this workflow id. Running
+/// it twice is harmless: nothing after it has started when it runs.
+#[activity(start_to_close = "1m", retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10))]
+async fn prepare(ctx: ActivityContext, job: EtlInput) -> Result<(), ActivityError> {
+    let workflow_id = ctx.workflow_id().to_owned();
+    blocking(move || {
+        let staging = open_staging(&job.dir, &workflow_id)?;
+        staging.execute_batch("DELETE FROM plan; DELETE FROM clean; DELETE FROM rejects;")?;
+        let warehouse = open_warehouse(&job.dir)?;
+        warehouse.execute("DELETE FROM customers WHERE loaded_by <> ?1", [&workflow_id])?;
+        Ok(())
+    })
+    .await
+}
+
+/// Copies one source into the staging table `raw`, as it is.
+#[activity(
+    start_to_close = "2m",
+    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10, non_retryable = ["ValidationError"])
+)]
+async fn extract(ctx: ActivityContext, job: EtlInput, source: Source) -> Result<Extracted, ActivityError> {
+    inject_fault(&job, source.name(), 0, ctx.attempt())?;
+    let records = match source {
+        Source::Database => {
+            let (job, wf) = (job.clone(), ctx.workflow_id().to_owned());
+            blocking(move || extract_database(&job, &wf)).await?
+        }
+        Source::File => {
+            let (job, wf) = (job.clone(), ctx.workflow_id().to_owned());
+            blocking(move || extract_file(&job, &wf)).await?
+        }
+        Source::Api => extract_api(&ctx, &job).await?,
+    };
+    Ok(Extracted {
+        source,
+        records,
+        attempt: ctx.attempt(),
+    })
+}
+
+/// Replaces the staged rows of `source` by `records` (seq = position).
+fn stage(job: &EtlInput, workflow_id: &str, source: Source, records: &[RawRecord]) -> Result<u64, ActivityError> {
+    let mut db = open_staging(&job.dir, workflow_id)?;
+    let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute("DELETE FROM raw WHERE source = ?1", [source.name()])?;
+    insert_raw(&tx, source, 0, records)?;
+    tx.commit()?;
+    Ok(records.len() as u64)
+}
+
+fn insert_raw(db: &Connection, source: Source, first_seq: u64, records: &[RawRecord]) -> Result<(), ActivityError> {
+    let mut insert = db.prepare_cached(
+        "INSERT OR REPLACE INTO raw (source, seq, id, updated_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (i, r) in records.iter().enumerate() {
+        let id: Option<i64> = r.id.as_deref().and_then(|s| s.trim().parse().ok());
+        let updated_at = r.updated_at.as_deref().map(str::trim);
+        let seq = first_seq + i as u64;
+        insert.execute(params![source.name(), seq, id, updated_at, serde_json::to_string(r)?])?;
+    }
+    Ok(())
+}
+
+fn extract_database(job: &EtlInput, workflow_id: &str) -> Result<u64, ActivityError> {
+    let path = Path::new(&job.dir).join("source.db");
+    let db = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut query = db.prepare(
+        "SELECT customer_id, full_name, email, country, lifetime_value, signup_date, updated_at
+         FROM crm_customers ORDER BY rowid",
+    )?;
+    let records = query
+        .query_map([], |row| {
+            Ok(RawRecord {
+                id: row.get::<_, Option<i64>>(0)?.map(|id| id.to_string()),
+                name: row.get(1)?,
+                email: row.get(2)?,
+                country: row.get(3)?,
+                amount: row.get(4)?,
+                signup_date: row.get(5)?,
+                updated_at: row.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    stage(job, workflow_id, Source::Database, &records)
+}
+
+fn extract_file(job: &EtlInput, workflow_id: &str) -> Result<u64, ActivityError> {
+    let mut reader = csv::Reader::from_path(Path::new(&job.dir).join("customers.csv"))?;
+    let records = reader.deserialize().collect::<Result<Vec<RawRecord>, _>>()?;
+    stage(job, workflow_id, Source::File, &records)
+}
+
+/// Where a paginated extract stopped, kept in heartbeats for the next attempt.
+#[derive(Debug, Serialize, Deserialize)]
+struct ApiCursor {
+    next_page: u64,
+}
+
+const PER_PAGE: u64 = 250;
+
+/// Pages through the API; each page is staged in its own transaction and
+/// then heartbeated, so a retry resumes at the page after the last one
+/// staged instead of starting over.
+async fn extract_api(ctx: &ActivityContext, job: &EtlInput) -> Result<u64, ActivityError> {
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/api/customers", job.api_port);
+    let mut page = ctx.heartbeat_details::<ApiCursor>().map_or(1, |c| c.next_page);
+    if page == 1 {
+        let (dir, wf) = (job.dir.clone(), ctx.workflow_id().to_owned());
+        blocking(move || {
+            open_staging(&dir, &wf)?.execute("DELETE FROM raw WHERE source = 'api'", [])?;
+            Ok(())
+        })
+        .await?;
+    }
+    loop {
+        let body: Value = client
+            .get(&url)
+            .query(&[("page", page), ("per_page", PER_PAGE)])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        let records: Vec<RawRecord> = items.iter().map(api_record).collect();
+        let (dir, wf) = (job.dir.clone(), ctx.workflow_id().to_owned());
+        blocking(move || {
+            let mut db = open_staging(&dir, &wf)?;
+            let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            insert_raw(&tx, Source::Api, (page - 1) * PER_PAGE, &records)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+        match body["next_page"].as_u64() {
+            Some(next) => {
+                page = next;
+                ctx.heartbeat(&ApiCursor { next_page: page });
+            }
+            None => break,
+        }
+    }
+    let (dir, wf) = (job.dir.clone(), ctx.workflow_id().to_owned());
+    blocking(move || {
+        let n: u64 = open_staging(&dir, &wf)?.query_row("SELECT COUNT(*) FROM raw WHERE source = 'api'", [], |r| r.get(0))?;
+        Ok(n)
+    })
+    .await
+}
+
+/// The API's JSON record as a `RawRecord`: numbers become strings.
+fn api_record(item: &Value) -> RawRecord {
+    let text = |v: &Value| match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    RawRecord {
+        id: text(&item["customer_id"]),
+        name: text(&item["full_name"]),
+        email: text(&item["contact"]["email"]),
+        country: text(&item["country"]),
+        amount: text(&item["total_spent"]),
+        signup_date: text(&item["signed_up"]),
+        updated_at: text(&item["last_modified"]),
+    }
+}
+
+/// Dedupes the staged records by id and numbers the survivors `0..total`
+/// in id order, into the table `plan`. Of records sharing an id, the one
+/// updated last wins; on a tie the database beats the API beats the file,
+/// then the first one read. Records without an id are kept, each on its own
+/// (validation rejects them).
+#[activity(start_to_close = "2m", retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10))]
+async fn plan_batches(ctx: ActivityContext, job: EtlInput) -> Result<Plan, ActivityError> {
+    inject_fault(&job, "plan", 0, ctx.attempt())?;
+    let workflow_id = ctx.workflow_id().to_owned();
+    blocking(move || {
+        let mut db = open_staging(&job.dir, &workflow_id)?;
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "DELETE FROM plan;
+             INSERT INTO plan (ord, source, seq)
+             SELECT ROW_NUMBER() OVER (ORDER BY id IS NULL, id, source, seq) - 1, source, seq
+             FROM (
+                 SELECT source, seq, id, ROW_NUMBER() OVER (
+                     PARTITION BY COALESCE(CAST(id AS TEXT), source || '#' || seq)
+                     ORDER BY updated_at DESC,
+                              CASE source WHEN 'database' THEN 0 WHEN 'api' THEN 1 ELSE 2 END,
+                              seq
+                 ) AS rank
+                 FROM raw
+             )
+             WHERE rank = 1;",
+        )?;
+        let extracted: u64 = tx.query_row("SELECT COUNT(*) FROM raw", [], |r| r.get(0))?;
+        let total: u64 = tx.query_row("SELECT COUNT(*) FROM plan", [], |r| r.get(0))?;
+        tx.commit()?;
+        Ok(Plan { extracted, total })
+    })
+    .await
+}
+
+/// A record that passed validation, cleaned.
+#[derive(Debug, Clone, PartialEq)]
+struct Customer {
+    id: i64,
+    name: String,
+    email: String,
+    country: Option<String>,
+    amount_cents: i64,
+    signup_date: String,
+    updated_at: String,
+}
+
+/// Cleans and validates one batch of the plan: valid records go to the
+/// staging table `clean`, invalid ones to `rejects` (with the reason), both
+/// replaced as a whole for the batch in one transaction, so a retry rewrites
+/// the same rows. A batch with more than `max_invalid_ratio` invalid records
+/// is rejected whole, with a `ValidationError` the policy does not retry.
+#[activity(
+    start_to_close = "2m",
+    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10, non_retryable = ["ValidationError"])
+)]
+async fn transform_batch(ctx: ActivityContext, job: EtlInput, batch: BatchRef) -> Result<Transformed, ActivityError> {
+    inject_fault(&job, "transform", batch.index, ctx.attempt())?;
+    let workflow_id = ctx.workflow_id().to_owned();
+    let attempt = ctx.attempt();
+    blocking(move || {
+        let mut db = open_staging(&job.dir, &workflow_id)?;
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rows = {
+            let mut query = tx.prepare(
+                "SELECT p.ord, p.source, p.seq, r.record FROM plan p JOIN raw r USING (source, seq)
+                 WHERE p.ord >= ?1 AND p.ord < ?2 ORDER BY p.ord",
+            )?;
+            let rows = query.query_map(params![batch.offset, batch.offset + batch.limit], |r| {
+                Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, u64>(2)?, r.get::<_, String>(3)?))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        if rows.len() as u64 != batch.limit {
+            return Err(ActivityError::non_retryable(
+                "StagingMismatch",
+                format!("batch {} refers to {} records, staging has {}", batch.index, batch.limit, rows.len()),
+            ));
+        }
+        let mut clean = Vec::new();
+        let mut rejects = Vec::new();
+        for (ord, source, seq, record) in rows {
+            let raw: RawRecord = serde_json::from_str(&record)?;
+            match validate(&raw) {
+                Ok(customer) => clean.push((ord, source, seq, raw, customer)),
+                Err(e) if e.kind() == VALIDATION => rejects.push((ord, source, seq, raw, e.message().to_owned())),
+                Err(e) => return Err(e),
+            }
+        }
+        let invalid = rejects.len() as u64;
+        let whole = invalid as f64 > job.max_invalid_ratio * batch.limit as f64;
+        if whole {
+            let reason = format!("batch {} rejected whole: {invalid} of {} records invalid", batch.index, batch.limit);
+            rejects.extend(clean.drain(..).map(|(ord, source, seq, raw, _)| (ord, source, seq, raw, reason.clone())));
+        }
+        tx.execute("DELETE FROM clean WHERE batch = ?1", [batch.index])?;
+        tx.execute("DELETE FROM rejects WHERE batch = ?1", [batch.index])?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO clean (ord, batch, id, name, email, country, amount_cents, signup_date, updated_at, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for (ord, source, _, _, c) in &clean {
+                insert.execute(params![
+                    ord,
+                    batch.index,
+                    c.id,
+                    c.name,
+                    c.email,
+                    c.country,
+                    c.amount_cents,
+                    c.signup_date,
+                    c.updated_at,
+                    source
+                ])?;
+            }
+            // Keyed by the record's id (or, without one, its place in its source).
+            let mut upsert = tx.prepare(
+                "INSERT INTO rejects (key, ord, batch, source, reason, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (key) DO UPDATE SET ord = excluded.ord, batch = excluded.batch,
+                     source = excluded.source, reason = excluded.reason, record = excluded.record",
+            )?;
+            for (ord, source, seq, raw, reason) in &rejects {
+                let key = raw
+                    .id
+                    .as_deref()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                    .map_or_else(|| format!("{source}#{seq}"), |id| id.to_string());
+                upsert.execute(params![key, ord, batch.index, source, reason, serde_json::to_string(raw)?])?;
+            }
+        }
+        tx.commit()?;
+        if whole {
+            // `new`, not `non_retryable`: the policy's `non_retryable` list is
+            // what stops the retries here.
+            return Err(ActivityError::new(
+                VALIDATION,
+                format!("batch {}: {invalid} of {} records invalid", batch.index, batch.limit),
+            ));
+        }
+        Ok(Transformed {
+            valid: clean.len() as u64,
+            invalid,
+            attempt,
+        })
+    })
+    .await
+}
+
+/// Loads a transformed batch into the warehouse: one transaction, `UPSERT`
+/// by id, so loading a batch twice leaves the same rows.
+#[activity(start_to_close = "2m", retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10))]
+async fn load_batch(ctx: ActivityContext, job: EtlInput, batch: BatchRef) -> Result<Loaded, ActivityError> {
+    let fault = fault(&job, "load", batch.index, ctx.attempt());
+    if fault.is_some_and(|x| x % 2 == 0) {
+        return Err(transient("load", batch.index, ctx.attempt(), "before the commit"));
+    }
+    if job.slow_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(job.slow_ms)).await;
+    }
+    let workflow_id = ctx.workflow_id().to_owned();
+    let rows = blocking(move || {
+        let staging = open_staging(&job.dir, &workflow_id)?;
+        let mut query = staging.prepare(
+            "SELECT id, name, email, country, amount_cents, signup_date, updated_at, source
+             FROM clean WHERE batch = ?1 ORDER BY ord",
+        )?;
+        let rows = query
+            .query_map([batch.index], |r| {
+                Ok((
+                    Customer {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        email: r.get(2)?,
+                        country: r.get(3)?,
+                        amount_cents: r.get(4)?,
+                        signup_date: r.get(5)?,
+                        updated_at: r.get(6)?,
+                    },
+                    r.get::<_, String>(7)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut warehouse = open_warehouse(&job.dir)?;
+        let tx = warehouse.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO customers (id, name, email, country, amount_cents, signup_date, updated_at, source, loaded_by, batch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                     country = excluded.country, amount_cents = excluded.amount_cents,
+                     signup_date = excluded.signup_date, updated_at = excluded.updated_at,
+                     source = excluded.source, loaded_by = excluded.loaded_by, batch = excluded.batch",
+            )?;
+            for (c, source) in &rows {
+                upsert.execute(params![
+                    c.id,
+                    c.name,
+                    c.email,
+                    c.country,
+                    c.amount_cents,
+                    c.signup_date,
+                    c.updated_at,
+                    source,
+                    workflow_id,
+                    batch.index
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(rows.len() as u64)
+    })
+    .await?;
+    if fault.is_some() {
+        // The rows are committed, and the attempt fails anyway (as when the
+        // connection drops before the reply): the retry upserts them again.
+        return Err(transient("load", batch.index, ctx.attempt(), "after the commit"));
+    }
+    Ok(Loaded {
+        rows,
+        attempt: ctx.attempt(),
+    })
+}
+
+/// Writes the rejects of this workflow to `<dir>/rejects.jsonl`, one JSON
+/// object a line, through a temporary file and a rename: rerunning it
+/// rewrites the same file.
+#[activity(start_to_close = "1m", retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10))]
+async fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, ActivityError> {
+    let workflow_id = ctx.workflow_id().to_owned();
+    blocking(move || {
+        use std::io::Write as _;
+        let staging = open_staging(&job.dir, &workflow_id)?;
+        let path = Path::new(&job.dir).join("rejects.jsonl");
+        let tmp = path.with_extension("jsonl.tmp");
+        let mut out = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        let mut query = staging.prepare("SELECT key, source, reason, record FROM rejects ORDER BY ord")?;
+        let mut rows = query.query([])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let record: Value = serde_json::from_str(&row.get::<_, String>(3)?)?;
+            let line = json!({
+                "key": row.get::<_, String>(0)?,
+                "source": row.get::<_, String>(1)?,
+                "reason": row.get::<_, String>(2)?,
+                "record": record,
+            });
+            writeln!(out, "{line}")?;
+            n += 1;
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        Ok(n)
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Validation and cleaning: plain functions, unit-testable.
+// ---------------------------------------------------------------------------
+
+/// Cleans a raw record, or says why it is invalid with a non-retryable
+/// `ValidationError`.
+fn validate(raw: &RawRecord) -> Result<Customer, ActivityError> {
+    let invalid = |reason: String| ActivityError::non_retryable(VALIDATION, reason);
+    let field = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let id = field(&raw.id).ok_or_else(|| invalid("missing id".into()))?;
+    let id = id.parse::<i64>().map_err(|_| invalid(format!("id `{id}` is not an integer")))?;
+    let name = field(&raw.name).ok_or_else(|| invalid("missing name".into()))?;
+    let name = normalize_name(name);
+    let email = field(&raw.email).ok_or_else(|| invalid("missing email".into()))?.to_lowercase();
+    if !is_email(&email) {
+        return Err(invalid(format!("bad email `{email}`")));
+    }
+    let country = match field(&raw.country) {
+        None => None,
+        Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
+        Some(c) => return Err(invalid(format!("country `{c}` is not an ISO 3166 code"))),
+    };
+    let amount = field(&raw.amount).ok_or_else(|| invalid("missing amount".into()))?;
+    let amount_cents = parse_amount(amount).ok_or_else(|| invalid(format!("bad amount `{amount}`")))?;
+    let date = field(&raw.signup_date).ok_or_else(|| invalid("missing signup date".into()))?;
+    let signup_date = parse_date(date).ok_or_else(|| invalid(format!("bad signup date `{date}`")))?;
+    let updated_at = field(&raw.updated_at).ok_or_else(|| invalid("missing updated_at".into()))?;
+    Ok(Customer {
+        id,
+        name,
+        email,
+        country,
+        amount_cents,
+        signup_date,
+        updated_at: updated_at.to_owned(),
+    })
+}
+
+/// `"  ALICE  van DIJK "` → `"Alice Van Dijk"`.
+fn normalize_name(name: &str) -> String {
+    name.split_whitespace()
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
+}
+
+/// One `@`, a non-empty local part, a dotted domain, no spaces.
+fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !email.contains(char::is_whitespace)
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|part| !part.is_empty())
+}
+
+/// `"1234.5"`, `"$1,234.50"` → cents; `None` for anything else.
+fn parse_amount(text: &str) -> Option<i64> {
+    let text = text.strip_prefix('$').unwrap_or(text).replace(',', "");
+    let (units, cents) = text.split_once('.').unwrap_or((&text, "0"));
+    if units.is_empty() || cents.len() > 2 || ![units, cents].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let cents = if cents.len() == 1 { format!("{cents}0") } else { cents.to_owned() };
+    Some(units.parse::<i64>().ok()? * 100 + cents.parse::<i64>().ok()?)
+}
+
+/// `YYYY-MM-DD`, `YYYY/MM/DD` or `DD.MM.YYYY` → `YYYY-MM-DD`, if the day exists.
+fn parse_date(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
+    let [a, b, c] = parts[..] else { return None };
+    let (y, m, d) = if text.contains('.') { (c, b, a) } else { (a, b, c) };
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    ((1000..=9999).contains(&y) && (1..=days).contains(&d)).then(|| format!("{y}-{m:02}-{d:02}"))
+}
+
+// ---------------------------------------------------------------------------
+// Helpers of the activities: databases, fault injection, blocking work.
+// ---------------------------------------------------------------------------
+
+fn open_db(path: &Path, schema: &str) -> Result<Connection, ActivityError> {
+    let db = Connection::open(path)?;
+    db.busy_timeout(Duration::from_secs(30))?;
+    db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    db.execute_batch(schema)?;
+    Ok(db)
+}
+
+/// The staging database of one workflow: raw records, the plan, clean records, rejects.
+fn open_staging(dir: &str, workflow_id: &str) -> Result<Connection, ActivityError> {
+    let file: String = workflow_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    open_db(
+        &Path::new(dir).join(format!("staging-{file}.db")),
+        "CREATE TABLE IF NOT EXISTS raw (
+             source TEXT NOT NULL, seq INTEGER NOT NULL, id INTEGER, updated_at TEXT,
+             record TEXT NOT NULL, PRIMARY KEY (source, seq));
+         CREATE TABLE IF NOT EXISTS plan (ord INTEGER PRIMARY KEY, source TEXT NOT NULL, seq INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS clean (
+             ord INTEGER PRIMARY KEY, batch INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL,
+             email TEXT NOT NULL, country TEXT, amount_cents INTEGER NOT NULL, signup_date TEXT NOT NULL,
+             updated_at TEXT NOT NULL, source TEXT NOT NULL);
+         CREATE INDEX IF NOT EXISTS clean_batch ON clean (batch);
+         CREATE TABLE IF NOT EXISTS rejects (
+             key TEXT PRIMARY KEY, ord INTEGER NOT NULL, batch INTEGER NOT NULL,
+             source TEXT NOT NULL, reason TEXT NOT NULL, record TEXT NOT NULL);
+         CREATE INDEX IF NOT EXISTS rejects_batch ON rejects (batch);",
+    )
+}
+
+/// The target: `<dir>/warehouse.db`, table `customers`.
+fn open_warehouse(dir: &str) -> Result<Connection, ActivityError> {
+    open_db(
+        &Path::new(dir).join("warehouse.db"),
+        "CREATE TABLE IF NOT EXISTS customers (
+             id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, country TEXT,
+             amount_cents INTEGER NOT NULL, signup_date TEXT NOT NULL, updated_at TEXT NOT NULL,
+             source TEXT NOT NULL, loaded_by TEXT NOT NULL, batch INTEGER NOT NULL);",
+    )
+}
+
+/// Runs SQLite and file work off the async worker threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ActivityError> + Send + 'static,
+) -> Result<T, ActivityError> {
+    tokio::task::spawn_blocking(work).await?
+}
+
+/// Whether attempt `attempt` of `step` on `unit` gets an injected fault:
+/// a hash of the four, compared with `fail_rate`. The same run of the same
+/// command fails at the same places. Returns the hash when it does.
+fn fault(job: &EtlInput, step: &str, unit: u64, attempt: u32) -> Option<u64> {
+    if job.fail_rate <= 0.0 {
+        return None;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in step.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut x = h ^ unit.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (u64::from(attempt) << 48);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    let uniform = (x >> 11) as f64 / (1u64 << 53) as f64;
+    (uniform < job.fail_rate.min(0.9)).then_some(x)
+}
+
+fn transient(step: &str, unit: u64, attempt: u32, when: &str) -> ActivityError {
+    ActivityError::new(
+        "TransientError",
+        format!("injected fault in {step} {unit}, attempt {attempt}, {when}"),
+    )
+}
+
+fn inject_fault(job: &EtlInput, step: &str, unit: u64, attempt: u32) -> Result<(), ActivityError> {
+    match fault(job, step, unit, attempt) {
+        Some(_) => Err(transient(step, unit, attempt, "at the start")),
+        None => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// main: sources, runtime, progress, result, verification.
+// ---------------------------------------------------------------------------
+
+/// A durable ETL pipeline on reprise: kill it, run it again, it resumes.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Data folder: sources, staging, warehouse, rejects, workflow store.
+    #[arg(long, default_value = "etl-data")]
+    dir: PathBuf,
+    /// Workflow id; the same id resumes (or reports) the same workflow.
+    #[arg(long, default_value = "etl-customers")]
+    id: String,
+    /// Records per batch.
+    #[arg(long, default_value_t = 500)]
+    batch_size: u64,
+    /// Batches transformed and loaded at once.
+    #[arg(long, default_value_t = 4)]
+    parallel: u64,
+    /// Probability of a transient fault per activity attempt (0 to 0.9).
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Sleep this many ms per batch in the load activity (time to kill it).
+    #[arg(long, default_value_t = 0)]
+    slow_ms: u64,
+    /// Reject a batch whole when more than this share of it is invalid.
+    #[arg(long, default_value_t = 0.5)]
+    max_invalid_ratio: f64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    fs::create_dir_all(&args.dir)?;
+    let dir = fs::canonicalize(&args.dir)?;
+    let clock = Instant::now();
+
+    // The sources: files written on first run, the API served from memory.
+    let data = sources::generate();
+    sources::ensure_files(&dir, &data)?;
+    let listener = sources::bind_api(&dir).await?;
+    let api_port = listener.local_addr()?.port();
+    sources::serve_api(listener, &data.api);
+    println!(
+        "sources: {} (SQLite, {} rows), http://127.0.0.1:{api_port}/api/customers ({} records), {} ({} rows)",
+        dir.join("source.db").display(),
+        data.database.len(),
+        data.api.len(),
+        dir.join("customers.csv").display(),
+        data.file.len(),
+    );
+
+    let rt = Runtime::builder()
+        .sqlite(dir.join("reprise.db"))
+        .workflow(etl)
+        .activity(prepare)
+        .activity(extract)
+        .activity(plan_batches)
+        .activity(transform_batch)
+        .activity(load_batch)
+        .activity(export_rejects)
+        .build()
+        .await?; // resumes every unfinished workflow in the store
+    let rt = Arc::new(rt);
+
+    match rt.describe(&args.id).await {
+        Ok(info) => println!("workflow `{}` exists ({:?}): resuming it with its original input", args.id, info.status),
+        Err(_) => println!("starting workflow `{}`", args.id),
+    }
+    let input = EtlInput {
+        dir: dir.display().to_string(),
+        api_port,
+        batch_size: args.batch_size,
+        parallel: args.parallel,
+        fail_rate: args.fail_rate,
+        slow_ms: args.slow_ms,
+        max_invalid_ratio: args.max_invalid_ratio,
+    };
+    let handle = rt.start(etl, input).id(&args.id).await?;
+
+    let progress = tokio::spawn(print_progress(rt.clone(), args.id.clone(), clock));
+    let result = handle.result().await;
+    progress.abort();
+    let _ = progress.await;
+    let output = result?;
+
+    println!("output: {}", serde_json::to_string_pretty(&output)?);
+    let verified = verify(&output, &args.id);
+    let rt = Arc::try_unwrap(rt).map_err(|_| "the runtime is still shared")?;
+    rt.shutdown().await?;
+    let (target_rows, reject_lines) = verified?;
+    let mut result = serde_json::to_value(&output)?;
+    result["workflow_id"] = json!(args.id);
+    result["target_rows"] = json!(target_rows);
+    result["reject_lines"] = json!(reject_lines);
+    println!("RESULT {result}");
+    Ok(())
+}
+
+/// Prints the workflow's progress and its retries, polling `describe`.
+async fn print_progress(rt: Arc<Runtime>, id: String, clock: Instant) {
+    let mut last = String::new();
+    let mut retries_seen = std::collections::BTreeSet::new();
+    loop {
+        if let Ok(info) = rt.describe(&id).await {
+            for step in info.pending.iter().filter(|s| s.attempt > 1) {
+                if retries_seen.insert((step.seq, step.attempt)) {
+                    println!(
+                        "[{:6.1}s]   retry: {} (step {}) attempt {} after `{}`",
+                        clock.elapsed().as_secs_f64(),
+                        step.name,
+                        step.seq,
+                        step.attempt,
+                        step.last_error.as_deref().unwrap_or("?"),
+                    );
+                }
+            }
+            let line = info.progress.as_ref().map(progress_line).unwrap_or_default();
+            if !line.is_empty() && line != last {
+                println!("[{:6.1}s] {line}", clock.elapsed().as_secs_f64());
+                last = line;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn progress_line(p: &Value) -> String {
+    let n = |key: &str| p[key].as_u64().unwrap_or(0);
+    match p["phase"].as_str() {
+        Some("transform+load") => {
+            let (done, all) = (n("batches_done"), n("batches").max(1));
+            let width = 24;
+            let filled = (done * width / all) as usize;
+            format!(
+                "[{}{}] batches {done}/{all}  loaded {}  rejected {}  of {}  retries {}",
+                "#".repeat(filled),
+                ".".repeat(width as usize - filled),
+                n("loaded"),
+                n("rejected"),
+                n("total"),
+                n("retries"),
+            )
+        }
+        Some(phase) => {
+            let rest: Vec<String> = p
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| *k != "phase")
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            format!("{phase} {}", rest.join("  ")).trim_end().to_owned()
+        }
+        None => p.to_string(),
+    }
+}
+
+/// Checks the warehouse and the rejects file against the output.
+fn verify(output: &EtlOutput, workflow_id: &str) -> Result<(u64, u64), Box<dyn Error>> {
+    let db = Connection::open_with_flags(&output.warehouse, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let target_rows: u64 = db
+        .query_row("SELECT COUNT(*) FROM customers WHERE loaded_by = ?1", [workflow_id], |r| r.get(0))?;
+    let reject_lines = fs::read_to_string(&output.rejects_file)?.lines().count() as u64;
+    let checks = [
+        (output.total_records == output.successful_records + output.failed_records, "total = successful + failed"),
+        (target_rows == output.successful_records, "rows in `customers` = successful_records"),
+        (reject_lines >= output.failed_records, "lines in the rejects file >= failed_records"),
+    ];
+    for (ok, what) in checks {
+        println!("check: {what}: {}", if ok { "ok" } else { "FAILED" });
+    }
+    println!(
+        "checked: {target_rows} rows in {} (table `customers`), {reject_lines} rejects in {}",
+        output.warehouse, output.rejects_file
+    );
+    if checks.iter().all(|(ok, _)| *ok) {
+        Ok((target_rows, reject_lines))
+    } else {
+        Err("the warehouse does not match the workflow's output".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleaning() {
+        assert_eq!(normalize_name("  ALICE  van DIJK "), "Alice Van Dijk");
+        assert_eq!(parse_amount("$1,234.5"), Some(123_450));
+        assert_eq!(parse_amount("12"), Some(1200));
+        assert_eq!(parse_amount("n/a"), None);
+        assert_eq!(parse_date("05.03.2024").as_deref(), Some("2024-03-05"));
+        assert_eq!(parse_date("2024/02/29").as_deref(), Some("2024-02-29"));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert!(is_email("a.b@example.com"));
+        assert!(!is_email("a.b at example.com") && !is_email("a@") && !is_email("a@b"));
+    }
+
+    #[test]
+    fn invalid_records_are_non_retryable_validation_errors() {
+        let raw = RawRecord {
+            id: Some("7".into()),
+            name: Some(" bob ".into()),
+            email: Some("bob@".into()),
+            ..RawRecord::default()
+        };
+        let e = validate(&raw).unwrap_err();
+        assert_eq!(e.kind(), VALIDATION);
+        assert!(e.is_non_retryable());
+    }
+}

@@ -1,0 +1,900 @@
+//! The options of `#[activity(..)]`, `#[workflow(..)]` and `#[signal(..)]`.
+//!
+//! Every keyword is declared once, in [`Key`]; the three macros accept a
+//! subset each ([`Scope`]). Values are checked here, while expanding:
+//! durations are parsed with `humantime` and kept as whole milliseconds, so a
+//! bad one (`"5 parsecs"`) fails under its literal, and the expansion splices
+//! plain integers.
+
+use std::fmt;
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::{token, Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, Token};
+
+use crate::errors::Errors;
+
+/// `RetryPolicy::default().initial_interval` of the runtime, in milliseconds:
+/// a `max_interval` shorter than this needs an explicit `initial_interval`.
+const DEFAULT_INITIAL_INTERVAL_MS: u64 = 1_000;
+
+/// An option keyword of one of the macros.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    Name,
+    Crate,
+    StartToClose,
+    ScheduleToClose,
+    HeartbeatTimeout,
+    Retry,
+    MaxAttempts,
+    InitialInterval,
+    MaxInterval,
+    BackoffCoefficient,
+    NonRetryable,
+}
+
+impl Key {
+    const ALL: [Key; 11] = [
+        Key::Name,
+        Key::Crate,
+        Key::StartToClose,
+        Key::ScheduleToClose,
+        Key::HeartbeatTimeout,
+        Key::Retry,
+        Key::MaxAttempts,
+        Key::InitialInterval,
+        Key::MaxInterval,
+        Key::BackoffCoefficient,
+        Key::NonRetryable,
+    ];
+
+    /// The keyword as written in the attribute.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Key::Name => "name",
+            Key::Crate => "crate",
+            Key::StartToClose => "start_to_close",
+            Key::ScheduleToClose => "schedule_to_close",
+            Key::HeartbeatTimeout => "heartbeat_timeout",
+            Key::Retry => "retry",
+            Key::MaxAttempts => "max_attempts",
+            Key::InitialInterval => "initial_interval",
+            Key::MaxInterval => "max_interval",
+            Key::BackoffCoefficient => "backoff_coefficient",
+            Key::NonRetryable => "non_retryable",
+        }
+    }
+
+    /// A correct use of the option, quoted in error messages.
+    fn example(self) -> &'static str {
+        match self {
+            Key::Name => "name = \"LoadData\"",
+            Key::Crate => "crate = \"reprise\"",
+            Key::StartToClose => "start_to_close = \"5m\"",
+            Key::ScheduleToClose => "schedule_to_close = \"1h\"",
+            Key::HeartbeatTimeout => "heartbeat_timeout = \"30s\"",
+            Key::Retry => "retry(max_attempts = 5)",
+            Key::MaxAttempts => "max_attempts = 5",
+            Key::InitialInterval => "initial_interval = \"1s\"",
+            Key::MaxInterval => "max_interval = \"1m\"",
+            Key::BackoffCoefficient => "backoff_coefficient = 2.0",
+            Key::NonRetryable => "non_retryable = [\"ValidationError\"]",
+        }
+    }
+
+    fn lookup(text: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|key| key.as_str() == text)
+    }
+
+    /// The key named by `ident`, if `scope` accepts it.
+    fn resolve(scope: Scope, ident: &Ident) -> syn::Result<Key> {
+        let text = ident.unraw().to_string();
+        match Key::lookup(&text) {
+            Some(key) if scope.keys().contains(&key) => Ok(key),
+            Some(key) => Err(syn::Error::new(ident.span(), misplaced(scope, key))),
+            None => Err(syn::Error::new(ident.span(), unknown(scope, &text))),
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a list of options is written, which decides the keys it accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Activity,
+    Workflow,
+    Retry,
+    Signal,
+}
+
+impl Scope {
+    fn keys(self) -> &'static [Key] {
+        match self {
+            Scope::Activity => &[
+                Key::Name,
+                Key::Crate,
+                Key::StartToClose,
+                Key::ScheduleToClose,
+                Key::HeartbeatTimeout,
+                Key::Retry,
+            ],
+            Scope::Workflow | Scope::Signal => &[Key::Name, Key::Crate],
+            Scope::Retry => &[
+                Key::MaxAttempts,
+                Key::InitialInterval,
+                Key::MaxInterval,
+                Key::BackoffCoefficient,
+                Key::NonRetryable,
+            ],
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Scope::Activity => "`#[activity]`",
+            Scope::Workflow => "`#[workflow]`",
+            Scope::Retry => "`retry(...)`",
+            Scope::Signal => "`#[signal]`",
+        }
+    }
+
+    /// "`name` and `crate`", "`a`, `b` and `c`".
+    fn key_list(self) -> String {
+        let keys: Vec<String> = self.keys().iter().map(|k| format!("`{k}`")).collect();
+        match keys.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => keys.concat(),
+        }
+    }
+}
+
+fn misplaced(scope: Scope, key: Key) -> String {
+    let activity_key = Scope::Activity.keys().contains(&key);
+    let retry_key = Scope::Retry.keys().contains(&key);
+    match scope {
+        Scope::Activity if retry_key => {
+            format!(
+                "`{key}` is a retry option: write `retry({})`",
+                key.example()
+            )
+        }
+        Scope::Workflow | Scope::Signal if activity_key => format!(
+            "`{key}` is an activity option; {} takes {}",
+            scope.describe(),
+            scope.key_list()
+        ),
+        Scope::Workflow | Scope::Signal if retry_key => format!(
+            "`{key}` is an activity retry option; {} takes {}",
+            scope.describe(),
+            scope.key_list()
+        ),
+        _ => format!(
+            "`{key}` is not a {} option; it takes {}",
+            scope.describe(),
+            scope.key_list()
+        ),
+    }
+}
+
+fn unknown(scope: Scope, text: &str) -> String {
+    let candidates = scope.keys().iter().map(|key| key.as_str());
+    let suggestion = match closest(text, candidates) {
+        Some(close) => format!(" did you mean `{close}`?"),
+        None => String::new(),
+    };
+    format!(
+        "unknown {} option `{text}`;{suggestion} valid options are {}",
+        scope.describe(),
+        scope.key_list()
+    )
+}
+
+/// The candidate closest to `typed` by edit distance, if close enough to be
+/// what was meant (at most a third of the typed length, as rustc does).
+pub(crate) fn closest<'a>(
+    typed: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = typed.chars().count().max(3) / 3;
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(typed, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance between `a` and `b`, counted in chars.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            let substitution = diagonal + usize::from(ca != *cb);
+            row[j + 1] = substitution.min(above + 1).min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// One `key`, `key = value` or `key(...)` of an option list, before its
+/// meaning is checked.
+pub(crate) struct OptionItem {
+    key: Ident,
+    value: Value,
+}
+
+enum Value {
+    Flag,
+    Assign(Expr),
+    List(Punctuated<OptionItem, Token![,]>),
+}
+
+impl Parse for OptionItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        // `parse_any` accepts keywords: `crate = "..."`.
+        let key = Ident::parse_any(input)?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Value::Assign(input.parse()?)
+        } else if input.peek(token::Paren) {
+            let content;
+            syn::parenthesized!(content in input);
+            Value::List(content.parse_terminated(OptionItem::parse, Token![,])?)
+        } else {
+            Value::Flag
+        };
+        Ok(OptionItem { key, value })
+    }
+}
+
+impl OptionItem {
+    fn expected(&self, key: Key, what: &str) -> syn::Error {
+        let message = format!("expected {what}: `{}`", key.example());
+        match &self.value {
+            Value::Assign(expr) => syn::Error::new_spanned(expr, message),
+            Value::Flag | Value::List(_) => syn::Error::new(self.key.span(), message),
+        }
+    }
+
+    /// The value of `key = value`, literal groups from `macro_rules!` peeled.
+    fn expr(&self, key: Key, what: &str) -> syn::Result<&Expr> {
+        match &self.value {
+            Value::Assign(expr) => Ok(peel(expr)),
+            Value::Flag | Value::List(_) => Err(self.expected(key, what)),
+        }
+    }
+
+    fn string(&self, key: Key, what: &str) -> syn::Result<LitStr> {
+        match self.expr(key, what)? {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => Ok(lit.clone()),
+            _ => Err(self.expected(key, what)),
+        }
+    }
+}
+
+fn peel(mut expr: &Expr) -> &Expr {
+    loop {
+        match expr {
+            Expr::Group(group) => expr = &group.expr,
+            Expr::Paren(paren) => expr = &paren.expr,
+            _ => return expr,
+        }
+    }
+}
+
+/// A duration option: whole milliseconds, and the literal it came from.
+#[derive(Clone, Debug)]
+pub(crate) struct Millis {
+    pub(crate) millis: u64,
+    pub(crate) lit: LitStr,
+}
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let duration = std::time::Duration::from_millis(self.millis);
+        write!(f, "{}", humantime::format_duration(duration))
+    }
+}
+
+/// `retry(...)`: the fields of `RetryPolicy` that were given.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Retry {
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) initial_interval: Option<Millis>,
+    pub(crate) max_interval: Option<Millis>,
+    pub(crate) backoff_coefficient: Option<f64>,
+    pub(crate) non_retryable: Option<Vec<LitStr>>,
+}
+
+impl Retry {
+    /// Checks that hold between fields.
+    fn check(&self) -> Option<syn::Error> {
+        let max = self.max_interval.as_ref()?;
+        let (initial, which) = match &self.initial_interval {
+            Some(initial) => (initial.millis, format!("`initial_interval` ({initial})")),
+            None => (
+                DEFAULT_INITIAL_INTERVAL_MS,
+                "the default `initial_interval` (1s)".to_owned(),
+            ),
+        };
+        (max.millis < initial).then(|| {
+            syn::Error::new(
+                max.lit.span(),
+                format!("`max_interval` ({max}) must not be shorter than {which}"),
+            )
+        })
+    }
+}
+
+/// The options of one macro invocation; each field is `None` when not given
+/// (or given with an error, already reported).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Options {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) krate: Option<syn::Path>,
+    pub(crate) start_to_close: Option<Millis>,
+    pub(crate) schedule_to_close: Option<Millis>,
+    pub(crate) heartbeat_timeout: Option<Millis>,
+    pub(crate) retry: Option<Retry>,
+}
+
+type Items = Punctuated<OptionItem, Token![,]>;
+
+impl Options {
+    /// Parses the arguments of `#[activity(..)]` or `#[workflow(..)]`.
+    pub(crate) fn from_args(scope: Scope, args: TokenStream, errors: &mut Errors) -> Options {
+        let mut options = Options::default();
+        match Items::parse_terminated.parse2(args) {
+            Ok(items) => options.apply_all(scope, &items, &mut Vec::new(), errors),
+            Err(error) => errors.push(error),
+        }
+        options
+    }
+
+    /// Parses every `#[signal(..)]` among a type's attributes (a key given in
+    /// two of them is a duplicate too).
+    pub(crate) fn from_signal_attrs(attrs: &[Attribute], errors: &mut Errors) -> Options {
+        let mut options = Options::default();
+        let mut seen = Vec::new();
+        for attr in attrs.iter().filter(|attr| attr.path().is_ident("signal")) {
+            let Meta::List(list) = &attr.meta else {
+                errors.push(syn::Error::new_spanned(
+                    attr,
+                    "expected `#[signal(name = \"...\")]`",
+                ));
+                continue;
+            };
+            match list.parse_args_with(Items::parse_terminated) {
+                Ok(items) => options.apply_all(Scope::Signal, &items, &mut seen, errors),
+                Err(error) => errors.push(error),
+            }
+        }
+        options
+    }
+
+    /// The path of the runtime crate: `::reprise` unless `crate = "..."`.
+    pub(crate) fn krate(&self) -> syn::Path {
+        self.krate
+            .clone()
+            .unwrap_or_else(|| syn::parse_quote!(::reprise))
+    }
+
+    fn apply_all(&mut self, scope: Scope, items: &Items, seen: &mut Vec<Key>, errors: &mut Errors) {
+        for item in items {
+            if let Err(error) = self.apply(scope, item, seen, errors) {
+                errors.push(error);
+            }
+        }
+    }
+
+    fn apply(
+        &mut self,
+        scope: Scope,
+        item: &OptionItem,
+        seen: &mut Vec<Key>,
+        errors: &mut Errors,
+    ) -> syn::Result<()> {
+        let key = Key::resolve(scope, &item.key)?;
+        first_occurrence(seen, key, &item.key)?;
+        match key {
+            Key::Name => self.name = Some(name(item)?),
+            Key::Crate => self.krate = Some(crate_path(item)?),
+            Key::StartToClose => self.start_to_close = Some(duration(item, key)?),
+            Key::ScheduleToClose => self.schedule_to_close = Some(duration(item, key)?),
+            Key::HeartbeatTimeout => self.heartbeat_timeout = Some(duration(item, key)?),
+            Key::Retry => {
+                let Value::List(items) = &item.value else {
+                    return Err(item.expected(key, "a parenthesized list"));
+                };
+                self.retry.get_or_insert_with(Retry::default);
+                self.apply_all(Scope::Retry, items, &mut Vec::new(), errors);
+                if let Some(error) = self.retry.as_ref().and_then(Retry::check) {
+                    errors.push(error);
+                }
+            }
+            Key::MaxAttempts => self.retry_mut().max_attempts = Some(max_attempts(item)?),
+            Key::InitialInterval => self.retry_mut().initial_interval = Some(duration(item, key)?),
+            Key::MaxInterval => self.retry_mut().max_interval = Some(duration(item, key)?),
+            Key::BackoffCoefficient => {
+                self.retry_mut().backoff_coefficient = Some(backoff_coefficient(item)?);
+            }
+            Key::NonRetryable => self.retry_mut().non_retryable = Some(non_retryable(item)?),
+        }
+        Ok(())
+    }
+
+    fn retry_mut(&mut self) -> &mut Retry {
+        self.retry.get_or_insert_with(Retry::default)
+    }
+}
+
+/// The one duplicate check: an error on the second occurrence of `key`.
+fn first_occurrence(seen: &mut Vec<Key>, key: Key, ident: &Ident) -> syn::Result<()> {
+    if seen.contains(&key) {
+        return Err(syn::Error::new(
+            ident.span(),
+            format!("duplicate option `{key}`: give it once"),
+        ));
+    }
+    seen.push(key);
+    Ok(())
+}
+
+fn name(item: &OptionItem) -> syn::Result<LitStr> {
+    let lit = item.string(Key::Name, "a string literal")?;
+    if lit.value().trim().is_empty() {
+        return Err(syn::Error::new(lit.span(), "the name must not be empty"));
+    }
+    Ok(lit)
+}
+
+fn crate_path(item: &OptionItem) -> syn::Result<syn::Path> {
+    let lit = item.string(Key::Crate, "a string literal holding a path")?;
+    lit.parse_with(syn::Path::parse_mod_style).map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!("`{}` is not a path: write `crate = \"reprise\"` or `crate = \"::my_crate::reprise\"`", lit.value()),
+        )
+    })
+}
+
+fn duration(item: &OptionItem, key: Key) -> syn::Result<Millis> {
+    let lit = item.string(key, "a duration string")?;
+    parse_millis(key, lit)
+}
+
+/// Parses a humantime literal into whole, non-zero milliseconds.
+pub(crate) fn parse_millis(key: Key, lit: LitStr) -> syn::Result<Millis> {
+    let text = lit.value();
+    let duration = humantime::parse_duration(&text).map_err(|error| {
+        let reason = match error {
+            humantime::DurationError::UnknownUnit { unit, .. } if !unit.is_empty() => {
+                format!("unknown unit `{unit}`, use `ms`, `s`, `m`, `h` or `d`")
+            }
+            other => other.to_string(),
+        };
+        syn::Error::new(
+            lit.span(),
+            format!("invalid duration `{text}`: {reason}; write e.g. `\"30s\"`, `\"5m\"` or `\"1h 30m\"`"),
+        )
+    })?;
+    if duration.is_zero() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("`{key}` must be longer than zero"),
+        ));
+    }
+    if duration.subsec_nanos() % 1_000_000 != 0 {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("`{key}` is counted in whole milliseconds: `{text}` is not"),
+        ));
+    }
+    let millis = u64::try_from(duration.as_millis())
+        .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` is too long")))?;
+    Ok(Millis { millis, lit })
+}
+
+fn max_attempts(item: &OptionItem) -> syn::Result<u32> {
+    let what = "a positive integer";
+    let Expr::Lit(ExprLit {
+        lit: Lit::Int(lit), ..
+    }) = item.expr(Key::MaxAttempts, what)?
+    else {
+        return Err(item.expected(Key::MaxAttempts, what));
+    };
+    let value: u32 = lit.base10_parse()?;
+    if value == 0 {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`max_attempts` must be at least 1 (the first attempt counts); leave it out for unlimited attempts",
+        ));
+    }
+    Ok(value)
+}
+
+fn backoff_coefficient(item: &OptionItem) -> syn::Result<f64> {
+    let what = "a number";
+    let (value, span) = match item.expr(Key::BackoffCoefficient, what)? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(lit),
+            ..
+        }) => (lit.base10_parse::<f64>()?, lit.span()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => (lit.base10_parse::<f64>()?, lit.span()),
+        _ => return Err(item.expected(Key::BackoffCoefficient, what)),
+    };
+    if !value.is_finite() || value < 1.0 {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "`backoff_coefficient` must be at least 1.0 so delays do not shrink, not {value}"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+fn non_retryable(item: &OptionItem) -> syn::Result<Vec<LitStr>> {
+    let what = "a list of error kinds";
+    let Expr::Array(array) = item.expr(Key::NonRetryable, what)? else {
+        return Err(item.expected(Key::NonRetryable, what));
+    };
+    array
+        .elems
+        .iter()
+        .map(|elem| match peel(elem) {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) if !lit.value().is_empty() => Ok(lit.clone()),
+            other => Err(syn::Error::new_spanned(
+                other.to_token_stream(),
+                format!(
+                    "expected a string literal naming an error kind: `{}`",
+                    Key::NonRetryable.example()
+                ),
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn activity(args: TokenStream) -> (Options, Vec<String>) {
+        let mut errors = Errors::default();
+        let options = Options::from_args(Scope::Activity, args, &mut errors);
+        (options, errors.messages())
+    }
+
+    fn workflow(args: TokenStream) -> (Options, Vec<String>) {
+        let mut errors = Errors::default();
+        let options = Options::from_args(Scope::Workflow, args, &mut errors);
+        (options, errors.messages())
+    }
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("name", "name"), 0);
+        assert_eq!(edit_distance("nmae", "name"), 2);
+        assert_eq!(edit_distance("start_to_clos", "start_to_close"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn closest_suggests_only_near_keys() {
+        let keys = Scope::Activity.keys().iter().map(|k| k.as_str());
+        assert_eq!(
+            closest("stat_to_close", keys.clone()),
+            Some("start_to_close")
+        );
+        assert_eq!(closest("nam", keys.clone()), Some("name"));
+        assert_eq!(closest("timeout", keys), None);
+    }
+
+    #[test]
+    fn empty_arguments_give_defaults() {
+        let (options, errors) = activity(quote!());
+        assert!(errors.is_empty());
+        assert!(options.name.is_none() && options.retry.is_none());
+        assert_eq!(options.krate().to_token_stream().to_string(), ":: reprise");
+    }
+
+    #[test]
+    fn parses_every_activity_option() {
+        let (options, errors) = activity(quote!(
+            name = "LoadData",
+            crate = "my_reprise",
+            start_to_close = "5m",
+            schedule_to_close = "1h 30m",
+            heartbeat_timeout = "30s",
+            retry(
+                max_attempts = 5,
+                initial_interval = "2s",
+                max_interval = "30s",
+                backoff_coefficient = 1.5,
+                non_retryable = ["ValidationError", "NotFound"],
+            ),
+        ));
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(options.name.unwrap().value(), "LoadData");
+        assert_eq!(
+            options.krate.unwrap().to_token_stream().to_string(),
+            "my_reprise"
+        );
+        assert_eq!(options.start_to_close.unwrap().millis, 300_000);
+        assert_eq!(options.schedule_to_close.unwrap().millis, 5_400_000);
+        assert_eq!(options.heartbeat_timeout.unwrap().millis, 30_000);
+        let retry = options.retry.unwrap();
+        assert_eq!(retry.max_attempts, Some(5));
+        assert_eq!(retry.initial_interval.unwrap().millis, 2_000);
+        assert_eq!(retry.max_interval.unwrap().millis, 30_000);
+        assert_eq!(retry.backoff_coefficient, Some(1.5));
+        let kinds: Vec<String> = retry
+            .non_retryable
+            .unwrap()
+            .iter()
+            .map(LitStr::value)
+            .collect();
+        assert_eq!(kinds, ["ValidationError", "NotFound"]);
+    }
+
+    #[test]
+    fn integer_backoff_coefficient_and_sub_second_durations() {
+        let (options, errors) = activity(quote!(
+            start_to_close = "250ms",
+            retry(backoff_coefficient = 3)
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(options.start_to_close.unwrap().millis, 250);
+        assert_eq!(options.retry.unwrap().backoff_coefficient, Some(3.0));
+    }
+
+    #[test]
+    fn bad_durations_are_errors() {
+        let (options, errors) = activity(quote!(start_to_close = "5 parsecs"));
+        assert!(options.start_to_close.is_none());
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("invalid duration `5 parsecs`: unknown unit `parsecs`"),
+            "{errors:?}"
+        );
+
+        let (_, errors) = activity(quote!(heartbeat_timeout = "0s"));
+        assert_eq!(errors, ["`heartbeat_timeout` must be longer than zero"]);
+
+        let (_, errors) = activity(quote!(start_to_close = "1500us"));
+        assert_eq!(
+            errors,
+            ["`start_to_close` is counted in whole milliseconds: `1500us` is not"]
+        );
+
+        let (_, errors) = activity(quote!(start_to_close = 30));
+        assert_eq!(
+            errors,
+            ["expected a duration string: `start_to_close = \"5m\"`"]
+        );
+
+        let (_, errors) = activity(quote!(start_to_close));
+        assert_eq!(
+            errors,
+            ["expected a duration string: `start_to_close = \"5m\"`"]
+        );
+    }
+
+    #[test]
+    fn retry_values_are_checked() {
+        let (_, errors) = activity(quote!(retry(max_attempts = 0)));
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("`max_attempts` must be at least 1"));
+
+        let (_, errors) = activity(quote!(retry(max_attempts = "5")));
+        assert_eq!(errors, ["expected a positive integer: `max_attempts = 5`"]);
+
+        let (_, errors) = activity(quote!(retry(max_attempts = -1)));
+        assert_eq!(errors, ["expected a positive integer: `max_attempts = 5`"]);
+
+        let (_, errors) = activity(quote!(retry(backoff_coefficient = 0.5)));
+        assert_eq!(
+            errors,
+            ["`backoff_coefficient` must be at least 1.0 so delays do not shrink, not 0.5"]
+        );
+
+        let (_, errors) = activity(quote!(retry(non_retryable = "ValidationError")));
+        assert_eq!(
+            errors,
+            ["expected a list of error kinds: `non_retryable = [\"ValidationError\"]`"]
+        );
+
+        let (_, errors) = activity(quote!(retry(non_retryable = ["A", 1])));
+        assert_eq!(
+            errors,
+            ["expected a string literal naming an error kind: `non_retryable = [\"ValidationError\"]`"]
+        );
+
+        let (_, errors) = activity(quote!(retry = 5));
+        assert_eq!(
+            errors,
+            ["expected a parenthesized list: `retry(max_attempts = 5)`"]
+        );
+    }
+
+    #[test]
+    fn max_interval_must_not_be_shorter_than_initial_interval() {
+        let (_, errors) = activity(quote!(retry(initial_interval = "2s", max_interval = "1s")));
+        assert_eq!(
+            errors,
+            ["`max_interval` (1s) must not be shorter than `initial_interval` (2s)"]
+        );
+        let (_, errors) = activity(quote!(retry(max_interval = "500ms")));
+        assert_eq!(
+            errors,
+            ["`max_interval` (500ms) must not be shorter than the default `initial_interval` (1s)"]
+        );
+        let (_, errors) = activity(quote!(retry(
+            initial_interval = "100ms",
+            max_interval = "500ms"
+        )));
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn duplicates_are_reported_once_each_and_the_first_value_kept() {
+        let (options, errors) = activity(quote!(
+            name = "a",
+            name = "b",
+            retry(max_attempts = 2, max_attempts = 3),
+            retry()
+        ));
+        assert_eq!(
+            errors,
+            [
+                "duplicate option `name`: give it once",
+                "duplicate option `max_attempts`: give it once",
+                "duplicate option `retry`: give it once",
+            ]
+        );
+        assert_eq!(options.name.unwrap().value(), "a");
+        assert_eq!(options.retry.unwrap().max_attempts, Some(2));
+    }
+
+    #[test]
+    fn duplicate_of_an_invalid_value_is_still_a_duplicate() {
+        let (_, errors) = activity(quote!(start_to_close = "x", start_to_close = "1s"));
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[1], "duplicate option `start_to_close`: give it once");
+    }
+
+    #[test]
+    fn unknown_keys_list_the_valid_ones_and_suggest_a_close_one() {
+        let (_, errors) = activity(quote!(start_to_clos = "5m"));
+        assert_eq!(
+            errors,
+            [
+                "unknown `#[activity]` option `start_to_clos`; did you mean `start_to_close`? \
+              valid options are `name`, `crate`, `start_to_close`, `schedule_to_close`, \
+              `heartbeat_timeout` and `retry`"
+            ]
+        );
+        let (_, errors) = activity(quote!(timeout = "5m"));
+        assert_eq!(
+            errors,
+            [
+                "unknown `#[activity]` option `timeout`; valid options are `name`, `crate`, \
+              `start_to_close`, `schedule_to_close`, `heartbeat_timeout` and `retry`"
+            ]
+        );
+        let (_, errors) = activity(quote!(retry(max_atempts = 3)));
+        assert_eq!(
+            errors,
+            [
+                "unknown `retry(...)` option `max_atempts`; did you mean `max_attempts`? \
+              valid options are `max_attempts`, `initial_interval`, `max_interval`, \
+              `backoff_coefficient` and `non_retryable`"
+            ]
+        );
+    }
+
+    #[test]
+    fn options_in_the_wrong_place_say_where_they_belong() {
+        let (_, errors) = workflow(quote!(name = "Etl", start_to_close = "5m"));
+        assert_eq!(
+            errors,
+            ["`start_to_close` is an activity option; `#[workflow]` takes `name` and `crate`"]
+        );
+        let (_, errors) = activity(quote!(max_attempts = 3));
+        assert_eq!(
+            errors,
+            ["`max_attempts` is a retry option: write `retry(max_attempts = 5)`"]
+        );
+        let (_, errors) = workflow(quote!(max_attempts = 3));
+        assert_eq!(
+            errors,
+            ["`max_attempts` is an activity retry option; `#[workflow]` takes `name` and `crate`"]
+        );
+        let (_, errors) = activity(quote!(retry(name = "x")));
+        assert_eq!(
+            errors,
+            ["`name` is not a `retry(...)` option; it takes `max_attempts`, `initial_interval`, \
+              `max_interval`, `backoff_coefficient` and `non_retryable`"]
+        );
+    }
+
+    #[test]
+    fn every_error_is_collected() {
+        let (_, errors) = activity(quote!(
+            start_to_close = "5 parsecs",
+            retry(max_attempts = 0, backoff_coefficient = 0.1),
+            nme = "x"
+        ));
+        assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    #[test]
+    fn string_values_are_checked() {
+        let (_, errors) = activity(quote!(name = LoadData));
+        assert_eq!(errors, ["expected a string literal: `name = \"LoadData\"`"]);
+        let (_, errors) = activity(quote!(name = ""));
+        assert_eq!(errors, ["the name must not be empty"]);
+        let (_, errors) = workflow(quote!(crate = "not a path"));
+        assert_eq!(
+            errors,
+            ["`not a path` is not a path: write `crate = \"reprise\"` or `crate = \"::my_crate::reprise\"`"]
+        );
+        let (options, errors) = workflow(quote!(crate = "::my::reprise"));
+        assert!(errors.is_empty());
+        assert_eq!(
+            options.krate().to_token_stream().to_string(),
+            ":: my :: reprise"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let (_, errors) = activity(quote!(name "x"));
+        assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn signal_attributes_share_the_parser() {
+        let input: syn::DeriveInput = syn::parse_quote! {
+            #[signal(name = "stop")]
+            #[signal(name = "again", start_to_close = "1s", nam = "x")]
+            #[signal]
+            struct Stop;
+        };
+        let mut errors = Errors::default();
+        let options = Options::from_signal_attrs(&input.attrs, &mut errors);
+        assert_eq!(options.name.unwrap().value(), "stop");
+        assert_eq!(
+            errors.messages(),
+            [
+                "duplicate option `name`: give it once",
+                "`start_to_close` is an activity option; `#[signal]` takes `name` and `crate`",
+                "unknown `#[signal]` option `nam`; did you mean `name`? valid options are `name` and `crate`",
+                "expected `#[signal(name = \"...\")]`",
+            ]
+        );
+    }
+}

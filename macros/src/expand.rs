@@ -1,0 +1,705 @@
+//! The expansion of `#[activity]` and `#[workflow]`.
+//!
+//! ```text
+//! #[doc = ...]                         // the function's docs
+//! VIS struct NAME;                     // the unit value users pass around
+//! const _: () = {
+//!     // several parameters only: each type checked at its own span
+//!     fn __reprise_check_input_0() { CRATE::__private::assert_payload::<T1>(); }
+//!     impl CRATE::__private::Activity for NAME {
+//!         const NAME: &'static str = "...";
+//!         type Input = (T1, T2,);      // parentheses at the parameter list's span
+//!         type Output = <RET as CRATE::__private::ActivityReturn>::Ok;
+//!         fn options(&self) -> ActivityOptions { ... }        // activities only
+//!         fn run(self, __reprise_ctx, __reprise_input) -> BoxFuture<...> {
+//!             async fn __reprise_body(USER PARAMS) -> RET { USER BODY }
+//!             let (__reprise_arg0, __reprise_arg1,) = __reprise_input;
+//!             Box::pin(__reprise_body(__reprise_ctx, __reprise_arg0, __reprise_arg1))
+//!         }
+//!     }
+//! };
+//! ```
+//!
+//! `type Output`, the signature of `run`, the braces of its body and the
+//! `Box::pin` call are spanned at `RET`: a wrong return type, or a body whose
+//! future is not `Send`, is reported on the user's return type.
+//!
+//! Errors never stop the expansion: the unit struct is always emitted next to
+//! them, with its impl whenever the signature allows, so uses of the value
+//! elsewhere add no "cannot find value" noise.
+
+use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Item, ItemFn, LitStr, Path, Type};
+
+use crate::ast::{Function, Kind};
+use crate::attr::{Millis, Options, Scope};
+use crate::errors::Errors;
+use crate::respan::respan;
+use crate::validate::{self, Verdict};
+
+/// `#[activity(args)] item`.
+pub(crate) fn activity(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Activity, args, item)
+}
+
+/// `#[workflow(args)] item`.
+pub(crate) fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Workflow, args, item)
+}
+
+fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let scope = match kind {
+        Kind::Activity => Scope::Activity,
+        Kind::Workflow => Scope::Workflow,
+    };
+    let options = Options::from_args(scope, args, &mut errors);
+    let item = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(item)) => item,
+        Ok(_) => {
+            let message = format!("`#[{}]` applies to an `async fn`", kind.noun());
+            errors.push(syn::Error::new(Span::call_site(), message));
+            return with_errors(item, &errors);
+        }
+        Err(error) => {
+            errors.push(error);
+            return with_errors(item, &errors);
+        }
+    };
+
+    let mut func = Function::new(kind, item);
+    let verdict = validate::signature(&func, &mut errors);
+    if kind == Kind::Workflow {
+        errors.extend(crate::lint::check(&mut func.block));
+    }
+    let tokens = match (verdict, func.output().cloned()) {
+        (Verdict::PassThrough, _) => pass_through(func),
+        (Verdict::Usable, Some(output)) => {
+            let krate = options.krate();
+            if kind == Kind::Workflow {
+                let input = func.input_type();
+                crate::rewrite::continue_as_new(&mut func.block, &krate, &input);
+            }
+            let mut tokens = unit_struct(&func);
+            tokens.extend(implementation(&func, &options, &krate, &output));
+            tokens
+        }
+        (Verdict::Usable | Verdict::StructOnly, _) => unit_struct(&func),
+    };
+    with_errors(tokens, &errors)
+}
+
+fn with_errors(mut tokens: TokenStream, errors: &Errors) -> TokenStream {
+    tokens.extend(errors.to_compile_errors());
+    tokens
+}
+
+/// The function as written (a method taking `self`, which rustc reports
+/// nothing about once the attribute's error is shown).
+fn pass_through(func: Function) -> TokenStream {
+    let Function {
+        docs,
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = func;
+    ItemFn {
+        attrs: docs.into_iter().chain(attrs).collect(),
+        vis,
+        sig,
+        block,
+    }
+    .into_token_stream()
+}
+
+fn unit_struct(func: &Function) -> TokenStream {
+    let Function { docs, vis, sig, .. } = func;
+    let ident = &sig.ident;
+    quote! {
+        #(#docs)*
+        #[allow(non_camel_case_types)]
+        #[derive(
+            ::core::clone::Clone,
+            ::core::marker::Copy,
+            ::core::fmt::Debug,
+            ::core::default::Default,
+        )]
+        #vis struct #ident;
+    }
+}
+
+fn implementation(func: &Function, options: &Options, krate: &Path, output: &Type) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let [trait_, context, error, return_trait] = func.kind.idents();
+    let ident = &func.sig.ident;
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| LitStr::new(&func.default_name(), ident.span()));
+    let input = input_type(func);
+    let checks = input_checks(func, &p);
+    // `type Output`, the `run` signature and the braces of its body are
+    // spanned at the return type: a wrong one is reported there, once.
+    let span = output.span();
+    let output_type = quote!(<#output as #p::#return_trait>::Ok);
+    let output_item = respan(quote!(type Output = #output_type;), span);
+    let run_signature = respan(
+        quote! {
+            fn run(
+                self,
+                __reprise_ctx: #p::#context,
+                __reprise_input: <Self as #p::#trait_>::Input,
+            ) -> #p::BoxFuture<'static, #p::Result<#output_type, #p::#error>>
+        },
+        span,
+    );
+    let options_fn = match func.kind {
+        Kind::Activity => activity_options(options, &p),
+        Kind::Workflow => TokenStream::new(),
+    };
+    let run_body = run_body(func, &p, output);
+    let mut run_block = Group::new(Delimiter::Brace, run_body);
+    run_block.set_span(span);
+    let items = quote! {
+        const NAME: &'static str = #name;
+        type Input = #input;
+        #output_item
+
+        #options_fn
+
+        #run_signature #run_block
+    };
+    quote! {
+        const _: () = {
+            #checks
+
+            #[automatically_derived]
+            impl #p::#trait_ for #ident {
+                #items
+            }
+        };
+    }
+}
+
+/// `Activity::Input`. A tuple's parentheses take the span of the parameter
+/// list, so that the trait's `Serialize + DeserializeOwned` bounds are
+/// reported on the parameters rather than on the attribute.
+fn input_type(func: &Function) -> Type {
+    let mut ty = func.input_type();
+    if let Type::Tuple(tuple) = &mut ty {
+        tuple.paren_token = syn::token::Paren(func.sig.paren_token.span.join());
+    }
+    ty
+}
+
+/// For several parameters, one hidden function per parameter that fails to
+/// compile, at the parameter's type, unless the type can be stored (a single
+/// parameter's type is the input type itself, checked at its span already).
+fn input_checks(func: &Function, p: &TokenStream) -> TokenStream {
+    let inputs = func.inputs();
+    if inputs.len() < 2 {
+        return TokenStream::new();
+    }
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, param)| {
+            let ty = &param.ty;
+            let check = format_ident!("__reprise_check_input_{}", i);
+            quote_spanned! {ty.span()=>
+                #[allow(dead_code)]
+                fn #check() {
+                    #p::assert_payload::<#ty>();
+                }
+            }
+        })
+        .collect()
+}
+
+/// The body of `run`: the user's function, renamed and nested, called with
+/// the context and the unpacked input.
+fn run_body(func: &Function, p: &TokenStream, output: &Type) -> TokenStream {
+    let mut sig = func.sig.clone();
+    sig.ident = format_ident!("__reprise_body");
+    // Reported already when wrong; fixed here so nothing else fails.
+    sig.asyncness = Some(syn::Token![async](sig.fn_token.span));
+    sig.constness = None;
+    sig.unsafety = None;
+    sig.abi = None;
+    let attrs = &func.attrs;
+    let block = &func.block;
+
+    let args: Vec<_> = (0..func.inputs().len())
+        .map(|i| format_ident!("__reprise_arg{}", i))
+        .collect();
+    let bind = match args.as_slice() {
+        [] => quote!(let () = __reprise_input;),
+        [one] => quote!(let #one = __reprise_input;),
+        several => quote!(let (#(#several,)*) = __reprise_input;),
+    };
+    let context = func.context().map(|_| quote!(__reprise_ctx,));
+    // At the return type: where a wrong one, or a future that is not
+    // `Send`, is reported.
+    let call = respan(
+        quote!(#p::Box::pin(__reprise_body(#context #(#args),*))),
+        output.span(),
+    );
+    quote! {
+        #(#attrs)*
+        #[allow(clippy::unused_async)] // `async` is what the macro asks for
+        #sig #block
+
+        #bind
+        #call
+    }
+}
+
+fn activity_options(options: &Options, p: &TokenStream) -> TokenStream {
+    let millis = |m: &Millis| {
+        let value = Literal::u64_suffixed(m.millis);
+        quote_spanned!(m.lit.span()=> #p::Duration::from_millis(#value))
+    };
+    let optional = |m: &Option<Millis>| match m {
+        Some(m) => {
+            let duration = millis(m);
+            quote!(#p::Option::Some(#duration))
+        }
+        None => quote!(#p::Option::None),
+    };
+    let start_to_close = optional(&options.start_to_close);
+    let schedule_to_close = optional(&options.schedule_to_close);
+    let heartbeat_timeout = optional(&options.heartbeat_timeout);
+    let retry = match &options.retry {
+        None => quote!(<#p::RetryPolicy as ::core::default::Default>::default()),
+        Some(retry) => {
+            let mut fields = Vec::new();
+            if let Some(initial) = &retry.initial_interval {
+                let duration = millis(initial);
+                fields.push(quote!(initial_interval: #duration));
+            }
+            if let Some(coefficient) = retry.backoff_coefficient {
+                let coefficient = Literal::f64_suffixed(coefficient);
+                fields.push(quote!(backoff_coefficient: #coefficient));
+            }
+            if retry.max_interval.is_some() {
+                let max = optional(&retry.max_interval);
+                fields.push(quote!(max_interval: #max));
+            }
+            if let Some(max) = retry.max_attempts {
+                let max = Literal::u32_suffixed(max);
+                fields.push(quote!(max_attempts: #p::Option::Some(#max)));
+            }
+            if let Some(kinds) = &retry.non_retryable {
+                let kinds = if kinds.is_empty() {
+                    quote!(#p::Vec::new())
+                } else {
+                    quote!(#p::Vec::from([#(#p::String::from(#kinds)),*]))
+                };
+                fields.push(quote!(non_retryable_error_types: #kinds));
+            }
+            // All five given: a struct update would be needless.
+            let rest = (fields.len() < 5).then(|| quote!(..::core::default::Default::default()));
+            quote! {
+                #p::RetryPolicy {
+                    #(#fields,)*
+                    #rest
+                }
+            }
+        }
+    };
+    quote! {
+        fn options(&self) -> #p::ActivityOptions {
+            #p::ActivityOptions {
+                start_to_close: #start_to_close,
+                schedule_to_close: #schedule_to_close,
+                heartbeat_timeout: #heartbeat_timeout,
+                retry: #retry,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalize(tokens: TokenStream) -> String {
+        tokens.to_string()
+    }
+
+    fn contains(haystack: &str, needle: TokenStream) {
+        let needle = normalize(needle);
+        assert!(haystack.contains(&needle), "`{needle}` not in:\n{haystack}");
+    }
+
+    #[test]
+    fn an_activity_expands_to_a_unit_struct_and_its_impl() {
+        let out = normalize(activity(
+            quote!(
+                name = "LoadData",
+                start_to_close = "5m",
+                retry(max_attempts = 5, non_retryable = ["ValidationError"])
+            ),
+            quote! {
+                /// Loads rows.
+                pub async fn load(ctx: ActivityContext, target: Target, mut rows: Vec<Row>) -> Result<usize, ActivityError> {
+                    Ok(rows.len())
+                }
+            },
+        ));
+        contains(&out, quote!(#[doc = r" Loads rows."]));
+        contains(
+            &out,
+            quote!(
+                pub struct load;
+            ),
+        );
+        contains(&out, quote!(impl ::reprise::__private::Activity for load));
+        contains(
+            &out,
+            quote!(
+                const NAME: &'static str = "LoadData";
+            ),
+        );
+        contains(&out, quote! { type Input = (Target, Vec<Row>,); });
+        contains(
+            &out,
+            quote!(
+                type Output =
+                    <Result<usize, ActivityError> as ::reprise::__private::ActivityReturn>::Ok;
+            ),
+        );
+        contains(
+            &out,
+            quote!(start_to_close: ::reprise::__private::Option::Some(::reprise::__private::Duration::from_millis(300000u64))),
+        );
+        contains(
+            &out,
+            quote!(schedule_to_close: ::reprise::__private::Option::None),
+        );
+        contains(
+            &out,
+            quote!(max_attempts: ::reprise::__private::Option::Some(5u32)),
+        );
+        contains(
+            &out,
+            quote!(non_retryable_error_types: ::reprise::__private::Vec::from([::reprise::__private::String::from("ValidationError")])),
+        );
+        contains(
+            &out,
+            quote!(async fn __reprise_body(ctx: ActivityContext, target: Target, mut rows: Vec<Row>) -> Result<usize, ActivityError>),
+        );
+        contains(
+            &out,
+            quote!(let (__reprise_arg0, __reprise_arg1,) = __reprise_input;),
+        );
+        contains(
+            &out,
+            quote!(::reprise::__private::Box::pin(__reprise_body(
+                __reprise_ctx,
+                __reprise_arg0,
+                __reprise_arg1
+            ))),
+        );
+        contains(
+            &out,
+            quote!(::reprise::__private::assert_payload::<Target>();),
+        );
+        contains(
+            &out,
+            quote!(::reprise::__private::assert_payload::<Vec<Row> >();),
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn inputs_of_zero_and_one_parameter() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                async fn ping() -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        contains(
+            &out,
+            quote!(
+                type Input = ();
+            ),
+        );
+        contains(&out, quote!(let () = __reprise_input;));
+        contains(
+            &out,
+            quote!(::reprise::__private::Box::pin(__reprise_body())),
+        );
+        contains(
+            &out,
+            quote!(
+                const NAME: &'static str = "ping";
+            ),
+        );
+        contains(
+            &out,
+            quote!(retry: <::reprise::__private::RetryPolicy as ::core::default::Default>::default()),
+        );
+
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                async fn add_one(n: u64) -> Result<u64, ActivityError> {
+                    Ok(n + 1)
+                }
+            ),
+        ));
+        contains(
+            &out,
+            quote!(
+                type Input = u64;
+            ),
+        );
+        contains(&out, quote!(let __reprise_arg0 = __reprise_input;));
+        contains(
+            &out,
+            quote!(::reprise::__private::Box::pin(__reprise_body(
+                __reprise_arg0
+            ))),
+        );
+    }
+
+    #[test]
+    fn the_crate_option_renames_every_path() {
+        let out = normalize(workflow(
+            quote!(crate = "my_reprise"),
+            quote!(
+                async fn w(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+                    Ok(())
+                }
+            ),
+        ));
+        assert!(!out.contains(":: reprise"), "{out}");
+        contains(&out, quote!(impl my_reprise::__private::Workflow for w));
+        contains(
+            &out,
+            quote!(__reprise_ctx: my_reprise::__private::WorkflowContext),
+        );
+        assert!(!out.contains("fn options"), "{out}");
+    }
+
+    #[test]
+    fn a_workflow_types_continue_as_new_with_its_input() {
+        let out = normalize(workflow(
+            quote!(),
+            quote! {
+                async fn w(ctx: WorkflowContext, n: u32) -> Result<(), WorkflowError> {
+                    ctx.continue_as_new(n + 1)
+                }
+            },
+        ));
+        contains(
+            &out,
+            quote!(ctx.continue_as_new(::reprise::__private::continue_as_new_input::<u32>(n + 1))),
+        );
+    }
+
+    #[test]
+    fn retry_fields_are_spliced_as_numbers() {
+        let out = normalize(activity(
+            quote!(retry(
+                initial_interval = "2s",
+                max_interval = "30s",
+                backoff_coefficient = 1.5,
+                non_retryable = []
+            )),
+            quote!(
+                async fn a() -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        contains(
+            &out,
+            quote! {
+                retry: ::reprise::__private::RetryPolicy {
+                    initial_interval: ::reprise::__private::Duration::from_millis(2000u64),
+                    backoff_coefficient: 1.5f64,
+                    max_interval: ::reprise::__private::Option::Some(::reprise::__private::Duration::from_millis(30000u64)),
+                    non_retryable_error_types: ::reprise::__private::Vec::new(),
+                    ..::core::default::Default::default()
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn a_complete_retry_policy_has_no_struct_update() {
+        let out = normalize(activity(
+            quote!(retry(
+                max_attempts = 5,
+                initial_interval = "2s",
+                max_interval = "30s",
+                backoff_coefficient = 2.0,
+                non_retryable = ["E"]
+            )),
+            quote!(
+                async fn a() -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        assert!(!out.contains("Default :: default ()"), "{out}");
+        contains(
+            &out,
+            quote!(max_attempts: ::reprise::__private::Option::Some(5u32),),
+        );
+    }
+
+    #[test]
+    fn option_errors_keep_the_full_expansion() {
+        let out = normalize(activity(
+            quote!(start_to_close = "5 parsecs"),
+            quote!(
+                async fn a() -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        assert!(out.contains("compile_error"));
+        contains(&out, quote!(impl ::reprise::__private::Activity for a));
+        contains(
+            &out,
+            quote!(start_to_close: ::reprise::__private::Option::None),
+        );
+    }
+
+    #[test]
+    fn a_missing_async_is_reported_and_fixed_in_the_body() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                fn a() -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        assert!(out.contains("an activity must be an `async fn`"));
+        contains(&out, quote!(async fn __reprise_body()));
+    }
+
+    #[test]
+    fn unusable_signatures_emit_only_the_unit_struct() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                async fn a<T>(t: T) -> Result<T, ActivityError> {
+                    Ok(t)
+                }
+            ),
+        ));
+        contains(
+            &out,
+            quote!(
+                struct a;
+            ),
+        );
+        assert!(!out.contains("impl"), "{out}");
+        assert!(out.contains("an activity cannot have generic parameters"));
+
+        let out = normalize(workflow(
+            quote!(),
+            quote!(
+                async fn w(n: u8) -> Result<(), WorkflowError> {
+                    Ok(())
+                }
+            ),
+        ));
+        contains(
+            &out,
+            quote!(
+                struct w;
+            ),
+        );
+        assert!(!out.contains("impl"), "{out}");
+    }
+
+    #[test]
+    fn methods_taking_self_are_passed_through() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                async fn a(&self) -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        contains(
+            &out,
+            quote!(
+                async fn a(&self) -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(!out.contains("struct"), "{out}");
+        assert!(out.contains("compile_error"));
+    }
+
+    #[test]
+    fn items_that_are_not_functions_are_kept_with_an_error() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        ));
+        contains(
+            &out,
+            quote!(
+                struct S;
+            ),
+        );
+        assert!(out.contains("`#[activity]` applies to an `async fn`"));
+    }
+
+    #[test]
+    fn other_attributes_stay_on_the_body_and_docs_go_to_the_struct() {
+        let out = normalize(activity(
+            quote!(),
+            quote! {
+                /// Doc.
+                #[allow(unused_variables)]
+                async fn a(x: u8) -> Result<(), ActivityError> { Ok(()) }
+            },
+        ));
+        contains(
+            &out,
+            quote!(#[allow(unused_variables)] #[allow(clippy::unused_async)] async fn __reprise_body),
+        );
+        contains(
+            &out,
+            quote!(#[doc = r" Doc."] #[allow(non_camel_case_types)]),
+        );
+    }
+
+    #[test]
+    fn raw_identifiers_give_plain_names() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                async fn r#type() -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        contains(
+            &out,
+            quote!(
+                const NAME: &'static str = "type";
+            ),
+        );
+    }
+}

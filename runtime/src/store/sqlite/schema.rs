@@ -1,0 +1,206 @@
+//! The SQLite schema and its versioned migrations.
+//!
+//! `reprise_meta` holds `schema_version`: the number of entries of
+//! [`MIGRATIONS`] applied. Opening a database applies the missing ones in one
+//! transaction; a database from a newer reprise (a higher version) is refused
+//! rather than misread. Never edit a released migration: append a new one.
+
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+
+use super::{store_error, OPEN};
+use crate::error::Error;
+
+/// The migrations, in order; `schema_version` is how many were applied.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "
+    CREATE TABLE workflows (
+        workflow_id   TEXT NOT NULL PRIMARY KEY,
+        latest_run_id TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        created_ms    INTEGER NOT NULL
+    );
+
+    -- `seq` is the creation order (never reused: rows are not deleted).
+    -- `history_len` is the run's number of history rows, so the
+    -- `first_index` check of a commit is one lookup.
+    -- `result` and `progress` are JSON; NULL is `None`, 'null' is `Some(null)`.
+    CREATE TABLE runs (
+        seq         INTEGER PRIMARY KEY,
+        run_id      TEXT NOT NULL UNIQUE,
+        workflow_id TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        result      TEXT,
+        error       TEXT,
+        progress    TEXT,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        history_len INTEGER NOT NULL
+    );
+
+    -- `unfinished_runs`: the few unfinished runs, in creation order, without
+    -- scanning the finished ones. An unknown status counts as unfinished, so
+    -- that a corrupt row is reported rather than silently dropped.
+    CREATE INDEX runs_unfinished ON runs (seq) WHERE status NOT IN ('completed', 'failed');
+
+    CREATE TABLE history (
+        run_id TEXT NOT NULL,
+        idx    INTEGER NOT NULL,
+        event  TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx)
+    ) WITHOUT ROWID;
+
+    -- `options` is the JSON of `ActivityOptions`; `input` and `details` are
+    -- JSON. `owner` and `lease_until` are unused by the single-process SQLite
+    -- store; they keep the table the shape of the multi-process stores'.
+    CREATE TABLE tasks (
+        run_id       TEXT NOT NULL,
+        seq          INTEGER NOT NULL,
+        workflow_id  TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        input        TEXT NOT NULL,
+        options      TEXT NOT NULL,
+        attempt      INTEGER NOT NULL,
+        scheduled_ms INTEGER NOT NULL,
+        due_ms       INTEGER NOT NULL,
+        last_error   TEXT,
+        details      TEXT,
+        owner        TEXT,
+        lease_until  INTEGER,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    ",
+];
+
+/// The schema version this code writes and reads.
+pub(super) const LATEST_VERSION: usize = MIGRATIONS.len();
+
+/// Checks, without writing anything, that `conn` is a reprise database this
+/// code can use, or an empty one.
+pub(super) fn check(conn: &Connection, path: &Path) -> Result<(), Error> {
+    let tables = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| open_error(path, e))?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    if !tables.iter().any(|t| t == "reprise_meta") {
+        return Err(not_reprise(
+            path,
+            "it has tables but no `reprise_meta` table",
+        ));
+    }
+    let version = read_version(conn, path)?;
+    if version > LATEST_VERSION {
+        return Err(newer(path, version));
+    }
+    Ok(())
+}
+
+/// Brings the schema to [`LATEST_VERSION`], in one transaction.
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| open_error(path, e))?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS reprise_meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)",
+    )
+    .map_err(|e| open_error(path, e))?;
+    let has_version = tx
+        .query_row(
+            "SELECT 1 FROM reprise_meta WHERE key = 'schema_version'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(|e| open_error(path, e))?
+        .is_some();
+    let current = if has_version {
+        read_version(&tx, path)?
+    } else {
+        0
+    };
+    if current > LATEST_VERSION {
+        return Err(newer(path, current));
+    }
+    if current == LATEST_VERSION {
+        return Ok(());
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.execute_batch(sql).map_err(|e| {
+            Error::Store(store_error(
+                OPEN,
+                format!(
+                    "`{}`: migration to schema version {}",
+                    path.display(),
+                    i + 1
+                ),
+                e,
+            ))
+        })?;
+    }
+    tx.execute(
+        "INSERT INTO reprise_meta (key, value) VALUES ('schema_version', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [LATEST_VERSION.to_string()],
+    )
+    .map_err(|e| open_error(path, e))?;
+    tx.commit().map_err(|e| open_error(path, e))?;
+    tracing::debug!(path = %path.display(), from = current, to = LATEST_VERSION, "migrated the SQLite schema");
+    Ok(())
+}
+
+fn read_version(conn: &Connection, path: &Path) -> Result<usize, Error> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM reprise_meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| open_error(path, e))?;
+    let Some(value) = value else {
+        return Err(not_reprise(
+            path,
+            "its `reprise_meta` has no `schema_version`",
+        ));
+    };
+    value.trim().parse().map_err(|_| {
+        not_reprise(
+            path,
+            &format!("its `schema_version` is `{value}`, not a number"),
+        )
+    })
+}
+
+/// An error of opening `path`: a file that is not a database is named as
+/// such, anything else is a store error.
+pub(super) fn open_error(path: &Path, e: rusqlite::Error) -> Error {
+    if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
+        return not_reprise(path, "it is not a SQLite database");
+    }
+    Error::Store(store_error(OPEN, format!("`{}`", path.display()), e))
+}
+
+fn not_reprise(path: &Path, why: &str) -> Error {
+    Error::Config(format!(
+        "`{}` is not a reprise database ({why})",
+        path.display()
+    ))
+}
+
+fn newer(path: &Path, version: usize) -> Error {
+    Error::Config(format!(
+        "`{}` has schema version {version}, but this version of reprise knows versions up to {LATEST_VERSION}: \
+         it was written by a newer reprise; upgrade reprise to open it",
+        path.display()
+    ))
+}

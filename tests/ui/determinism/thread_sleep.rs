@@ -1,0 +1,10 @@
+use reprise::prelude::*;
+
+#[workflow]
+async fn wf(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = ctx.now();
+    Ok(())
+}
+
+fn main() {}

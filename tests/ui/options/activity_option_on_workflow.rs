@@ -1,0 +1,10 @@
+//! Timeouts are activity options; a workflow takes `name` and `crate`.
+
+use reprise::prelude::*;
+
+#[workflow(name = "Count", start_to_close = "5m")]
+async fn count(_ctx: WorkflowContext, to: u64) -> Result<u64, WorkflowError> {
+    Ok(to)
+}
+
+fn main() {}
