@@ -46,6 +46,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use reprise::prelude::*;
+use reprise::WorkflowStatus;
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde_json::Value;
 
@@ -231,7 +232,10 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
                     if l.rows != t.valid {
                         return Err(ActivityError::non_retryable(
                             "LoadMismatch",
-                            format!("batch {}: {} valid records, {} loaded", batch.index, t.valid, l.rows),
+                            format!(
+                                "batch {}: {} valid records, {} loaded",
+                                batch.index, t.valid, l.rows
+                            ),
                         ));
                     }
                     Ok(BatchOutcome {
@@ -289,7 +293,9 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
         warehouse: dir.join("warehouse.db").display().to_string(),
         rejects_file: dir.join("rejects.jsonl").display().to_string(),
     };
-    ctx.set_progress(&json!({ "phase": "done", "loaded": loaded, "rejected": rejected, "retries": retries }));
+    ctx.set_progress(
+        &json!({ "phase": "done", "loaded": loaded, "rejected": rejected, "retries": retries }),
+    );
     Ok(output)
 }
 
@@ -300,14 +306,20 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
 /// Creates the warehouse tables and empties the staging tables. A full
 /// refresh: the warehouse keeps only the rows of this workflow id. Running
 /// it twice is harmless: nothing after it has started when it runs.
-#[activity(start_to_close = "1m", retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10))]
+#[activity(
+    start_to_close = "1m",
+    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
+)]
 async fn prepare(ctx: ActivityContext, job: EtlInput) -> Result<(), ActivityError> {
     let workflow_id = ctx.workflow_id().to_owned();
     blocking(move || {
         let staging = open_staging(&job.dir, &workflow_id)?;
         staging.execute_batch("DELETE FROM plan; DELETE FROM clean; DELETE FROM rejects;")?;
         let warehouse = open_warehouse(&job.dir)?;
-        warehouse.execute("DELETE FROM customers WHERE loaded_by <> ?1", [&workflow_id])?;
+        warehouse.execute(
+            "DELETE FROM customers WHERE loaded_by <> ?1",
+            [&workflow_id],
+        )?;
         Ok(())
     })
     .await
@@ -318,7 +330,11 @@ async fn prepare(ctx: ActivityContext, job: EtlInput) -> Result<(), ActivityErro
     start_to_close = "2m",
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10, non_retryable = ["ValidationError"])
 )]
-async fn extract(ctx: ActivityContext, job: EtlInput, source: Source) -> Result<Extracted, ActivityError> {
+async fn extract(
+    ctx: ActivityContext,
+    job: EtlInput,
+    source: Source,
+) -> Result<Extracted, ActivityError> {
     inject_fault(&job, source.name(), 0, ctx.attempt())?;
     let records = match source {
         Source::Database => {
@@ -339,7 +355,12 @@ async fn extract(ctx: ActivityContext, job: EtlInput, source: Source) -> Result<
 }
 
 /// Replaces the staged rows of `source` by `records` (seq = position).
-fn stage(job: &EtlInput, workflow_id: &str, source: Source, records: &[RawRecord]) -> Result<u64, ActivityError> {
+fn stage(
+    job: &EtlInput,
+    workflow_id: &str,
+    source: Source,
+    records: &[RawRecord],
+) -> Result<u64, ActivityError> {
     let mut db = open_staging(&job.dir, workflow_id)?;
     let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute("DELETE FROM raw WHERE source = ?1", [source.name()])?;
@@ -348,7 +369,12 @@ fn stage(job: &EtlInput, workflow_id: &str, source: Source, records: &[RawRecord
     Ok(records.len() as u64)
 }
 
-fn insert_raw(db: &Connection, source: Source, first_seq: u64, records: &[RawRecord]) -> Result<(), ActivityError> {
+fn insert_raw(
+    db: &Connection,
+    source: Source,
+    first_seq: u64,
+    records: &[RawRecord],
+) -> Result<(), ActivityError> {
     let mut insert = db.prepare_cached(
         "INSERT OR REPLACE INTO raw (source, seq, id, updated_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -356,7 +382,13 @@ fn insert_raw(db: &Connection, source: Source, first_seq: u64, records: &[RawRec
         let id: Option<i64> = r.id.as_deref().and_then(|s| s.trim().parse().ok());
         let updated_at = r.updated_at.as_deref().map(str::trim);
         let seq = first_seq + i as u64;
-        insert.execute(params![source.name(), seq, id, updated_at, serde_json::to_string(r)?])?;
+        insert.execute(params![
+            source.name(),
+            seq,
+            id,
+            updated_at,
+            serde_json::to_string(r)?
+        ])?;
     }
     Ok(())
 }
@@ -386,7 +418,9 @@ fn extract_database(job: &EtlInput, workflow_id: &str) -> Result<u64, ActivityEr
 
 fn extract_file(job: &EtlInput, workflow_id: &str) -> Result<u64, ActivityError> {
     let mut reader = csv::Reader::from_path(Path::new(&job.dir).join("customers.csv"))?;
-    let records = reader.deserialize().collect::<Result<Vec<RawRecord>, _>>()?;
+    let records = reader
+        .deserialize()
+        .collect::<Result<Vec<RawRecord>, _>>()?;
     stage(job, workflow_id, Source::File, &records)
 }
 
@@ -404,7 +438,9 @@ const PER_PAGE: u64 = 250;
 async fn extract_api(ctx: &ActivityContext, job: &EtlInput) -> Result<u64, ActivityError> {
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/api/customers", job.api_port);
-    let mut page = ctx.heartbeat_details::<ApiCursor>().map_or(1, |c| c.next_page);
+    let mut page = ctx
+        .heartbeat_details::<ApiCursor>()
+        .map_or(1, |c| c.next_page);
     if page == 1 {
         let (dir, wf) = (job.dir.clone(), ctx.workflow_id().to_owned());
         blocking(move || {
@@ -443,7 +479,11 @@ async fn extract_api(ctx: &ActivityContext, job: &EtlInput) -> Result<u64, Activ
     }
     let (dir, wf) = (job.dir.clone(), ctx.workflow_id().to_owned());
     blocking(move || {
-        let n: u64 = open_staging(&dir, &wf)?.query_row("SELECT COUNT(*) FROM raw WHERE source = 'api'", [], |r| r.get(0))?;
+        let n: u64 = open_staging(&dir, &wf)?.query_row(
+            "SELECT COUNT(*) FROM raw WHERE source = 'api'",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n)
     })
     .await
@@ -472,7 +512,10 @@ fn api_record(item: &Value) -> RawRecord {
 /// updated last wins; on a tie the database beats the API beats the file,
 /// then the first one read. Records without an id are kept, each on its own
 /// (validation rejects them).
-#[activity(start_to_close = "2m", retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10))]
+#[activity(
+    start_to_close = "2m",
+    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
+)]
 async fn plan_batches(ctx: ActivityContext, job: EtlInput) -> Result<Plan, ActivityError> {
     inject_fault(&job, "plan", 0, ctx.attempt())?;
     let workflow_id = ctx.workflow_id().to_owned();
@@ -523,7 +566,11 @@ struct Customer {
     start_to_close = "2m",
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10, non_retryable = ["ValidationError"])
 )]
-async fn transform_batch(ctx: ActivityContext, job: EtlInput, batch: BatchRef) -> Result<Transformed, ActivityError> {
+async fn transform_batch(
+    ctx: ActivityContext,
+    job: EtlInput,
+    batch: BatchRef,
+) -> Result<Transformed, ActivityError> {
     inject_fault(&job, "transform", batch.index, ctx.attempt())?;
     let workflow_id = ctx.workflow_id().to_owned();
     let attempt = ctx.attempt();
@@ -618,11 +665,23 @@ async fn transform_batch(ctx: ActivityContext, job: EtlInput, batch: BatchRef) -
 
 /// Loads a transformed batch into the warehouse: one transaction, `UPSERT`
 /// by id, so loading a batch twice leaves the same rows.
-#[activity(start_to_close = "2m", retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10))]
-async fn load_batch(ctx: ActivityContext, job: EtlInput, batch: BatchRef) -> Result<Loaded, ActivityError> {
+#[activity(
+    start_to_close = "2m",
+    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
+)]
+async fn load_batch(
+    ctx: ActivityContext,
+    job: EtlInput,
+    batch: BatchRef,
+) -> Result<Loaded, ActivityError> {
     let fault = fault(&job, "load", batch.index, ctx.attempt());
     if fault.is_some_and(|x| x % 2 == 0) {
-        return Err(transient("load", batch.index, ctx.attempt(), "before the commit"));
+        return Err(transient(
+            "load",
+            batch.index,
+            ctx.attempt(),
+            "before the commit",
+        ));
     }
     if job.slow_ms > 0 {
         tokio::time::sleep(Duration::from_millis(job.slow_ms)).await;
@@ -683,7 +742,12 @@ async fn load_batch(ctx: ActivityContext, job: EtlInput, batch: BatchRef) -> Res
     if fault.is_some() {
         // The rows are committed, and the attempt fails anyway (as when the
         // connection drops before the reply): the retry upserts them again.
-        return Err(transient("load", batch.index, ctx.attempt(), "after the commit"));
+        return Err(transient(
+            "load",
+            batch.index,
+            ctx.attempt(),
+            "after the commit",
+        ));
     }
     Ok(Loaded {
         rows,
@@ -694,7 +758,10 @@ async fn load_batch(ctx: ActivityContext, job: EtlInput, batch: BatchRef) -> Res
 /// Writes the rejects of this workflow to `<dir>/rejects.jsonl`, one JSON
 /// object a line, through a temporary file and a rename: rerunning it
 /// rewrites the same file.
-#[activity(start_to_close = "1m", retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10))]
+#[activity(
+    start_to_close = "1m",
+    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
+)]
 async fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, ActivityError> {
     let workflow_id = ctx.workflow_id().to_owned();
     blocking(move || {
@@ -703,7 +770,8 @@ async fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, Acti
         let path = Path::new(&job.dir).join("rejects.jsonl");
         let tmp = path.with_extension("jsonl.tmp");
         let mut out = std::io::BufWriter::new(fs::File::create(&tmp)?);
-        let mut query = staging.prepare("SELECT key, source, reason, record FROM rejects ORDER BY ord")?;
+        let mut query =
+            staging.prepare("SELECT key, source, reason, record FROM rejects ORDER BY ord")?;
         let mut rows = query.query([])?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
@@ -732,24 +800,31 @@ async fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, Acti
 /// `ValidationError`.
 fn validate(raw: &RawRecord) -> Result<Customer, ActivityError> {
     let invalid = |reason: String| ActivityError::non_retryable(VALIDATION, reason);
-    let field = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let id = field(&raw.id).ok_or_else(|| invalid("missing id".into()))?;
-    let id = id.parse::<i64>().map_err(|_| invalid(format!("id `{id}` is not an integer")))?;
+    let id = id
+        .parse::<i64>()
+        .map_err(|_| invalid(format!("id `{id}` is not an integer")))?;
     let name = field(&raw.name).ok_or_else(|| invalid("missing name".into()))?;
     let name = normalize_name(name);
-    let email = field(&raw.email).ok_or_else(|| invalid("missing email".into()))?.to_lowercase();
+    let email = field(&raw.email)
+        .ok_or_else(|| invalid("missing email".into()))?
+        .to_lowercase();
     if !is_email(&email) {
         return Err(invalid(format!("bad email `{email}`")));
     }
     let country = match field(&raw.country) {
         None => None,
-        Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
+        Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => {
+            Some(c.to_ascii_uppercase())
+        }
         Some(c) => return Err(invalid(format!("country `{c}` is not an ISO 3166 code"))),
     };
     let amount = field(&raw.amount).ok_or_else(|| invalid("missing amount".into()))?;
-    let amount_cents = parse_amount(amount).ok_or_else(|| invalid(format!("bad amount `{amount}`")))?;
+    let amount_cents =
+        parse_amount(amount).ok_or_else(|| invalid(format!("bad amount `{amount}`")))?;
     let date = field(&raw.signup_date).ok_or_else(|| invalid("missing signup date".into()))?;
-    let signup_date = parse_date(date).ok_or_else(|| invalid(format!("bad signup date `{date}`")))?;
+    let signup_date =
+        parse_date(date).ok_or_else(|| invalid(format!("bad signup date `{date}`")))?;
     let updated_at = field(&raw.updated_at).ok_or_else(|| invalid("missing updated_at".into()))?;
     Ok(Customer {
         id,
@@ -762,13 +837,21 @@ fn validate(raw: &RawRecord) -> Result<Customer, ActivityError> {
     })
 }
 
+/// A present, non-blank field, trimmed.
+fn field(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// `"  ALICE  van DIJK "` → `"Alice Van Dijk"`.
 fn normalize_name(name: &str) -> String {
     name.split_whitespace()
         .map(|word| {
             let mut chars = word.chars();
             match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+                Some(first) => first
+                    .to_uppercase()
+                    .chain(chars.flat_map(char::to_lowercase))
+                    .collect(),
                 None => String::new(),
             }
         })
@@ -792,10 +875,19 @@ fn is_email(email: &str) -> bool {
 fn parse_amount(text: &str) -> Option<i64> {
     let text = text.strip_prefix('$').unwrap_or(text).replace(',', "");
     let (units, cents) = text.split_once('.').unwrap_or((&text, "0"));
-    if units.is_empty() || cents.len() > 2 || ![units, cents].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+    if units.is_empty()
+        || cents.len() > 2
+        || ![units, cents]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
-    let cents = if cents.len() == 1 { format!("{cents}0") } else { cents.to_owned() };
+    let cents = if cents.len() == 1 {
+        format!("{cents}0")
+    } else {
+        cents.to_owned()
+    };
     Some(units.parse::<i64>().ok()? * 100 + cents.parse::<i64>().ok()?)
 }
 
@@ -803,7 +895,11 @@ fn parse_amount(text: &str) -> Option<i64> {
 fn parse_date(text: &str) -> Option<String> {
     let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
     let [a, b, c] = parts[..] else { return None };
-    let (y, m, d) = if text.contains('.') { (c, b, a) } else { (a, b, c) };
+    let (y, m, d) = if text.contains('.') {
+        (c, b, a)
+    } else {
+        (a, b, c)
+    };
     let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let days = match m {
@@ -832,7 +928,13 @@ fn open_db(path: &Path, schema: &str) -> Result<Connection, ActivityError> {
 fn open_staging(dir: &str, workflow_id: &str) -> Result<Connection, ActivityError> {
     let file: String = workflow_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     open_db(
         &Path::new(dir).join(format!("staging-{file}.db")),
@@ -969,7 +1071,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let rt = Arc::new(rt);
 
     match rt.describe(&args.id).await {
-        Ok(info) => println!("workflow `{}` exists ({:?}): resuming it with its original input", args.id, info.status),
+        Ok(info) if info.status == WorkflowStatus::Running => {
+            println!(
+                "workflow `{}` exists: resuming it with its original input",
+                args.id
+            );
+        }
+        Ok(info) => println!(
+            "workflow `{}` exists ({:?}): its result",
+            args.id, info.status
+        ),
         Err(_) => println!("starting workflow `{}`", args.id),
     }
     let input = EtlInput {
@@ -1006,8 +1117,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
 async fn print_progress(rt: Arc<Runtime>, id: String, clock: Instant) {
     let mut last = String::new();
     let mut retries_seen = std::collections::BTreeSet::new();
+    let mut warned = false;
     loop {
-        if let Ok(info) = rt.describe(&id).await {
+        let described = rt.describe(&id).await;
+        if let Err(e) = &described {
+            if !warned {
+                eprintln!("(progress unavailable: {e})");
+                warned = true;
+            }
+        }
+        if let Ok(info) = described {
             for step in info.pending.iter().filter(|s| s.attempt > 1) {
                 if retries_seen.insert((step.seq, step.attempt)) {
                     println!(
@@ -1020,7 +1139,11 @@ async fn print_progress(rt: Arc<Runtime>, id: String, clock: Instant) {
                     );
                 }
             }
-            let line = info.progress.as_ref().map(progress_line).unwrap_or_default();
+            let line = info
+                .progress
+                .as_ref()
+                .map(progress_line)
+                .unwrap_or_default();
             if !line.is_empty() && line != last {
                 println!("[{:6.1}s] {line}", clock.elapsed().as_secs_f64());
                 last = line;
@@ -1063,14 +1186,29 @@ fn progress_line(p: &Value) -> String {
 
 /// Checks the warehouse and the rejects file against the output.
 fn verify(output: &EtlOutput, workflow_id: &str) -> Result<(u64, u64), Box<dyn Error>> {
-    let db = Connection::open_with_flags(&output.warehouse, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let target_rows: u64 = db
-        .query_row("SELECT COUNT(*) FROM customers WHERE loaded_by = ?1", [workflow_id], |r| r.get(0))?;
+    let db = Connection::open_with_flags(
+        &output.warehouse,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let target_rows: u64 = db.query_row(
+        "SELECT COUNT(*) FROM customers WHERE loaded_by = ?1",
+        [workflow_id],
+        |r| r.get(0),
+    )?;
     let reject_lines = fs::read_to_string(&output.rejects_file)?.lines().count() as u64;
     let checks = [
-        (output.total_records == output.successful_records + output.failed_records, "total = successful + failed"),
-        (target_rows == output.successful_records, "rows in `customers` = successful_records"),
-        (reject_lines >= output.failed_records, "lines in the rejects file >= failed_records"),
+        (
+            output.total_records == output.successful_records + output.failed_records,
+            "total = successful + failed",
+        ),
+        (
+            target_rows == output.successful_records,
+            "rows in `customers` = successful_records",
+        ),
+        (
+            reject_lines >= output.failed_records,
+            "lines in the rejects file >= failed_records",
+        ),
     ];
     for (ok, what) in checks {
         println!("check: {what}: {}", if ok { "ok" } else { "FAILED" });

@@ -74,7 +74,10 @@ async fn wait_for_status(rt: &Runtime, id: &str, status: WorkflowStatus) -> repr
         if info.status == status {
             return info;
         }
-        assert!(Instant::now() < deadline, "{id} never became {status:?}: {info:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{id} never became {status:?}: {info:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -90,7 +93,14 @@ async fn start_v1(db: &common::TempDb) {
         .unwrap();
     rt.start(v1::evolving, ()).id("wf").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while rt.describe("wf").await.unwrap().pending.first().is_none_or(|p| p.kind != "timer") {
+    while rt
+        .describe("wf")
+        .await
+        .unwrap()
+        .pending
+        .first()
+        .is_none_or(|p| p.kind != "timer")
+    {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -113,10 +123,25 @@ async fn a_different_call_on_replay_blocks_the_run_until_the_code_is_fixed() {
     let info = wait_for_status(&rt, "wf", WorkflowStatus::Blocked).await;
     let error = info.error.unwrap();
     assert!(error.contains("workflow `wf` run `"), "{error}");
-    assert!(error.contains("non-determinism at sequence number 0"), "{error}");
-    assert!(error.contains("the history recorded activity `fetch`"), "{error}");
-    assert!(error.contains("the code asked for activity `other_fetch`"), "{error}");
-    let err = rt.handle::<u32>("wf").await.unwrap().result().await.unwrap_err();
+    assert!(
+        error.contains("non-determinism at sequence number 0"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the history recorded activity `fetch`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the code asked for activity `other_fetch`"),
+        "{error}"
+    );
+    let err = rt
+        .handle::<u32>("wf")
+        .await
+        .unwrap()
+        .result()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), Some("Blocked"));
     rt.shutdown().await.unwrap();
 
@@ -147,7 +172,8 @@ async fn a_recorded_result_that_no_longer_decodes_blocks_the_run() {
     let info = wait_for_status(&rt, "wf", WorkflowStatus::Blocked).await;
     let error = info.error.unwrap();
     assert!(
-        error.contains("cannot decode the recorded result of activity `fetch` at sequence number 0"),
+        error
+            .contains("cannot decode the recorded result of activity `fetch` at sequence number 0"),
         "{error}"
     );
     rt.shutdown().await.unwrap();

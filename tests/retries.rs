@@ -17,7 +17,10 @@ static FLAKY_CALLS: AtomicU32 = AtomicU32::new(0);
 async fn flaky(ctx: ActivityContext, n: u32) -> Result<u32, ActivityError> {
     FLAKY_CALLS.fetch_add(1, Ordering::SeqCst);
     if ctx.attempt() < 3 {
-        return Err(ActivityError::new("Transient", format!("attempt {}", ctx.attempt())));
+        return Err(ActivityError::new(
+            "Transient",
+            format!("attempt {}", ctx.attempt()),
+        ));
     }
     Ok(n * ctx.attempt())
 }
@@ -36,7 +39,13 @@ async fn retries_until_success_and_counts_attempts() {
         .build()
         .await
         .unwrap();
-    let out = rt.start(call_flaky, 7).await.unwrap().result().await.unwrap();
+    let out = rt
+        .start(call_flaky, 7)
+        .await
+        .unwrap()
+        .result()
+        .await
+        .unwrap();
     assert_eq!(out, 21, "the third attempt succeeds");
     assert_eq!(FLAKY_CALLS.load(Ordering::SeqCst), 3);
     rt.shutdown().await.unwrap();
@@ -88,9 +97,20 @@ async fn non_retryable_errors_and_exhausted_attempts_fail_the_call() {
         .build()
         .await
         .unwrap();
-    let cases = [(0, "ValidationError", 1), (1, "Refused", 1), (2, "Broken", 3), (3, "Broken", 5)];
+    let cases = [
+        (0, "ValidationError", 1),
+        (1, "Refused", 1),
+        (2, "Broken", 3),
+        (3, "Broken", 5),
+    ];
     for (which, kind, attempts) in cases {
-        let err = rt.start(failing, which).await.unwrap().result().await.unwrap_err();
+        let err = rt
+            .start(failing, which)
+            .await
+            .unwrap()
+            .result()
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), Some(kind), "case {which}: {err}");
         assert_eq!(err.attempts(), attempts, "case {which}: {err}");
         assert!(!err.is_cancelled());
@@ -132,7 +152,11 @@ async fn backoff_survives_a_restart() {
     loop {
         let info = rt.describe("b").await.unwrap();
         if info.pending.first().is_some_and(|p| p.attempt == 2) {
-            assert!(info.pending[0].last_error.as_deref().unwrap().contains("first attempt fails"));
+            assert!(info.pending[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("first attempt fails"));
             break;
         }
         assert!(Instant::now() < deadline, "the retry was never recorded");
@@ -145,7 +169,13 @@ async fn backoff_survives_a_restart() {
     assert_eq!(out, 2);
     let attempts = SLOW_ATTEMPTS.lock().unwrap().clone();
     let waited = attempts[1] - attempts[0];
-    assert!(waited >= Duration::from_millis(1400), "the restart skipped the backoff: {waited:?}");
-    assert_eq!(rt.describe("b").await.unwrap().status, WorkflowStatus::Completed);
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "the restart skipped the backoff: {waited:?}"
+    );
+    assert_eq!(
+        rt.describe("b").await.unwrap().status,
+        WorkflowStatus::Completed
+    );
     rt.shutdown().await.unwrap();
 }

@@ -40,7 +40,11 @@ async fn the_same_id_returns_the_same_workflow() {
     assert_eq!(first.result().await.unwrap(), "hello ada");
     let second = rt.start(hello, "bob".into()).id("greeting").await.unwrap();
     assert_eq!(second.run_id(), first.run_id());
-    assert_eq!(second.result().await.unwrap(), "hello ada", "the new input is ignored");
+    assert_eq!(
+        second.result().await.unwrap(),
+        "hello ada",
+        "the new input is ignored"
+    );
     let info = rt.describe("greeting").await.unwrap();
     assert_eq!(info.status, WorkflowStatus::Completed);
     assert_eq!(info.workflow_type, "hello");
@@ -54,14 +58,26 @@ async fn bad_requests_get_clear_errors() {
     let rt = runtime().await;
     let err = rt.start_by_name("etl", json!({}), None).await.unwrap_err();
     assert!(matches!(err, reprise::Error::UnknownWorkflowType { .. }));
-    assert!(err.to_string().contains("unknown workflow type `etl`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown workflow type `etl`"),
+        "{err}"
+    );
 
-    let err = rt.start_by_name("hello", json!(42), None).await.unwrap_err();
-    assert!(err.to_string().contains("the input of workflow `hello`"), "{err}");
+    let err = rt
+        .start_by_name("hello", json!(42), None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("the input of workflow `hello`"),
+        "{err}"
+    );
 
     rt.start(hello, "ada".into()).id("taken").await.unwrap();
     let err = rt.start(other, ()).id("taken").await.unwrap_err();
-    assert_eq!(err.to_string(), "workflow `taken` already exists as a `hello`, not a `other`");
+    assert_eq!(
+        err.to_string(),
+        "workflow `taken` already exists as a `hello`, not a `other`"
+    );
 
     let err = rt.describe("nobody").await.unwrap_err();
     assert_eq!(err.to_string(), "no workflow with id `nobody`");
@@ -75,7 +91,10 @@ async fn bad_requests_get_clear_errors() {
 #[tokio::test]
 async fn start_by_name_runs_the_workflow() {
     let rt = runtime().await;
-    let handle = rt.start_by_name("hello", json!("cy"), Some("by-name".into())).await.unwrap();
+    let handle = rt
+        .start_by_name("hello", json!("cy"), Some("by-name".into()))
+        .await
+        .unwrap();
     assert_eq!(handle.result().await.unwrap(), json!("hello cy"));
     rt.shutdown().await.unwrap();
 }

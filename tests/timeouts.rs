@@ -14,7 +14,11 @@ async fn hangs_first(ctx: ActivityContext) -> Result<u32, ActivityError> {
 }
 
 /// Always too slow.
-#[activity(start_to_close = "50ms", schedule_to_close = "300ms", retry(initial_interval = "10ms"))]
+#[activity(
+    start_to_close = "50ms",
+    schedule_to_close = "300ms",
+    retry(initial_interval = "10ms")
+)]
 async fn too_slow() -> Result<(), ActivityError> {
     tokio::time::sleep(Duration::from_secs(30)).await;
     Ok(())
@@ -55,11 +59,26 @@ async fn start_to_close_times_out_an_attempt_and_retries() {
 async fn schedule_to_close_bounds_the_whole_call() {
     let rt = runtime().await;
     let started = Instant::now();
-    let err = rt.start(timeouts, 1).await.unwrap().result().await.unwrap_err();
+    let err = rt
+        .start(timeouts, 1)
+        .await
+        .unwrap()
+        .result()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), Some("ScheduleToCloseTimeout"), "{err}");
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(250), "ended too early: {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(3), "ended too late: {elapsed:?}");
-    assert!(err.attempts() >= 2, "attempts were retried within the budget: {err}");
+    assert!(
+        elapsed >= Duration::from_millis(250),
+        "ended too early: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "ended too late: {elapsed:?}"
+    );
+    assert!(
+        err.attempts() >= 2,
+        "attempts were retried within the budget: {err}"
+    );
     rt.shutdown().await.unwrap();
 }

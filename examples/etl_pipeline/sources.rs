@@ -27,22 +27,22 @@ use serde_json::{json, Value};
 
 /// A record as a source holds it: every field a string, any may be missing.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RawRecord {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub country: Option<String>,
-    pub amount: Option<String>,
-    pub signup_date: Option<String>,
-    pub updated_at: Option<String>,
+pub(crate) struct RawRecord {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) country: Option<String>,
+    pub(crate) amount: Option<String>,
+    pub(crate) signup_date: Option<String>,
+    pub(crate) updated_at: Option<String>,
 }
 
 /// What the generator puts in each source.
 #[derive(Debug, Default)]
-pub struct Dataset {
-    pub database: Vec<RawRecord>,
-    pub api: Vec<RawRecord>,
-    pub file: Vec<RawRecord>,
+pub(crate) struct Dataset {
+    pub(crate) database: Vec<RawRecord>,
+    pub(crate) api: Vec<RawRecord>,
+    pub(crate) file: Vec<RawRecord>,
 }
 
 /// Distinct customer ids; about 6% of them also appear in a second source.
@@ -51,14 +51,34 @@ const CUSTOMERS: u64 = 11_400;
 const BROKEN_EXPORT: std::ops::RangeInclusive<u64> = 7001..=7600;
 
 const FIRST: [&str; 16] = [
-    "alice", "bruno", "chloé", "dmitri", "emma", "farid", "grace", "hiro", "ines", "jonas", "kemal",
-    "lena", "marta", "noah", "olga", "pablo",
+    "alice", "bruno", "chloé", "dmitri", "emma", "farid", "grace", "hiro", "ines", "jonas",
+    "kemal", "lena", "marta", "noah", "olga", "pablo",
 ];
 const LAST: [&str; 16] = [
-    "smith", "garcía", "müller", "rossi", "nowak", "dubois", "tanaka", "silva", "jensen", "kowalski",
-    "o'brien", "van dijk", "novak", "ivanova", "haddad", "lindqvist",
+    "smith",
+    "garcía",
+    "müller",
+    "rossi",
+    "nowak",
+    "dubois",
+    "tanaka",
+    "silva",
+    "jensen",
+    "kowalski",
+    "o'brien",
+    "van dijk",
+    "novak",
+    "ivanova",
+    "haddad",
+    "lindqvist",
 ];
-const DOMAINS: [&str; 5] = ["example.com", "mail.test", "corp.example", "post.test", "inbox.example"];
+const DOMAINS: [&str; 5] = [
+    "example.com",
+    "mail.test",
+    "corp.example",
+    "post.test",
+    "inbox.example",
+];
 const COUNTRIES: [&str; 8] = ["US", "DE", "FR", "BR", "JP", "PL", "SE", "IN"];
 
 /// Knuth's MMIX LCG; the high bits are the usable ones.
@@ -122,7 +142,11 @@ fn record(rng: &mut Lcg, id: u64, updated_day: i64) -> RawRecord {
     let local = format!("{}.{}{}", first, last.replace([' ', '\''], ""), id % 97);
     let domain = rng.pick(&DOMAINS);
     let email = match rng.below(100) {
-        0..=14 => Some(format!(" {}@{} ", local.to_uppercase(), domain.to_uppercase())),
+        0..=14 => Some(format!(
+            " {}@{} ",
+            local.to_uppercase(),
+            domain.to_uppercase()
+        )),
         15..=16 => Some(format!("{local} at {domain}")),
         17 => Some(format!("{local}@")),
         18 => None,
@@ -175,7 +199,7 @@ fn record(rng: &mut Lcg, id: u64, updated_day: i64) -> RawRecord {
 }
 
 /// The records of the three sources. Same output on every call.
-pub fn generate() -> Dataset {
+pub(crate) fn generate() -> Dataset {
     let mut rng = Lcg(0x5EED_2026_E71);
     let mut data = Dataset::default();
     for id in 1..=CUSTOMERS {
@@ -199,7 +223,14 @@ pub fn generate() -> Dataset {
         let duplicate = (rng.chance(60) && !broken).then(|| {
             let other = (home + 1 + rng.below(2)) % 3;
             let shift = rng.below(60) as i64 - 30;
-            (other, record(&mut rng, id, updated_day + if shift == 0 { 1 } else { shift }))
+            (
+                other,
+                record(
+                    &mut rng,
+                    id,
+                    updated_day + if shift == 0 { 1 } else { shift },
+                ),
+            )
         });
         let repeated = home == 2 && rng.chance(10);
         let missing_id = home == 1 && rng.chance(3);
@@ -224,7 +255,7 @@ pub fn generate() -> Dataset {
 /// Writes `source.db` and `customers.csv` into `dir` unless they exist.
 /// Each file is written under a temporary name and renamed, so a kill
 /// during the first run never leaves half a source behind.
-pub fn ensure_files(dir: &Path, data: &Dataset) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn ensure_files(dir: &Path, data: &Dataset) -> Result<(), Box<dyn std::error::Error>> {
     let db_path = dir.join("source.db");
     if !db_path.exists() {
         let tmp = dir.join("source.db.tmp");
@@ -237,7 +268,8 @@ pub fn ensure_files(dir: &Path, data: &Dataset) -> Result<(), Box<dyn std::error
         )?;
         let tx = db.transaction()?;
         {
-            let mut insert = tx.prepare("INSERT INTO crm_customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+            let mut insert =
+                tx.prepare("INSERT INTO crm_customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
             for r in &data.database {
                 let id: Option<i64> = r.id.as_deref().and_then(|s| s.parse().ok());
                 insert.execute(rusqlite::params![
@@ -296,7 +328,10 @@ struct PageQuery {
     per_page: Option<usize>,
 }
 
-async fn customers(State(items): State<Arc<Vec<Value>>>, Query(q): Query<PageQuery>) -> Json<Value> {
+async fn customers(
+    State(items): State<Arc<Vec<Value>>>,
+    Query(q): Query<PageQuery>,
+) -> Json<Value> {
     let per_page = q.per_page.unwrap_or(100).clamp(1, 1000);
     let page = q.page.unwrap_or(1).max(1);
     let start = (page - 1).saturating_mul(per_page).min(items.len());
@@ -313,9 +348,12 @@ async fn customers(State(items): State<Arc<Vec<Value>>>, Query(q): Query<PageQue
 /// Binds the API's listener on 127.0.0.1: the port of the previous run if
 /// it is free (a resumed workflow has it in its input), else an ephemeral
 /// one, remembered in `<dir>/api.port`.
-pub async fn bind_api(dir: &Path) -> io::Result<tokio::net::TcpListener> {
+pub(crate) async fn bind_api(dir: &Path) -> io::Result<tokio::net::TcpListener> {
     let port_file = dir.join("api.port");
-    if let Some(port) = fs::read_to_string(&port_file).ok().and_then(|s| s.trim().parse::<u16>().ok()) {
+    if let Some(port) = fs::read_to_string(&port_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<u16>().ok())
+    {
         if let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
             return Ok(listener);
         }
@@ -326,9 +364,11 @@ pub async fn bind_api(dir: &Path) -> io::Result<tokio::net::TcpListener> {
 }
 
 /// Serves the paginated customers API until the process ends.
-pub fn serve_api(listener: tokio::net::TcpListener, records: &[RawRecord]) {
+pub(crate) fn serve_api(listener: tokio::net::TcpListener, records: &[RawRecord]) {
     let items: Arc<Vec<Value>> = Arc::new(records.iter().map(api_json).collect());
-    let app = Router::new().route("/api/customers", get(customers)).with_state(items);
+    let app = Router::new()
+        .route("/api/customers", get(customers))
+        .with_state(items);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             eprintln!("the API server stopped: {e}");

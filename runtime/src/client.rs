@@ -12,7 +12,9 @@ use serde_json::Value;
 use crate::definition::{BoxFuture, Workflow};
 use crate::error::{Error, WorkflowError};
 use crate::history::Event;
-use crate::store::{Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus, TaskKind};
+use crate::store::{
+    Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus, TaskKind,
+};
 use crate::worker::{now_ms, Engine, WfMsg};
 
 /// The status of a workflow.
@@ -158,7 +160,9 @@ impl<W: Workflow> IntoFuture for StartWorkflow<W> {
                 what: format!("the input of workflow `{}`", W::NAME),
                 source,
             })?;
-            start(self.engine, W::NAME, input, self.id).await.map(WorkflowHandle::typed)
+            start(self.engine, W::NAME, input, self.id)
+                .await
+                .map(WorkflowHandle::typed)
         })
     }
 }
@@ -170,7 +174,12 @@ pub(crate) async fn start(
     input: Value,
     id: Option<String>,
 ) -> Result<WorkflowHandle<Value>, Error> {
-    let entry = engine.registry.workflow(name).ok_or_else(|| Error::UnknownWorkflowType { name: name.to_owned() })?;
+    let entry = engine
+        .registry
+        .workflow(name)
+        .ok_or_else(|| Error::UnknownWorkflowType {
+            name: name.to_owned(),
+        })?;
     (entry.check_input)(&input).map_err(|source| Error::Payload {
         what: format!("the input of workflow `{name}`"),
         source,
@@ -191,7 +200,9 @@ pub(crate) async fn start(
     };
     let run_id = match engine.store.create_workflow(new).await? {
         Created::New => {
-            engine.send(WfMsg::Resume { run_id: run_id.clone() });
+            engine.send(WfMsg::Resume {
+                run_id: run_id.clone(),
+            });
             run_id
         }
         Created::Existing(record) if record.name != name => {
@@ -240,7 +251,11 @@ impl<O> Clone for WorkflowHandle<O> {
 }
 
 /// A handle to an existing run.
-pub(crate) fn handle<O>(engine: Arc<Engine>, workflow_id: String, run_id: String) -> WorkflowHandle<O> {
+pub(crate) fn handle<O>(
+    engine: Arc<Engine>,
+    workflow_id: String,
+    run_id: String,
+) -> WorkflowHandle<O> {
     WorkflowHandle {
         engine,
         workflow_id,
@@ -288,12 +303,20 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
                     .latest_run(&self.workflow_id)
                     .await
                     .map_err(|e| WorkflowError::with_kind("Runtime", e.to_string()))?
-                    .ok_or_else(|| WorkflowError::with_kind("Runtime", format!("no workflow with id `{}`", self.workflow_id)))?;
+                    .ok_or_else(|| {
+                        WorkflowError::with_kind(
+                            "Runtime",
+                            format!("no workflow with id `{}`", self.workflow_id),
+                        )
+                    })?;
                 if let Some(result) = ended(&record) {
                     return result;
                 }
                 if waiter.await.is_err() {
-                    return Err(WorkflowError::with_kind("Runtime", "the runtime shut down before the workflow ended"));
+                    return Err(WorkflowError::with_kind(
+                        "Runtime",
+                        "the runtime shut down before the workflow ended",
+                    ));
                 }
             }
         }
@@ -303,7 +326,13 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
 /// The result of a run that ended (or is blocked), decoded.
 fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowError>> {
     let decode_error = |e: serde_json::Error| {
-        WorkflowError::with_kind("PayloadError", format!("the result of workflow `{}` does not decode: {e}", record.workflow_id))
+        WorkflowError::with_kind(
+            "PayloadError",
+            format!(
+                "the result of workflow `{}` does not decode: {e}",
+                record.workflow_id
+            ),
+        )
     };
     match record.status {
         // The latest run never has this status; a waiter looks again.
@@ -311,18 +340,26 @@ fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowEr
         RunStatus::Cancelled => Some(Err(WorkflowError::cancelled_error())),
         RunStatus::Terminated => Some(Err(WorkflowError::with_kind(
             "Terminated",
-            record.error.clone().unwrap_or_else(|| "the workflow was terminated".to_owned()),
+            record
+                .error
+                .clone()
+                .unwrap_or_else(|| "the workflow was terminated".to_owned()),
         ))),
         RunStatus::Blocked => Some(Err(WorkflowError::with_kind(
             "Blocked",
-            record.error.clone().unwrap_or_else(|| "the run is blocked".to_owned()),
+            record
+                .error
+                .clone()
+                .unwrap_or_else(|| "the run is blocked".to_owned()),
         ))),
         RunStatus::Completed => {
             let value = record.result.clone().unwrap_or(Value::Null);
             Some(serde_json::from_value(value).map_err(decode_error))
         }
         RunStatus::Failed => Some(Err(match (&record.result, &record.error) {
-            (Some(value), _) => serde_json::from_value::<WorkflowError>(value.clone()).unwrap_or_else(decode_error),
+            (Some(value), _) => {
+                serde_json::from_value::<WorkflowError>(value.clone()).unwrap_or_else(decode_error)
+            }
             (None, Some(error)) => WorkflowError::with_kind("Failed", error.clone()),
             (None, None) => WorkflowError::new("the workflow failed"),
         })),
@@ -335,7 +372,9 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
         .store
         .latest_run(workflow_id)
         .await?
-        .ok_or_else(|| Error::NotFound { id: workflow_id.to_owned() })?;
+        .ok_or_else(|| Error::NotFound {
+            id: workflow_id.to_owned(),
+        })?;
     let tasks = engine.store.tasks(Some(&record.run_id)).await?;
     let runs = engine.store.runs(workflow_id).await?;
     let pending = tasks
@@ -374,7 +413,11 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
 
 /// Puts a message in a workflow's inbox and hands it to the worker.
 pub(crate) async fn send(engine: &Engine, workflow_id: &str, item: InboxItem) -> Result<(), Error> {
-    match engine.store.enqueue(workflow_id, item.clone(), now_ms()).await? {
+    match engine
+        .store
+        .enqueue(workflow_id, item.clone(), now_ms())
+        .await?
+    {
         Enqueued::Accepted { id, .. } => {
             engine.send(WfMsg::Inbox(InboxRecord {
                 id,
@@ -383,7 +426,9 @@ pub(crate) async fn send(engine: &Engine, workflow_id: &str, item: InboxItem) ->
             }));
             Ok(())
         }
-        Enqueued::NotFound => Err(Error::NotFound { id: workflow_id.to_owned() }),
+        Enqueued::NotFound => Err(Error::NotFound {
+            id: workflow_id.to_owned(),
+        }),
         Enqueued::Finished(status) => Err(Error::Finished {
             id: workflow_id.to_owned(),
             status: status.as_str(),

@@ -73,7 +73,9 @@ impl fmt::Display for ActivityFailure {
 
 impl StdError for ActivityFailure {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 

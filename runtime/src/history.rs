@@ -147,7 +147,9 @@ impl Input {
                 failure: failure.clone(),
             },
             Input::Resolve(seq, Resolution::Timer) => Event::TimerFired { seq: *seq },
-            Input::Signal(signal) => Event::SignalReceived { signal: signal.clone() },
+            Input::Signal(signal) => Event::SignalReceived {
+                signal: signal.clone(),
+            },
             Input::Cancel => Event::CancelRequested,
         }
     }
@@ -204,12 +206,14 @@ impl Event {
     /// The input this event delivers to the workflow, if it is one.
     pub(crate) fn as_input(&self) -> Option<Input> {
         match self {
-            Event::ActivityCompleted { seq, output } => {
-                Some(Input::Resolve(*seq, Resolution::Activity(Ok(output.clone()))))
-            }
-            Event::ActivityFailed { seq, failure } => {
-                Some(Input::Resolve(*seq, Resolution::Activity(Err(failure.clone()))))
-            }
+            Event::ActivityCompleted { seq, output } => Some(Input::Resolve(
+                *seq,
+                Resolution::Activity(Ok(output.clone())),
+            )),
+            Event::ActivityFailed { seq, failure } => Some(Input::Resolve(
+                *seq,
+                Resolution::Activity(Err(failure.clone())),
+            )),
             Event::TimerFired { seq } => Some(Input::Resolve(*seq, Resolution::Timer)),
             Event::SignalReceived { signal } => Some(Input::Signal(signal.clone())),
             Event::CancelRequested => Some(Input::Cancel),
@@ -220,7 +224,9 @@ impl Event {
     /// The command this event records, if it is one that carries a sequence number.
     pub(crate) fn as_command(&self) -> Option<(u32, CommandKey)> {
         match self {
-            Event::ActivityScheduled { seq, name } => Some((*seq, CommandKey::Activity(name.clone()))),
+            Event::ActivityScheduled { seq, name } => {
+                Some((*seq, CommandKey::Activity(name.clone())))
+            }
             Event::TimerStarted { seq, .. } => Some((*seq, CommandKey::Timer)),
             Event::Marker { seq, kind, .. } => Some((*seq, CommandKey::Marker(*kind))),
             _ => None,
@@ -274,13 +280,16 @@ impl RecordedHistory {
         let mut events = Vec::with_capacity(rows.len());
         for (expected, (index, row)) in rows.iter().enumerate() {
             if *index != expected as u64 {
-                return Err(HistoryError::Gap { index: expected as u64 });
+                return Err(HistoryError::Gap {
+                    index: expected as u64,
+                });
             }
-            let event: Event = serde_json::from_str(row).map_err(|source| HistoryError::Corrupt {
-                index: *index,
-                row: truncate(row),
-                source,
-            })?;
+            let event: Event =
+                serde_json::from_str(row).map_err(|source| HistoryError::Corrupt {
+                    index: *index,
+                    row: truncate(row),
+                    source,
+                })?;
             events.push(event);
         }
         Self::from_events(events)
@@ -290,7 +299,14 @@ impl RecordedHistory {
         let len = events.len() as u64;
         let mut iter = events.into_iter().enumerate();
         let (name, input, signals) = match iter.next() {
-            Some((_, Event::WorkflowStarted { name, input, signals })) => (name, input, signals),
+            Some((
+                _,
+                Event::WorkflowStarted {
+                    name,
+                    input,
+                    signals,
+                },
+            )) => (name, input, signals),
             Some((_, other)) => {
                 return Err(HistoryError::OutOfPlace {
                     index: 0,
@@ -303,7 +319,10 @@ impl RecordedHistory {
         for (index, event) in iter {
             let index = index as u64;
             if let Event::Activation { time_ms } = event {
-                activations.push(RecordedActivation { time_ms, ..Default::default() });
+                activations.push(RecordedActivation {
+                    time_ms,
+                    ..Default::default()
+                });
                 continue;
             }
             let Some(current) = activations.last_mut() else {
@@ -382,14 +401,33 @@ mod tests {
     #[test]
     fn groups_events_into_activations() {
         let events = [
-            Event::WorkflowStarted { name: "wf".into(), input: json!(3), signals: vec![] },
+            Event::WorkflowStarted {
+                name: "wf".into(),
+                input: json!(3),
+                signals: vec![],
+            },
             Event::Activation { time_ms: 10 },
-            Event::ActivityScheduled { seq: 0, name: "a".into() },
-            Event::ActivityScheduled { seq: 1, name: "b".into() },
+            Event::ActivityScheduled {
+                seq: 0,
+                name: "a".into(),
+            },
+            Event::ActivityScheduled {
+                seq: 1,
+                name: "b".into(),
+            },
             Event::Activation { time_ms: 20 },
-            Event::ActivityCompleted { seq: 1, output: json!("x") },
-            Event::ActivityCompleted { seq: 0, output: json!("y") },
-            Event::TimerStarted { seq: 2, fire_at_ms: 1020 },
+            Event::ActivityCompleted {
+                seq: 1,
+                output: json!("x"),
+            },
+            Event::ActivityCompleted {
+                seq: 0,
+                output: json!("y"),
+            },
+            Event::TimerStarted {
+                seq: 2,
+                fire_at_ms: 1020,
+            },
         ];
         let h = RecordedHistory::decode(&rows(&events)).unwrap();
         assert_eq!(h.name, "wf");
@@ -397,29 +435,50 @@ mod tests {
         assert_eq!(h.activations.len(), 2);
         assert_eq!(h.activations[0].commands.len(), 2);
         assert_eq!(h.activations[1].inputs.len(), 2);
-        assert!(matches!(h.activations[1].inputs[0], Input::Resolve(1, _)), "arrival order is kept");
+        assert!(
+            matches!(h.activations[1].inputs[0], Input::Resolve(1, _)),
+            "arrival order is kept"
+        );
         assert_eq!(h.activations[1].commands.get(&2), Some(&CommandKey::Timer));
     }
 
     #[test]
     fn a_corrupt_row_is_named() {
         let mut r = rows(&[
-            Event::WorkflowStarted { name: "wf".into(), input: json!(null), signals: vec![] },
+            Event::WorkflowStarted {
+                name: "wf".into(),
+                input: json!(null),
+                signals: vec![],
+            },
             Event::Activation { time_ms: 1 },
         ]);
         r.push((2, "{\"type\":\"Bogus\"}".into()));
         let err = RecordedHistory::decode(&r).unwrap_err();
-        assert!(err.to_string().starts_with("history row 2 is not a valid event"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("history row 2 is not a valid event"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_missing_row_is_named() {
         let mut r = rows(&[
-            Event::WorkflowStarted { name: "wf".into(), input: json!(null), signals: vec![] },
+            Event::WorkflowStarted {
+                name: "wf".into(),
+                input: json!(null),
+                signals: vec![],
+            },
             Event::Activation { time_ms: 1 },
         ]);
         r.remove(1);
-        r.push((2, serde_json::to_string(&Event::TimerFired { seq: 0 }).unwrap()));
-        assert_eq!(RecordedHistory::decode(&r).unwrap_err().to_string(), "history is missing row 1");
+        r.push((
+            2,
+            serde_json::to_string(&Event::TimerFired { seq: 0 }).unwrap(),
+        ));
+        assert_eq!(
+            RecordedHistory::decode(&r).unwrap_err().to_string(),
+            "history is missing row 1"
+        );
     }
 }

@@ -71,8 +71,12 @@ mod store;
 pub mod testing;
 mod worker;
 
-pub use crate::client::{PendingStep, RunInfo, StartWorkflow, WorkflowHandle, WorkflowInfo, WorkflowStatus};
-pub use crate::context::{ActivityCall, ActivityContext, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext};
+pub use crate::client::{
+    PendingStep, RunInfo, StartWorkflow, WorkflowHandle, WorkflowInfo, WorkflowStatus,
+};
+pub use crate::context::{
+    ActivityCall, ActivityContext, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext,
+};
 pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
 pub use crate::error::{ActivityError, Error, StoreError, WorkflowError};
 pub use crate::retry::RetryPolicy;
@@ -83,8 +87,8 @@ pub use reprise_macros::{activity, workflow, Signal};
 /// The names a workflow module needs: `use reprise::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        activity, workflow, Activity, ActivityContext, ActivityError, RetryPolicy, Runtime,
-        Signal, Workflow, WorkflowContext, WorkflowError,
+        activity, workflow, Activity, ActivityContext, ActivityError, RetryPolicy, Runtime, Signal,
+        Workflow, WorkflowContext, WorkflowError,
     };
     pub use futures_util::future::join_all;
     pub use serde::{Deserialize, Serialize};

@@ -11,8 +11,11 @@ use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
 use crate::error::{ActivityError, WorkflowError};
 use crate::replay::WorkflowFuture;
 
-type WorkflowFn = dyn Fn(WorkflowContext, Value) -> Result<WorkflowFuture, serde_json::Error> + Send + Sync;
-pub(crate) type ActivityFn = dyn Fn(ActivityContext, Value) -> BoxFuture<'static, Result<Value, ActivityError>> + Send + Sync;
+type WorkflowFn =
+    dyn Fn(WorkflowContext, Value) -> Result<WorkflowFuture, serde_json::Error> + Send + Sync;
+pub(crate) type ActivityFn = dyn Fn(ActivityContext, Value) -> BoxFuture<'static, Result<Value, ActivityError>>
+    + Send
+    + Sync;
 
 pub(crate) struct WorkflowEntry {
     pub(crate) run: Arc<WorkflowFn>,
@@ -49,7 +52,9 @@ use serde::Deserialize;
 
 impl Registry {
     pub(crate) fn add_workflow<W: Workflow>(&mut self, workflow: W) {
-        let run = move |ctx: WorkflowContext, input: Value| -> Result<WorkflowFuture, serde_json::Error> {
+        let run = move |ctx: WorkflowContext,
+                        input: Value|
+              -> Result<WorkflowFuture, serde_json::Error> {
             let input: W::Input = serde_json::from_value(input)?;
             let body = workflow.run(ctx, input);
             Ok(Box::pin(async move {
@@ -57,7 +62,10 @@ impl Registry {
                 serde_json::to_value(output).map_err(|e| {
                     WorkflowError::with_kind(
                         "PayloadError",
-                        format!("the output of workflow `{}` does not serialize: {e}", W::NAME),
+                        format!(
+                            "the output of workflow `{}` does not serialize: {e}",
+                            W::NAME
+                        ),
                     )
                 })
             }))
@@ -72,7 +80,9 @@ impl Registry {
     }
 
     pub(crate) fn add_activity<A: Activity>(&mut self, activity: A) {
-        let run = move |ctx: ActivityContext, input: Value| -> BoxFuture<'static, Result<Value, ActivityError>> {
+        let run = move |ctx: ActivityContext,
+                        input: Value|
+              -> BoxFuture<'static, Result<Value, ActivityError>> {
             let input: A::Input = match serde_json::from_value(input) {
                 Ok(input) => input,
                 Err(e) => {
@@ -89,7 +99,10 @@ impl Registry {
                 serde_json::to_value(output).map_err(|e| {
                     ActivityError::non_retryable(
                         "PayloadError",
-                        format!("the output of activity `{}` does not serialize: {e}", A::NAME),
+                        format!(
+                            "the output of activity `{}` does not serialize: {e}",
+                            A::NAME
+                        ),
                     )
                 })
             })

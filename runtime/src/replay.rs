@@ -20,8 +20,8 @@ use serde_json::Value;
 
 use crate::context::WorkflowContext;
 use crate::definition::{ActivityOptions, BoxFuture};
-use crate::error::WorkflowError;
 use crate::error::FailureData;
+use crate::error::WorkflowError;
 use crate::history::{CommandKey, Input, MarkerKind, RecordedHistory, Resolution, SignalData};
 use crate::registry::Registry;
 
@@ -58,7 +58,11 @@ pub(crate) enum RunFault {
         asked: String,
     },
     #[error("cannot decode the recorded result of {what} at sequence number {seq}: {error}")]
-    Decode { seq: u32, what: String, error: String },
+    Decode {
+        seq: u32,
+        what: String,
+        error: String,
+    },
     #[error("activity `{name}` is not registered with this runtime: add `.activity({name})` to `Runtime::builder()`")]
     UnregisteredActivity { name: String },
 }
@@ -238,7 +242,12 @@ impl RunCore {
                     return;
                 }
                 self.cancelled = true;
-                let calls: Vec<u32> = self.pending.iter().filter(|(_, activity)| **activity).map(|(seq, _)| *seq).collect();
+                let calls: Vec<u32> = self
+                    .pending
+                    .iter()
+                    .filter(|(_, activity)| **activity)
+                    .map(|(seq, _)| *seq)
+                    .collect();
                 for seq in calls {
                     self.pending.remove(&seq);
                     self.cancelled_calls.push(seq);
@@ -251,7 +260,11 @@ impl RunCore {
                     };
                     self.resolve(seq, Resolution::Activity(Err(failure)));
                 }
-                for waker in self.cancel_wakers.drain(..).chain(self.signal_wakers.drain(..)) {
+                for waker in self
+                    .cancel_wakers
+                    .drain(..)
+                    .chain(self.signal_wakers.drain(..))
+                {
                     waker.wake();
                 }
                 for waker in self.wakers.drain().map(|(_, w)| w) {
@@ -399,7 +412,11 @@ impl LiveRun {
         input: Value,
         history_len: u64,
     ) -> Result<Self, WorkflowError> {
-        let core = Arc::new(Mutex::new(RunCore::new(workflow_id, run_id, registry.clone())));
+        let core = Arc::new(Mutex::new(RunCore::new(
+            workflow_id,
+            run_id,
+            registry.clone(),
+        )));
         let ctx = WorkflowContext::new(core.clone());
         let entry = registry.workflow(name).ok_or_else(|| {
             WorkflowError::with_kind(
@@ -408,7 +425,10 @@ impl LiveRun {
             )
         })?;
         let future = (entry.run)(ctx, input).map_err(|e| {
-            WorkflowError::with_kind("PayloadError", format!("input of workflow `{name}` does not decode: {e}"))
+            WorkflowError::with_kind(
+                "PayloadError",
+                format!("input of workflow `{name}` does not decode: {e}"),
+            )
         })?;
         let flag = Arc::new(Flag::default());
         let waker = Waker::from(flag.clone());
@@ -455,7 +475,11 @@ impl LiveRun {
             let (fault, leftover) = {
                 let mut core = lock(&run.core);
                 core.replaying = false;
-                let leftover = core.expected.iter().next().map(|(s, r)| (*s, r.to_string()));
+                let leftover = core
+                    .expected
+                    .iter()
+                    .next()
+                    .map(|(s, r)| (*s, r.to_string()));
                 (core.fault.take(), leftover)
             };
             if let Some(fault) = fault {
@@ -473,25 +497,33 @@ impl LiveRun {
             match outcome {
                 Outcome::Pending if ended => {
                     let seq = lock_seq(&run);
-                    return Ok((run, Some(Outcome::Fault(RunFault::Nondeterminism {
-                        seq,
-                        recorded: "the workflow's end".to_owned(),
-                        asked: "more work (the code did not return)".to_owned(),
-                    }))))
+                    return Ok((
+                        run,
+                        Some(Outcome::Fault(RunFault::Nondeterminism {
+                            seq,
+                            recorded: "the workflow's end".to_owned(),
+                            asked: "more work (the code did not return)".to_owned(),
+                        })),
+                    ));
                 }
                 Outcome::Pending => {}
-                finished @ (Outcome::Finished(_) | Outcome::Cancelled | Outcome::ContinueAsNew(_))
+                finished @ (Outcome::Finished(_)
+                | Outcome::Cancelled
+                | Outcome::ContinueAsNew(_))
                     if i + 1 == count && ended =>
                 {
                     return Ok((run, Some(finished)))
                 }
                 Outcome::Finished(_) | Outcome::Cancelled | Outcome::ContinueAsNew(_) => {
                     let seq = lock_seq(&run);
-                    return Ok((run, Some(Outcome::Fault(RunFault::Nondeterminism {
-                        seq,
-                        recorded: "more work".to_owned(),
-                        asked: "the workflow's end (the code returned early)".to_owned(),
-                    }))))
+                    return Ok((
+                        run,
+                        Some(Outcome::Fault(RunFault::Nondeterminism {
+                            seq,
+                            recorded: "more work".to_owned(),
+                            asked: "the workflow's end (the code returned early)".to_owned(),
+                        })),
+                    ));
                 }
                 Outcome::Fault(fault) => return Ok((run, Some(Outcome::Fault(fault)))),
             }
@@ -545,7 +577,8 @@ impl LiveRun {
         let mut cx = Context::from_waker(&self.waker);
         for _ in 0..MAX_POLLS_PER_ACTIVATION {
             self.flag.0.store(false, Ordering::Release);
-            let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+            let polled =
+                std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
             match polled {
                 Ok(Poll::Ready(result)) => {
                     self.future = None;

@@ -56,7 +56,12 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The delay to wait after failed attempt number `attempt` (1-based),
     /// or `None` when no attempt is left.
-    pub(crate) fn delay_after(&self, attempt: u32, kind: &str, non_retryable: bool) -> Option<Duration> {
+    pub(crate) fn delay_after(
+        &self,
+        attempt: u32,
+        kind: &str,
+        non_retryable: bool,
+    ) -> Option<Duration> {
         if non_retryable || self.non_retryable_error_types.iter().any(|k| k == kind) {
             return None;
         }
@@ -67,7 +72,8 @@ impl RetryPolicy {
             .max_interval
             .unwrap_or_else(|| self.initial_interval.saturating_mul(100));
         let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-        let secs = self.initial_interval.as_secs_f64() * self.backoff_coefficient.max(1.0).powi(exponent);
+        let secs =
+            self.initial_interval.as_secs_f64() * self.backoff_coefficient.max(1.0).powi(exponent);
         let delay = Duration::try_from_secs_f64(secs).unwrap_or(cap);
         Some(delay.min(cap))
     }
@@ -95,7 +101,10 @@ mod tests {
     #[test]
     fn default_cap_is_a_hundred_initial_intervals() {
         let p = RetryPolicy::default();
-        assert_eq!(p.delay_after(40, "E", false), Some(Duration::from_secs(100)));
+        assert_eq!(
+            p.delay_after(40, "E", false),
+            Some(Duration::from_secs(100))
+        );
     }
 
     #[test]

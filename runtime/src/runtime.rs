@@ -8,8 +8,8 @@ use serde_json::Value;
 use crate::client::{self, StartWorkflow, WorkflowHandle, WorkflowInfo};
 use crate::definition::{Activity, Workflow};
 use crate::error::Error;
-use crate::registry::Registry;
 use crate::history::SignalData;
+use crate::registry::Registry;
 use crate::signal::Signal;
 use crate::store::{InboxItem, StoreConfig};
 use crate::worker::{Engine, WorkerConfig, WorkerTasks};
@@ -92,7 +92,9 @@ impl RuntimeBuilder {
     /// another process.
     pub async fn build(self) -> Result<Runtime, Error> {
         if self.config.max_concurrent_activities == 0 {
-            return Err(Error::Config("`max_concurrent_activities` must be at least 1".into()));
+            return Err(Error::Config(
+                "`max_concurrent_activities` must be at least 1".into(),
+            ));
         }
         let store = self
             .store
@@ -162,10 +164,21 @@ impl Runtime {
     /// # Errors
     ///
     /// No workflow has that id.
-    pub async fn handle<O: serde::de::DeserializeOwned>(&self, id: &str) -> Result<WorkflowHandle<O>, Error> {
+    pub async fn handle<O: serde::de::DeserializeOwned>(
+        &self,
+        id: &str,
+    ) -> Result<WorkflowHandle<O>, Error> {
         let info = client::describe(&self.engine, id).await?;
-        let run_id = info.runs.last().map(|r| r.run_id.clone()).unwrap_or_default();
-        Ok(client::handle(self.engine.clone(), info.workflow_id, run_id))
+        let run_id = info
+            .runs
+            .last()
+            .map(|r| r.run_id.clone())
+            .unwrap_or_default();
+        Ok(client::handle(
+            self.engine.clone(),
+            info.workflow_id,
+            run_id,
+        ))
     }
 
     /// Status, progress, runs and pending steps of a workflow.

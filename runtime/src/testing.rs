@@ -28,7 +28,10 @@ use crate::error::ActivityError;
 /// # Errors
 ///
 /// The activity's own error.
-pub async fn run_activity<A: Activity>(activity: A, input: A::Input) -> Result<A::Output, ActivityError> {
+pub async fn run_activity<A: Activity>(
+    activity: A,
+    input: A::Input,
+) -> Result<A::Output, ActivityError> {
     run_activity_attempt(activity, input, 1, None).await
 }
 

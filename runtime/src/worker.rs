@@ -28,11 +28,17 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::Instrument;
 
 use crate::context::{ActivityContext, AttemptInfo};
-use crate::error::{ActivityError, FailureData, SCHEDULE_TO_CLOSE_TIMEOUT, START_TO_CLOSE_TIMEOUT, HEARTBEAT_TIMEOUT, PANIC};
+use crate::error::{
+    ActivityError, FailureData, HEARTBEAT_TIMEOUT, PANIC, SCHEDULE_TO_CLOSE_TIMEOUT,
+    START_TO_CLOSE_TIMEOUT,
+};
 use crate::history::{Event, Input, RecordedHistory, Resolution};
 use crate::registry::Registry;
 use crate::replay::{panic_message, Issued, LiveRun, Outcome, RunFault};
-use crate::store::{InboxItem, InboxRecord, NewRun, RunStatus, StatusChange, StepCommit, Store, Task, TaskKind, TaskRetry};
+use crate::store::{
+    InboxItem, InboxRecord, NewRun, RunStatus, StatusChange, StepCommit, Store, Task, TaskKind,
+    TaskRetry,
+};
 
 /// The current wall-clock time in Unix milliseconds.
 pub(crate) fn now_ms() -> u64 {
@@ -66,6 +72,8 @@ pub(crate) enum WfMsg {
     Inbox(InboxRecord),
     /// A run cannot go on (e.g. an activity it calls is not registered).
     Fault { run_id: String, fault: RunFault },
+    /// Answered once every message sent before it is processed.
+    Barrier(oneshot::Sender<()>),
     /// Finish the current batch and stop.
     Shutdown(oneshot::Sender<()>),
 }
@@ -102,7 +110,9 @@ pub(crate) struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("registry", &self.registry).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
     }
 }
 
@@ -151,7 +161,9 @@ impl Engine {
             // (never activated, blocked, or between a completion and its
             // commit) is activated now.
             if run.status == RunStatus::Blocked || !with_tasks.contains(run.run_id.as_str()) {
-                engine.send(WfMsg::Resume { run_id: run.run_id.clone() });
+                engine.send(WfMsg::Resume {
+                    run_id: run.run_id.clone(),
+                });
             }
         }
         for task in tasks {
@@ -160,6 +172,11 @@ impl Engine {
         for record in engine.store.inbox().await? {
             engine.send(WfMsg::Inbox(record));
         }
+        // Blocked runs that replay cleanly now are running again before
+        // `build` returns, so a caller never sees their stale status.
+        let (tx, rx) = oneshot::channel();
+        engine.send(WfMsg::Barrier(tx));
+        let _ = rx.await;
         Ok((engine, WorkerTasks { executor, timers }))
     }
 
@@ -181,7 +198,9 @@ impl Engine {
                 ));
             }
             TaskKind::Activity if task.due_ms > now_ms() => {
-                let _ = self.due_tx.send((task.due_ms, Due::Attempt(Box::new(task))));
+                let _ = self
+                    .due_tx
+                    .send((task.due_ms, Due::Attempt(Box::new(task))));
             }
             TaskKind::Activity => self.dispatch(task),
         }
@@ -216,7 +235,9 @@ impl Engine {
         let Some(entry) = self.registry.activity(&task.name) else {
             self.send(WfMsg::Fault {
                 run_id: task.run_id.clone(),
-                fault: RunFault::UnregisteredActivity { name: task.name.clone() },
+                fault: RunFault::UnregisteredActivity {
+                    name: task.name.clone(),
+                },
             });
             return;
         };
@@ -229,9 +250,15 @@ impl Engine {
         if deadline.is_some_and(|deadline| now >= deadline) {
             let error = ActivityError::non_retryable(
                 SCHEDULE_TO_CLOSE_TIMEOUT,
-                format!("activity `{}` did not finish within its schedule_to_close timeout", task.name),
+                format!(
+                    "activity `{}` did not finish within its schedule_to_close timeout",
+                    task.name
+                ),
             );
-            self.finish_activity(&task, Err(error.with_attempts(task.attempt.saturating_sub(1))));
+            self.finish_activity(
+                &task,
+                Err(error.with_attempts(task.attempt.saturating_sub(1))),
+            );
             return;
         }
         let mut limit = options.start_to_close.map(millis);
@@ -252,7 +279,10 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.clone(), ctx.clone());
         let result = self.attempt(&task, run, &ctx, limit, deadline).await;
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
         if result.is_err() {
             ctx.cancel();
         }
@@ -290,7 +320,11 @@ impl Engine {
             loop {
                 let (details, last) = ctx.last_heartbeat();
                 if let Some(details) = details.filter(|_| flushed.is_none_or(|f| f < last)) {
-                    if let Err(e) = self.store.record_heartbeat(&task.run_id, task.seq, details).await {
+                    if let Err(e) = self
+                        .store
+                        .record_heartbeat(&task.run_id, task.seq, details)
+                        .await
+                    {
                         tracing::warn!(error = %e, "could not store heartbeat details");
                     }
                     flushed = Some(last);
@@ -327,7 +361,10 @@ impl Engine {
             Ok(result) => result,
             Err(_) if deadline.is_some_and(|d| now_ms() >= d) => Err(ActivityError::non_retryable(
                 SCHEDULE_TO_CLOSE_TIMEOUT,
-                format!("activity `{}` did not finish within its schedule_to_close timeout", task.name),
+                format!(
+                    "activity `{}` did not finish within its schedule_to_close timeout",
+                    task.name
+                ),
             )),
             Err(_) => Err(ActivityError::new(
                 START_TO_CLOSE_TIMEOUT,
@@ -340,12 +377,24 @@ impl Engine {
     }
 
     /// Schedules the next attempt after a failed one, or ends the call.
-    async fn attempt_failed(self: &Arc<Self>, task: Task, ctx: &ActivityContext, error: ActivityError, deadline: Option<u64>) {
+    async fn attempt_failed(
+        self: &Arc<Self>,
+        task: Task,
+        ctx: &ActivityContext,
+        error: ActivityError,
+        deadline: Option<u64>,
+    ) {
         let data = error.data();
-        let retry_in = task.options.retry.delay_after(task.attempt, &data.kind, data.non_retryable);
+        let retry_in = task
+            .options
+            .retry
+            .delay_after(task.attempt, &data.kind, data.non_retryable);
         let next_due = retry_in.map(|d| now_ms().saturating_add(millis(d)));
         match next_due {
-            Some(due) if deadline.is_none_or(|deadline| due < deadline) && !ctx.is_cancelled_by_workflow() => {
+            Some(due)
+                if deadline.is_none_or(|deadline| due < deadline)
+                    && !ctx.is_cancelled_by_workflow() =>
+            {
                 tracing::debug!(error = %error, retry_in = ?retry_in, "activity attempt failed; will retry");
                 let (details, _) = ctx.last_heartbeat();
                 let retry = TaskRetry {
@@ -356,7 +405,11 @@ impl Engine {
                     last_error: error.to_string(),
                 };
                 if let Some(details) = details.clone() {
-                    if let Err(e) = self.store.record_heartbeat(&task.run_id, task.seq, details).await {
+                    if let Err(e) = self
+                        .store
+                        .record_heartbeat(&task.run_id, task.seq, details)
+                        .await
+                    {
                         tracing::warn!(error = %e, "could not store heartbeat details");
                     }
                 }
@@ -369,6 +422,17 @@ impl Engine {
                 next.last_error = Some(error.to_string());
                 next.details = details;
                 self.schedule(next);
+            }
+            Some(_) if !ctx.is_cancelled_by_workflow() => {
+                // A retry is due, but after the schedule_to_close deadline.
+                let error = ActivityError::non_retryable(
+                    SCHEDULE_TO_CLOSE_TIMEOUT,
+                    format!(
+                        "activity `{}` did not finish within its schedule_to_close timeout; last error: {error}",
+                        task.name
+                    ),
+                );
+                self.finish_activity(&task, Err(error.with_attempts(task.attempt)));
             }
             _ => {
                 let attempts = task.attempt;
@@ -438,7 +502,10 @@ impl Engine {
         let _ = tasks.executor.await;
         tasks.timers.abort();
         let _ = tasks.timers.await;
-        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
@@ -533,7 +600,11 @@ impl Cache {
             return;
         }
         let excess = self.runs.len() - self.capacity;
-        let mut by_age: Vec<(u64, String)> = self.runs.iter().map(|(id, (_, used))| (*used, id.clone())).collect();
+        let mut by_age: Vec<(u64, String)> = self
+            .runs
+            .iter()
+            .map(|(id, (_, used))| (*used, id.clone()))
+            .collect();
         by_age.select_nth_unstable(excess - 1);
         for (_, id) in by_age.into_iter().take(excess) {
             self.runs.remove(&id);
@@ -599,7 +670,13 @@ enum Load {
     Stopped(Option<(StepCommit, AfterCommit)>),
 }
 
-fn status_step(run_id: &str, workflow_id: &str, status: RunStatus, error: Option<String>, now: u64) -> (StepCommit, AfterCommit) {
+fn status_step(
+    run_id: &str,
+    workflow_id: &str,
+    status: RunStatus,
+    error: Option<String>,
+    now: u64,
+) -> (StepCommit, AfterCommit) {
     let step = StepCommit {
         run_id: run_id.to_owned(),
         status: Some(StatusChange {
@@ -610,7 +687,10 @@ fn status_step(run_id: &str, workflow_id: &str, status: RunStatus, error: Option
         now_ms: now,
         ..StepCommit::default()
     };
-    (step, AfterCommit::status(workflow_id, run_id, status != RunStatus::Running))
+    (
+        step,
+        AfterCommit::status(workflow_id, run_id, status != RunStatus::Running),
+    )
 }
 
 impl Executor {
@@ -626,6 +706,7 @@ impl Executor {
                 }
             }
             let mut stop = None;
+            let mut barriers = Vec::new();
             let mut per_run: Vec<(String, RunBatch)> = Vec::new();
             let mut index: HashMap<String, usize> = HashMap::new();
             let mut faults = Vec::new();
@@ -640,9 +721,11 @@ impl Executor {
                         faults.push((run_id.clone(), fault.clone()));
                         continue;
                     }
-                    WfMsg::Shutdown(_) => {
-                        if let WfMsg::Shutdown(tx) = msg {
-                            stop = Some(tx);
+                    WfMsg::Shutdown(_) | WfMsg::Barrier(_) => {
+                        match msg {
+                            WfMsg::Shutdown(tx) => stop = Some(tx),
+                            WfMsg::Barrier(tx) => barriers.push(tx),
+                            _ => {}
                         }
                         continue;
                     }
@@ -654,7 +737,9 @@ impl Executor {
                 let entry = &mut per_run[i].1;
                 match msg {
                     WfMsg::Resume { .. } => entry.resume = true,
-                    WfMsg::Complete { seq, resolution, .. } => entry.inputs.push(Input::Resolve(seq, resolution)),
+                    WfMsg::Complete {
+                        seq, resolution, ..
+                    } => entry.inputs.push(Input::Resolve(seq, resolution)),
                     WfMsg::Inbox(record) => match record.item {
                         InboxItem::Signal(signal) => {
                             entry.inputs.push(Input::Signal(signal));
@@ -668,10 +753,15 @@ impl Executor {
                             entry.terminate.get_or_insert((record.id, reason));
                         }
                     },
-                    WfMsg::Fault { .. } | WfMsg::Shutdown(_) => unreachable!("handled above"),
+                    WfMsg::Fault { .. } | WfMsg::Shutdown(_) | WfMsg::Barrier(_) => {
+                        unreachable!("handled above")
+                    }
                 }
             }
             self.process(per_run, faults).await;
+            for tx in barriers {
+                let _ = tx.send(());
+            }
             if let Some(tx) = stop {
                 let _ = tx.send(());
                 return;
@@ -764,7 +854,9 @@ impl Executor {
             ..StepCommit::default()
         };
         if !record.status.is_finished() {
-            let event = Event::WorkflowTerminated { reason: reason.to_owned() };
+            let event = Event::WorkflowTerminated {
+                reason: reason.to_owned(),
+            };
             step.first_index = rows.len() as u64;
             step.events = vec![serde_json::to_string(&event).expect("events encode to JSON")];
             step.status = Some(StatusChange {
@@ -777,7 +869,12 @@ impl Executor {
     }
 
     /// Stops a run that faulted outside an activation.
-    async fn block(&mut self, run_id: &str, fault: &RunFault, now: u64) -> Option<(StepCommit, AfterCommit)> {
+    async fn block(
+        &mut self,
+        run_id: &str,
+        fault: &RunFault,
+        now: u64,
+    ) -> Option<(StepCommit, AfterCommit)> {
         if !self.blocked.insert(run_id.to_owned()) {
             return None;
         }
@@ -788,7 +885,13 @@ impl Executor {
         };
         let message = format!("workflow `{workflow_id}` run `{run_id}`: {fault}");
         tracing::error!(error = %message, "workflow run stopped; it resumes after a restart with fixed code");
-        Some(status_step(run_id, &workflow_id, RunStatus::Blocked, Some(message), now))
+        Some(status_step(
+            run_id,
+            &workflow_id,
+            RunStatus::Blocked,
+            Some(message),
+            now,
+        ))
     }
 
     /// Loads a run into the cache, replaying its history, unless it is there.
@@ -816,10 +919,21 @@ impl Executor {
             Err(e) => {
                 let message = format!("workflow `{wf}` run `{run_id}`: {e}");
                 tracing::error!(error = %message, "corrupt history; the run is marked failed");
-                return Load::Stopped(Some(status_step(run_id, wf, RunStatus::Failed, Some(message), now)));
+                return Load::Stopped(Some(status_step(
+                    run_id,
+                    wf,
+                    RunStatus::Failed,
+                    Some(message),
+                    now,
+                )));
             }
         };
-        let replayed = LiveRun::replay(Arc::from(wf), Arc::from(run_id), self.engine.registry.clone(), history);
+        let replayed = LiveRun::replay(
+            Arc::from(wf),
+            Arc::from(run_id),
+            self.engine.registry.clone(),
+            history,
+        );
         let message = match replayed {
             Ok((run, None)) => {
                 self.cache.insert(run_id.to_owned(), run);
@@ -830,21 +944,35 @@ impl Executor {
                 }
                 return Load::Ready { unblocked };
             }
-            Ok((_, Some(Outcome::Fault(fault)))) => format!("workflow `{wf}` run `{run_id}`: {fault}"),
+            Ok((_, Some(Outcome::Fault(fault)))) => {
+                format!("workflow `{wf}` run `{run_id}`: {fault}")
+            }
             // A replay that ends the run is a fault too (checked in `replay`).
             Ok((_, Some(_))) => return Load::Stopped(None),
             Err(e) => format!("workflow `{wf}` run `{run_id}`: {e}"),
         };
         tracing::error!(error = %message, "workflow run stopped; it resumes after a restart with fixed code");
         self.blocked.insert(run_id.to_owned());
-        if record.status == RunStatus::Blocked && record.error.as_deref() == Some(message.as_str()) {
+        if record.status == RunStatus::Blocked && record.error.as_deref() == Some(message.as_str())
+        {
             return Load::Stopped(None);
         }
-        Load::Stopped(Some(status_step(run_id, wf, RunStatus::Blocked, Some(message), now)))
+        Load::Stopped(Some(status_step(
+            run_id,
+            wf,
+            RunStatus::Blocked,
+            Some(message),
+            now,
+        )))
     }
 
     /// One activation of one run.
-    async fn step(&mut self, run_id: &str, batch: RunBatch, now: u64) -> Option<(StepCommit, AfterCommit)> {
+    async fn step(
+        &mut self,
+        run_id: &str,
+        batch: RunBatch,
+        now: u64,
+    ) -> Option<(StepCommit, AfterCommit)> {
         let RunBatch {
             resume,
             inputs,
@@ -873,7 +1001,13 @@ impl Executor {
         if accepted.is_empty() && !run.is_fresh() {
             if unblocked {
                 let workflow_id = crate::replay::lock(&run.core).workflow_id.to_string();
-                return Some(status_step(run_id, &workflow_id, RunStatus::Running, None, now));
+                return Some(status_step(
+                    run_id,
+                    &workflow_id,
+                    RunStatus::Running,
+                    None,
+                    now,
+                ));
             }
             return None;
         }
@@ -892,8 +1026,16 @@ impl Executor {
         let mut new_tasks = Vec::new();
         for issued in activation.issued {
             match issued {
-                Issued::Activity { seq, name, input, options } => {
-                    events.push(Event::ActivityScheduled { seq, name: name.clone() });
+                Issued::Activity {
+                    seq,
+                    name,
+                    input,
+                    options,
+                } => {
+                    events.push(Event::ActivityScheduled {
+                        seq,
+                        name: name.clone(),
+                    });
                     new_tasks.push(Task {
                         workflow_id: workflow_id.clone(),
                         run_id: run_id.to_owned(),
@@ -926,7 +1068,9 @@ impl Executor {
                         details: None,
                     });
                 }
-                Issued::Marker { seq, kind, value } => events.push(Event::Marker { seq, kind, value }),
+                Issued::Marker { seq, kind, value } => {
+                    events.push(Event::Marker { seq, kind, value })
+                }
             }
         }
         let mut status = unblocked.then_some(StatusChange {
@@ -946,7 +1090,9 @@ impl Executor {
         match activation.outcome {
             Outcome::Pending => {}
             Outcome::Finished(Ok(output)) => {
-                events.push(Event::WorkflowCompleted { output: output.clone() });
+                events.push(Event::WorkflowCompleted {
+                    output: output.clone(),
+                });
                 status = finished(RunStatus::Completed, Some(output));
                 wake = true;
             }
@@ -963,7 +1109,7 @@ impl Executor {
             }
             Outcome::ContinueAsNew(input) => {
                 let next_run_id = uuid::Uuid::new_v4().to_string();
-                                let started = Event::WorkflowStarted {
+                let started = Event::WorkflowStarted {
                     name,
                     input: input.clone(),
                     signals: activation.unconsumed_signals,
@@ -985,7 +1131,13 @@ impl Executor {
                 tracing::error!(error = %message, "workflow run stopped; it resumes after a restart with fixed code");
                 self.cache.remove(run_id);
                 self.blocked.insert(run_id.to_owned());
-                return Some(status_step(run_id, &workflow_id, RunStatus::Blocked, Some(message), now));
+                return Some(status_step(
+                    run_id,
+                    &workflow_id,
+                    RunStatus::Blocked,
+                    Some(message),
+                    now,
+                ));
             }
         }
         done_tasks.extend(activation.cancelled_calls.iter().copied());

@@ -103,7 +103,9 @@ impl ActivityContext {
     }
 
     pub(crate) fn cancel_by_workflow(&self) {
-        self.inner.cancelled_by_workflow.store(true, Ordering::Release);
+        self.inner
+            .cancelled_by_workflow
+            .store(true, Ordering::Release);
         self.cancel();
     }
 

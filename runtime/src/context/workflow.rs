@@ -1,8 +1,8 @@
 //! [`WorkflowContext`]: the durable calls a workflow body makes.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use crate::definition::{Activity, ActivityOptions};
 use crate::error::{ActivityError, WorkflowError};
-use crate::signal::Signal;
 use crate::history::{MarkerKind, Resolution};
 use crate::replay::{lock, Issued, RunCore, RunFault};
 use crate::retry::RetryPolicy;
+use crate::signal::Signal;
 
 /// The handle a workflow body uses for everything durable.
 ///
@@ -221,7 +221,10 @@ impl WorkflowContext {
         match serde_json::to_value(&input) {
             Ok(value) => {
                 self.lock().set_continue_as_new(value);
-                Err(WorkflowError::with_kind("ContinuedAsNew", "the workflow continued as a new run"))
+                Err(WorkflowError::with_kind(
+                    "ContinuedAsNew",
+                    "the workflow continued as a new run",
+                ))
             }
             Err(e) => Err(WorkflowError::with_kind(
                 "PayloadError",
@@ -329,7 +332,9 @@ impl<A: Activity> ActivityCall<A> {
         let seq = core.next_seq();
         let name = A::NAME;
         if !core.registry.has_activity(name) {
-            core.set_fault(RunFault::UnregisteredActivity { name: name.to_owned() });
+            core.set_fault(RunFault::UnregisteredActivity {
+                name: name.to_owned(),
+            });
             return None;
         }
         let input = self.input.take().map(serde_json::to_value);
@@ -480,7 +485,9 @@ pub struct SignalChannel<S: Signal> {
 
 impl<S: Signal> fmt::Debug for SignalChannel<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignalChannel").field("signal", &S::NAME).finish()
+        f.debug_struct("SignalChannel")
+            .field("signal", &S::NAME)
+            .finish()
     }
 }
 

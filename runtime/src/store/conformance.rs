@@ -101,6 +101,11 @@ fn status(status: RunStatus, result: Option<Value>, error: Option<&str>) -> Opti
     })
 }
 
+/// Commits `steps`; the first failure, if any.
+async fn commit(store: &dyn Store, steps: Vec<StepCommit>) -> Result<(), StoreError> {
+    store.commit_steps(steps).await.into_iter().collect()
+}
+
 async fn create(store: &dyn Store, workflow_id: &str, run_id: &str, now_ms: u64) {
     let created = store
         .create_workflow(new_workflow(workflow_id, run_id, now_ms))
@@ -176,13 +181,15 @@ async fn create_is_idempotent_on_the_workflow_id(store: &dyn Store) {
 async fn commit_appends_events_and_tasks(store: &dyn Store) {
     create(store, "w1", "r1", 100).await;
     let tasks = vec![activity("w1", "r1", 1), timer("w1", "r1", 2, 9_000)];
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             new_tasks: tasks.clone(),
             ..step("r1", 1, 3)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     assert_eq!(history(store, "r1").await, expected_history("r1", 4));
     assert_eq!(store.tasks(Some("r1")).await.unwrap(), tasks);
     let run = record(store, "r1").await;
@@ -194,13 +201,15 @@ async fn commit_appends_events_and_tasks(store: &dyn Store) {
     // replaces the stored one.
     let mut again = timer("w1", "r1", 2, 12_000);
     again.details = Some(Value::Null);
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             new_tasks: vec![again.clone()],
             ..step("r1", 4, 1)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     assert_eq!(history(store, "r1").await, expected_history("r1", 5));
     assert_eq!(
         store.tasks(Some("r1")).await.unwrap(),
@@ -210,31 +219,35 @@ async fn commit_appends_events_and_tasks(store: &dyn Store) {
 
 async fn a_stale_first_index_writes_nothing(store: &dyn Store) {
     create(store, "w1", "r1", 100).await;
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             new_tasks: vec![activity("w1", "r1", 1)],
             progress: Some(json!("half")),
             ..step("r1", 1, 2)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     let before = (
         store.load_run("r1").await.unwrap(),
         store.tasks(None).await.unwrap(),
     );
 
     for first_index in [0, 1, 2, 4, u64::MAX] {
-        let error = store
-            .commit(vec![StepCommit {
+        let error = commit(
+            store,
+            vec![StepCommit {
                 done_tasks: vec![1],
                 new_tasks: vec![activity("w1", "r1", 2)],
                 status: status(RunStatus::Completed, Some(json!(1)), None),
                 progress: Some(json!("done")),
                 now_ms: 9_999,
                 ..step("r1", first_index, 2)
-            }])
-            .await
-            .unwrap_err();
+            }],
+        )
+        .await
+        .unwrap_err();
         assert!(!error.is_retryable(), "{error}");
         let message = error.to_string();
         assert!(
@@ -248,7 +261,7 @@ async fn a_stale_first_index_writes_nothing(store: &dyn Store) {
         assert_eq!(after, before, "first_index {first_index}");
     }
 
-    let error = store.commit(vec![step("nope", 1, 1)]).await.unwrap_err();
+    let error = commit(store, vec![step("nope", 1, 1)]).await.unwrap_err();
     assert!(error.to_string().contains("no run `nope`"), "{error}");
     assert!(store.load_run("nope").await.unwrap().is_none());
 }
@@ -298,48 +311,57 @@ async fn a_failed_step_does_not_block_the_others(store: &dyn Store) {
         vec![("r1", 1)]
     );
 
-    // `commit` folds the results: the good steps are written all the same.
-    let error = store
-        .commit(vec![step("r1", 3, 1), step("r2", 5, 1)])
-        .await
-        .unwrap_err();
-    assert!(error.to_string().contains("`r2`"), "{error}");
-    assert_eq!(history(store, "r1").await, expected_history("r1", 4));
-    let error = store
-        .commit(vec![step("r1", 1, 1), step("r1", 4, 1), step("r2", 5, 1)])
-        .await
-        .unwrap_err();
-    assert!(error.to_string().contains("2 of 3 steps failed"), "{error}");
+    // Steps of one commit apply in order: a later step sees an earlier one.
+    let results = store
+        .commit_steps(vec![
+            step("r1", 3, 1),
+            step("r1", 3, 1),
+            step("r1", 4, 1),
+            step("r2", 5, 1),
+        ])
+        .await;
+    let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, true, false], "{results:?}");
+    assert!(results[1]
+        .as_ref()
+        .unwrap_err()
+        .to_string()
+        .contains("has 4 events"));
     assert_eq!(history(store, "r1").await, expected_history("r1", 5));
+    assert_eq!(history(store, "r2").await, expected_history("r2", 1));
 }
 
 async fn an_empty_commit_succeeds(store: &dyn Store) {
-    store.commit(Vec::new()).await.unwrap();
+    commit(store, Vec::new()).await.unwrap();
     assert!(store.commit_steps(Vec::new()).await.is_empty());
     create(store, "w1", "r1", 100).await;
     // A step without events still records its time.
-    store.commit(vec![step("r1", 1, 0)]).await.unwrap();
+    commit(store, vec![step("r1", 1, 0)]).await.unwrap();
     assert_eq!(history(store, "r1").await, expected_history("r1", 1));
     assert_eq!(record(store, "r1").await.updated_ms, 2_001);
 }
 
 async fn done_tasks_are_removed(store: &dyn Store) {
     create(store, "w1", "r1", 100).await;
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             new_tasks: (1..=3).map(|seq| activity("w1", "r1", seq)).collect(),
             ..step("r1", 1, 3)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     // 99 does not exist: its completion may have been recorded before.
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             done_tasks: vec![1, 3, 99],
             ..step("r1", 4, 2)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         task_keys(&store.tasks(Some("r1")).await.unwrap()),
         vec![("r1", 2)]
@@ -351,23 +373,27 @@ async fn finishing_a_run_removes_its_tasks(store: &dyn Store) {
     for i in 1..=3 {
         let (w, r) = (format!("w{i}"), format!("r{i}"));
         create(store, &w, &r, 100).await;
-        store
-            .commit(vec![StepCommit {
+        commit(
+            store,
+            vec![StepCommit {
                 new_tasks: vec![activity(&w, &r, 1), timer(&w, &r, 2, 5_000)],
                 ..step(&r, 1, 2)
-            }])
-            .await
-            .unwrap();
+            }],
+        )
+        .await
+        .unwrap();
     }
     // Tasks created by the finishing step go too.
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             new_tasks: vec![activity("w1", "r1", 3)],
             status: status(RunStatus::Completed, Some(json!({ "rows": 3 })), None),
             ..step("r1", 3, 2)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     assert!(store.tasks(Some("r1")).await.unwrap().is_empty());
     assert_eq!(store.tasks(Some("r2")).await.unwrap().len(), 2);
     let r1 = record(store, "r1").await;
@@ -375,8 +401,9 @@ async fn finishing_a_run_removes_its_tasks(store: &dyn Store) {
     assert_eq!(r1.result, Some(json!({ "rows": 3 })));
 
     let failure = json!({ "kind": "Http", "message": "503" });
-    store
-        .commit(vec![
+    commit(
+        store,
+        vec![
             StepCommit {
                 status: status(RunStatus::Failed, Some(failure.clone()), None),
                 ..step("r2", 3, 1)
@@ -386,9 +413,10 @@ async fn finishing_a_run_removes_its_tasks(store: &dyn Store) {
                 status: status(RunStatus::Blocked, None, Some("history does not decode")),
                 ..step("r3", 3, 0)
             },
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     assert!(store.tasks(Some("r2")).await.unwrap().is_empty());
     let r2 = record(store, "r2").await;
     assert_eq!((r2.status, r2.result), (RunStatus::Failed, Some(failure)));
@@ -404,13 +432,15 @@ async fn finishing_a_run_removes_its_tasks(store: &dyn Store) {
 async fn retry_task_updates_the_task(store: &dyn Store) {
     create(store, "w1", "r1", 100).await;
     let task = activity("w1", "r1", 1);
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             new_tasks: vec![task.clone(), activity("w1", "r1", 2)],
             ..step("r1", 1, 2)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     store
         .retry_task(TaskRetry {
             run_id: "r1".to_owned(),
@@ -450,8 +480,9 @@ async fn unfinished_runs_lists_running_and_blocked_runs_oldest_first(store: &dyn
     for i in 1..=5 {
         create(store, &format!("w{i}"), &format!("r{i}"), 1_000 - i).await;
     }
-    store
-        .commit(vec![
+    commit(
+        store,
+        vec![
             StepCommit {
                 status: status(RunStatus::Completed, Some(Value::Null), None),
                 ..step("r2", 1, 1)
@@ -464,9 +495,10 @@ async fn unfinished_runs_lists_running_and_blocked_runs_oldest_first(store: &dyn
                 status: status(RunStatus::Failed, Some(json!("no")), None),
                 ..step("r4", 1, 1)
             },
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.unfinished_runs().await.unwrap()),
@@ -474,13 +506,15 @@ async fn unfinished_runs_lists_running_and_blocked_runs_oldest_first(store: &dyn
     );
 
     // Unblocked, r3 keeps its place.
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             status: status(RunStatus::Running, None, None),
             ..step("r3", 2, 1)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     let runs = store.unfinished_runs().await.unwrap();
     assert_eq!(runs[1].status, RunStatus::Running);
     assert_eq!(runs[1].error, None);
@@ -491,8 +525,9 @@ async fn tasks_lists_every_run_by_run_then_seq(store: &dyn Store) {
     create(store, "wb", "rb", 100).await;
     create(store, "wa", "ra", 100).await;
     create(store, "wc", "rc", 100).await;
-    store
-        .commit(vec![
+    commit(
+        store,
+        vec![
             StepCommit {
                 new_tasks: vec![timer("wb", "rb", 12, 7_000), activity("wb", "rb", 2)],
                 ..step("rb", 1, 2)
@@ -501,9 +536,10 @@ async fn tasks_lists_every_run_by_run_then_seq(store: &dyn Store) {
                 new_tasks: vec![activity("wa", "ra", 3)],
                 ..step("ra", 1, 1)
             },
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     let all = store.tasks(None).await.unwrap();
     assert_eq!(task_keys(&all), vec![("ra", 3), ("rb", 2), ("rb", 12)]);
     assert_eq!(all[2], timer("wb", "rb", 12, 7_000));
@@ -520,7 +556,7 @@ async fn load_run_returns_rows_in_index_order(store: &dyn Store) {
     create(store, "w1", "r1", 100).await;
     let mut len = 1;
     for count in [1, 3, 2, 5, 1, 4] {
-        store.commit(vec![step("r1", len, count)]).await.unwrap();
+        commit(store, vec![step("r1", len, count)]).await.unwrap();
         len += count;
     }
     // Past index 9, so that text ordering of indexes would show.
@@ -530,36 +566,42 @@ async fn load_run_returns_rows_in_index_order(store: &dyn Store) {
 
 async fn progress_is_kept(store: &dyn Store) {
     create(store, "w1", "r1", 100).await;
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             progress: Some(json!({ "done": 1, "of": 3 })),
             ..step("r1", 1, 1)
-        }])
-        .await
-        .unwrap();
-    store.commit(vec![step("r1", 2, 1)]).await.unwrap();
+        }],
+    )
+    .await
+    .unwrap();
+    commit(store, vec![step("r1", 2, 1)]).await.unwrap();
     assert_eq!(
         record(store, "r1").await.progress,
         Some(json!({ "done": 1, "of": 3 }))
     );
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             status: status(RunStatus::Blocked, None, Some("stuck")),
             ..step("r1", 3, 0)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         record(store, "r1").await.progress,
         Some(json!({ "done": 1, "of": 3 }))
     );
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             progress: Some(Value::Null),
             ..step("r1", 3, 1)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     assert_eq!(record(store, "r1").await.progress, Some(Value::Null));
 }
 
@@ -568,14 +610,16 @@ async fn latest_run_follows_the_workflow(store: &dyn Store) {
     create(store, "w1", "r1", 100).await;
     create(store, "w2", "r2", 150).await;
     assert_eq!(store.latest_run("w1").await.unwrap().unwrap().run_id, "r1");
-    store
-        .commit(vec![StepCommit {
+    commit(
+        store,
+        vec![StepCommit {
             status: status(RunStatus::Completed, Some(Value::Null), None),
             progress: Some(json!(7)),
             ..step("r1", 1, 2)
-        }])
-        .await
-        .unwrap();
+        }],
+    )
+    .await
+    .unwrap();
     let latest = store.latest_run("w1").await.unwrap().unwrap();
     assert_eq!(
         latest,
@@ -598,6 +642,323 @@ async fn latest_run_follows_the_workflow(store: &dyn Store) {
         .unwrap();
     assert_eq!(again, Created::Existing(latest));
     assert_eq!(store.latest_run("w2").await.unwrap().unwrap().run_id, "r2");
+}
+
+async fn a_step_without_events_skips_the_first_index_check(store: &dyn Store) {
+    create(store, "w1", "r1", 100).await;
+    commit(store, vec![step("r1", 1, 2)]).await.unwrap();
+    // A change of status alone, from a worker that does not know the length.
+    commit(
+        store,
+        vec![StepCommit {
+            status: status(RunStatus::Blocked, None, Some("stuck")),
+            ..step("r1", 0, 0)
+        }],
+    )
+    .await
+    .unwrap();
+    let run = record(store, "r1").await;
+    assert_eq!(
+        (run.status, run.error.as_deref()),
+        (RunStatus::Blocked, Some("stuck"))
+    );
+    assert_eq!(history(store, "r1").await, expected_history("r1", 3));
+    // With events, the check applies.
+    assert!(commit(store, vec![step("r1", 0, 1)]).await.is_err());
+    // An unknown run fails all the same.
+    assert!(commit(store, vec![step("nope", 0, 0)]).await.is_err());
+}
+
+async fn every_end_of_a_run_finishes_it(store: &dyn Store) {
+    let ends = [
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::Terminated,
+        RunStatus::ContinuedAsNew,
+    ];
+    for (i, end) in ends.into_iter().enumerate() {
+        let (w, r) = (format!("w{i}"), format!("r{i}"));
+        create(store, &w, &r, 100).await;
+        commit(
+            store,
+            vec![StepCommit {
+                new_tasks: vec![activity(&w, &r, 1)],
+                ..step(&r, 1, 1)
+            }],
+        )
+        .await
+        .unwrap();
+        commit(
+            store,
+            vec![StepCommit {
+                status: status(end, None, Some("reason")),
+                ..step(&r, 2, 1)
+            }],
+        )
+        .await
+        .unwrap();
+        assert!(store.tasks(Some(&r)).await.unwrap().is_empty(), "{end:?}");
+        let run = record(store, &r).await;
+        assert_eq!((run.status, run.error.as_deref()), (end, Some("reason")));
+    }
+    create(store, "w-live", "r-live", 100).await;
+    let unfinished = store.unfinished_runs().await.unwrap();
+    assert_eq!(unfinished.len(), 1);
+    assert_eq!(unfinished[0].run_id, "r-live");
+}
+
+async fn continue_as_new_starts_the_next_run(store: &dyn Store) {
+    create(store, "w1", "r1", 100).await;
+    create(store, "w2", "r2", 100).await;
+    commit(
+        store,
+        vec![StepCommit {
+            new_tasks: vec![activity("w1", "r1", 1), timer("w1", "r1", 2, 5_000)],
+            progress: Some(json!("first run")),
+            ..step("r1", 1, 1)
+        }],
+    )
+    .await
+    .unwrap();
+    commit(
+        store,
+        vec![StepCommit {
+            status: status(RunStatus::ContinuedAsNew, None, None),
+            new_run: Some(NewRun {
+                run_id: "r1b".to_owned(),
+                started_event: started("r1b"),
+            }),
+            now_ms: 7_000,
+            ..step("r1", 2, 2)
+        }],
+    )
+    .await
+    .unwrap();
+
+    let old = record(store, "r1").await;
+    assert_eq!(old.status, RunStatus::ContinuedAsNew);
+    assert!(store.tasks(Some("r1")).await.unwrap().is_empty());
+    let new = RunRecord {
+        workflow_id: "w1".to_owned(),
+        run_id: "r1b".to_owned(),
+        name: "etl".to_owned(),
+        status: RunStatus::Running,
+        result: None,
+        error: None,
+        progress: None,
+        created_ms: 7_000,
+        updated_ms: 7_000,
+    };
+    assert_eq!(store.latest_run("w1").await.unwrap(), Some(new.clone()));
+    assert_eq!(history(store, "r1b").await, vec![started("r1b")]);
+    assert_eq!(history(store, "r1").await, expected_history("r1", 4));
+    assert_eq!(store.runs("w1").await.unwrap(), vec![old, new.clone()]);
+    assert!(store.runs("nope").await.unwrap().is_empty());
+    let ids: Vec<String> = store
+        .unfinished_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    assert_eq!(ids, ["r2", "r1b"]);
+    let again = store
+        .create_workflow(new_workflow("w1", "r9", 9_000))
+        .await
+        .unwrap();
+    assert_eq!(again, Created::Existing(new));
+
+    // The next run's id must be new: otherwise the step writes nothing.
+    let error = commit(
+        store,
+        vec![StepCommit {
+            status: status(RunStatus::ContinuedAsNew, None, None),
+            new_run: Some(NewRun {
+                run_id: "r2".to_owned(),
+                started_event: started("r2"),
+            }),
+            ..step("r1b", 1, 1)
+        }],
+    )
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("`r2` exists already"), "{error}");
+    assert_eq!(record(store, "r1b").await.status, RunStatus::Running);
+    assert_eq!(history(store, "r1b").await, vec![started("r1b")]);
+    assert_eq!(store.latest_run("w1").await.unwrap().unwrap().run_id, "r1b");
+    assert_eq!(store.runs("w2").await.unwrap().len(), 1);
+}
+
+fn signal(name: &str, payload: Value) -> InboxItem {
+    InboxItem::Signal(crate::history::SignalData {
+        name: name.to_owned(),
+        payload,
+    })
+}
+
+async fn the_inbox_keeps_messages_until_a_step_consumes_them(store: &dyn Store) {
+    let enqueue = |workflow_id: &'static str, item: InboxItem| async move {
+        store.enqueue(workflow_id, item, 500).await.unwrap()
+    };
+    assert_eq!(enqueue("w1", InboxItem::Cancel).await, Enqueued::NotFound);
+    create(store, "w1", "r1", 100).await;
+    create(store, "w2", "r2", 100).await;
+    let items = [
+        ("w1", signal("approve", json!({ "by": "ann" }))),
+        ("w2", signal("poke", Value::Null)),
+        ("w1", InboxItem::Cancel),
+        (
+            "w1",
+            InboxItem::Terminate {
+                reason: "by hand".to_owned(),
+            },
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (workflow_id, item) in items.clone() {
+        match enqueue(workflow_id, item).await {
+            Enqueued::Accepted { id, run_id } => {
+                assert_eq!(run_id, workflow_id.replace('w', "r"));
+                ids.push(id);
+            }
+            other => panic!("expected the message to be accepted, got {other:?}"),
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let expected: Vec<InboxRecord> = ids
+        .iter()
+        .zip(items)
+        .map(|(id, (workflow_id, item))| InboxRecord {
+            id: *id,
+            workflow_id: workflow_id.to_owned(),
+            item,
+        })
+        .collect();
+    assert_eq!(store.inbox().await.unwrap(), expected);
+
+    // A step consumes messages; a failed step does not.
+    let results = store
+        .commit_steps(vec![
+            StepCommit {
+                done_inbox: vec![ids[2]],
+                ..step("r1", 7, 1)
+            },
+            StepCommit {
+                done_inbox: vec![ids[0], ids[3], 12_345],
+                ..step("r1", 1, 1)
+            },
+        ])
+        .await;
+    assert!(results[0].is_err() && results[1].is_ok(), "{results:?}");
+    assert_eq!(
+        store.inbox().await.unwrap(),
+        vec![expected[1].clone(), expected[2].clone()]
+    );
+
+    // Ids are never given again, even once the newest message is consumed.
+    commit(
+        store,
+        vec![StepCommit {
+            done_inbox: vec![ids[2]],
+            ..step("r1", 2, 1)
+        }],
+    )
+    .await
+    .unwrap();
+    let Enqueued::Accepted { id, .. } = enqueue("w1", InboxItem::Cancel).await else {
+        panic!("expected the message to be accepted");
+    };
+    assert!(id > ids[3], "{id} after {ids:?}");
+
+    // A workflow whose latest run ended takes no more messages.
+    commit(
+        store,
+        vec![StepCommit {
+            status: status(RunStatus::Terminated, None, Some("by hand")),
+            done_inbox: vec![id],
+            ..step("r1", 3, 1)
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        enqueue("w1", InboxItem::Cancel).await,
+        Enqueued::Finished(RunStatus::Terminated)
+    );
+    // Unless it continued as new: its messages go to the next run.
+    commit(
+        store,
+        vec![StepCommit {
+            status: status(RunStatus::ContinuedAsNew, None, None),
+            new_run: Some(NewRun {
+                run_id: "r2b".to_owned(),
+                started_event: started("r2b"),
+            }),
+            ..step("r2", 1, 1)
+        }],
+    )
+    .await
+    .unwrap();
+    let Enqueued::Accepted { run_id, .. } = enqueue("w2", InboxItem::Cancel).await else {
+        panic!("expected the message to be accepted");
+    };
+    assert_eq!(run_id, "r2b");
+    let workflows: Vec<String> = store
+        .inbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.workflow_id)
+        .collect();
+    assert_eq!(workflows, ["w2", "w2"]);
+}
+
+async fn record_heartbeat_keeps_the_latest_details(store: &dyn Store) {
+    create(store, "w1", "r1", 100).await;
+    let task = activity("w1", "r1", 1);
+    commit(
+        store,
+        vec![StepCommit {
+            new_tasks: vec![task.clone()],
+            ..step("r1", 1, 1)
+        }],
+    )
+    .await
+    .unwrap();
+    store
+        .record_heartbeat("r1", 1, json!({ "offset": 100 }))
+        .await
+        .unwrap();
+    store
+        .record_heartbeat("r1", 1, json!({ "offset": 200 }))
+        .await
+        .unwrap();
+    let expected = Task {
+        details: Some(json!({ "offset": 200 })),
+        ..task
+    };
+    assert_eq!(
+        store.tasks(Some("r1")).await.unwrap(),
+        vec![expected.clone()]
+    );
+    // A retry keeps them.
+    store
+        .retry_task(TaskRetry {
+            run_id: "r1".to_owned(),
+            seq: 1,
+            next_attempt: 2,
+            due_ms: 3_000,
+            last_error: "HeartbeatTimeout".to_owned(),
+        })
+        .await
+        .unwrap();
+    let tasks = store.tasks(Some("r1")).await.unwrap();
+    assert_eq!(tasks[0].details, expected.details);
+    // A task that is gone: nothing to do.
+    store.record_heartbeat("r1", 9, json!(1)).await.unwrap();
+    store.record_heartbeat("nope", 1, json!(1)).await.unwrap();
+    assert_eq!(store.tasks(None).await.unwrap().len(), 1);
 }
 
 /// Instantiates each generic test for every store.
@@ -641,6 +1002,11 @@ conformance!(
     load_run_returns_rows_in_index_order,
     progress_is_kept,
     latest_run_follows_the_workflow,
+    a_step_without_events_skips_the_first_index_check,
+    every_end_of_a_run_finishes_it,
+    continue_as_new_starts_the_next_run,
+    the_inbox_keeps_messages_until_a_step_consumes_them,
+    record_heartbeat_keeps_the_latest_details,
 );
 
 /// A database path in the temporary directory, removed with its sibling
@@ -706,6 +1072,8 @@ mod sqlite_only {
             store.latest_run("w1").await.unwrap(),
             store.unfinished_runs().await.unwrap(),
             store.tasks(None).await.unwrap(),
+            store.inbox().await.unwrap(),
+            store.runs("w2").await.unwrap(),
         )
     }
 
@@ -718,8 +1086,9 @@ mod sqlite_only {
         for i in 1..=3 {
             create(&store, &format!("w{i}"), &format!("r{i}"), 100 + i).await;
         }
-        store
-            .commit(vec![
+        commit(
+            &store,
+            vec![
                 StepCommit {
                     new_tasks: vec![activity("w1", "r1", 1), timer("w1", "r1", 2, u64::MAX >> 1)],
                     progress: Some(json!({ "stage": "load" })),
@@ -733,9 +1102,10 @@ mod sqlite_only {
                     status: status(RunStatus::Blocked, None, Some("bad history")),
                     ..step("r3", 1, 0)
                 },
-            ])
-            .await
-            .unwrap();
+            ],
+        )
+        .await
+        .unwrap();
         store
             .retry_task(TaskRetry {
                 run_id: "r1".to_owned(),
@@ -746,13 +1116,27 @@ mod sqlite_only {
             })
             .await
             .unwrap();
+        let accepted = store
+            .enqueue("w1", signal("go", json!([1])), 9_000)
+            .await
+            .unwrap();
+        let Enqueued::Accepted { id: last_id, .. } = accepted else {
+            panic!("expected the message to be accepted, got {accepted:?}");
+        };
+        store
+            .record_heartbeat("r1", 1, json!("beat"))
+            .await
+            .unwrap();
         let before = snapshot(&store).await;
         drop(store);
 
         let store = open(&db).await;
         assert_eq!(snapshot(&store).await, before);
+        // Inbox ids go on growing.
+        let accepted = store.enqueue("w1", InboxItem::Cancel, 9_500).await.unwrap();
+        assert!(matches!(accepted, Enqueued::Accepted { id, .. } if id > last_id));
         // Writing goes on where it stopped.
-        store.commit(vec![step("r1", 4, 1)]).await.unwrap();
+        commit(&store, vec![step("r1", 4, 1)]).await.unwrap();
         assert_eq!(history(&store, "r1").await, expected_history("r1", 5));
     }
 
@@ -762,7 +1146,7 @@ mod sqlite_only {
         let store = open(&db).await;
         create(&store, "w1", "r1", 100).await;
         // Requests are sent when made: dropping the futures does not withdraw them.
-        drop(store.commit(vec![step("r1", 1, 2)]));
+        drop(store.commit_steps(vec![step("r1", 1, 2)]));
         drop(store.create_workflow(new_workflow("w2", "r2", 100)));
         drop(store);
 
@@ -872,13 +1256,15 @@ mod sqlite_only {
         for i in 1..=3 {
             let (w, r) = (format!("w{i}"), format!("r{i}"));
             create(&store, &w, &r, 100).await;
-            store
-                .commit(vec![StepCommit {
+            commit(
+                &store,
+                vec![StepCommit {
                     new_tasks: vec![activity(&w, &r, 1), activity(&w, &r, 2)],
                     ..step(&r, 1, 1)
-                }])
-                .await
-                .unwrap();
+                }],
+            )
+            .await
+            .unwrap();
         }
         let conn = rusqlite::Connection::open(db.path()).unwrap();
         conn.busy_timeout(Duration::from_secs(5)).unwrap();
@@ -886,7 +1272,12 @@ mod sqlite_only {
             "UPDATE runs SET status = 'paused' WHERE run_id = 'r1';
              UPDATE runs SET created_ms = 'yesterday' WHERE run_id = 'r2';
              UPDATE tasks SET options = '{bad' WHERE run_id = 'r2' AND seq = 1;
-             UPDATE history SET event = 'garbage' WHERE run_id = 'r3' AND idx = 1;",
+             UPDATE history SET event = 'garbage' WHERE run_id = 'r3' AND idx = 1;
+             INSERT INTO inbox (workflow_id, kind, payload, created_ms) VALUES
+                 ('w3', 'signal', '{\"name\":\"a\",\"payload\":1}', 1),
+                 ('w3', 'bogus', 'null', 2),
+                 ('w3', 'signal', '{\"nom\":\"b\"}', 3),
+                 ('w3', 'cancel', 'null', 4);",
         )
         .unwrap();
 
@@ -925,11 +1316,17 @@ mod sqlite_only {
             vec![("r1", 1), ("r1", 2), ("r2", 2), ("r3", 1), ("r3", 2)]
         );
 
+        let inbox = store.inbox().await.unwrap();
+        assert_eq!(
+            inbox.into_iter().map(|m| m.item).collect::<Vec<_>>(),
+            vec![signal("a", json!(1)), InboxItem::Cancel]
+        );
+
         // History rows come back as stored: decoding them is the engine's job.
         let rows = store.load_run("r3").await.unwrap().unwrap().1;
         assert_eq!(rows[1], (1, "garbage".to_owned()));
         // Writes go on.
-        store.commit(vec![step("r1", 2, 1)]).await.unwrap();
+        commit(&store, vec![step("r1", 2, 1)]).await.unwrap();
     }
 
     #[tokio::test]
@@ -956,6 +1353,8 @@ mod sqlite_only {
             })
             .collect();
         let created = store.create_workflow(new_workflow("w-new", "r-new", 100));
+        let enqueued = store.enqueue("w4", InboxItem::Cancel, 100);
+        let beat = store.record_heartbeat("r5", 1, json!("beat"));
         let retried = store.retry_task(TaskRetry {
             run_id: "r3".to_owned(),
             seq: 1,
@@ -969,6 +1368,8 @@ mod sqlite_only {
         let results = futures_util::future::join_all(commits).await;
         assert_eq!(created.await.unwrap(), Created::New);
         retried.await.unwrap();
+        assert!(matches!(enqueued.await.unwrap(), Enqueued::Accepted { .. }));
+        beat.await.unwrap();
         assert!(
             store.transactions() - before <= 2,
             "{} transactions",
@@ -987,6 +1388,9 @@ mod sqlite_only {
         let r3 = store.tasks(Some("r3")).await.unwrap();
         assert_eq!((r3[0].attempt, r3[0].due_ms), (2, 9_000));
         assert_eq!(store.tasks(None).await.unwrap().len(), 19);
+        let r5 = store.tasks(Some("r5")).await.unwrap();
+        assert_eq!(r5[0].details, Some(json!("beat")));
+        assert_eq!(store.inbox().await.unwrap().len(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1004,14 +1408,16 @@ mod sqlite_only {
                 let mut len = 1;
                 for n in 0..STEPS {
                     let seq = u32::try_from(n).unwrap();
-                    store
-                        .commit(vec![StepCommit {
+                    commit(
+                        &*store,
+                        vec![StepCommit {
                             done_tasks: seq.checked_sub(1).into_iter().collect(),
                             new_tasks: vec![activity(&w, &r, seq)],
                             ..step(&r, len, 2)
-                        }])
-                        .await
-                        .unwrap();
+                        }],
+                    )
+                    .await
+                    .unwrap();
                     len += 2;
                     // Reads see every committed write while others go on.
                     let (_, rows) = store.load_run(&r).await.unwrap().unwrap();

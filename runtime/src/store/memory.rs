@@ -119,7 +119,9 @@ impl Inner {
 
 impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -145,11 +147,16 @@ impl Store for MemoryStore {
             created_ms: new.now_ms,
             updated_ms: new.now_ms,
         };
-        inner.workflows.insert(new.workflow_id, vec![new.run_id.clone()]);
+        inner
+            .workflows
+            .insert(new.workflow_id, vec![new.run_id.clone()]);
         inner.order.push(new.run_id.clone());
         inner.runs.insert(
             new.run_id,
-            StoredRun { record, history: vec![new.started_event] },
+            StoredRun {
+                record,
+                history: vec![new.started_event],
+            },
         );
         ready(Ok(Created::New))
     }
@@ -172,7 +179,10 @@ impl Store for MemoryStore {
         ready(Ok(()))
     }
 
-    fn load_run(&self, run_id: &str) -> BoxFuture<'_, Result<Option<(RunRecord, HistoryRows)>, StoreError>> {
+    fn load_run(
+        &self,
+        run_id: &str,
+    ) -> BoxFuture<'_, Result<Option<(RunRecord, HistoryRows)>, StoreError>> {
         let inner = self.lock();
         let found = inner.runs.get(run_id).map(|run| {
             let rows = run
@@ -186,7 +196,10 @@ impl Store for MemoryStore {
         ready(Ok(found))
     }
 
-    fn latest_run(&self, workflow_id: &str) -> BoxFuture<'_, Result<Option<RunRecord>, StoreError>> {
+    fn latest_run(
+        &self,
+        workflow_id: &str,
+    ) -> BoxFuture<'_, Result<Option<RunRecord>, StoreError>> {
         let inner = self.lock();
         let found = inner
             .workflows
@@ -219,7 +232,12 @@ impl Store for MemoryStore {
         ready(Ok(tasks))
     }
 
-    fn enqueue(&self, workflow_id: &str, item: InboxItem, now_ms: u64) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
+    fn enqueue(
+        &self,
+        workflow_id: &str,
+        item: InboxItem,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
         let _ = now_ms;
         let mut inner = self.lock();
         let latest = inner
@@ -262,7 +280,12 @@ impl Store for MemoryStore {
         ready(Ok(runs))
     }
 
-    fn record_heartbeat(&self, run_id: &str, seq: u32, details: Value) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn record_heartbeat(
+        &self,
+        run_id: &str,
+        seq: u32,
+        details: Value,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
         if let Some(task) = self.lock().tasks.get_mut(&(run_id.to_owned(), seq)) {
             task.details = Some(details);
         }

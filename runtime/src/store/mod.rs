@@ -2,7 +2,7 @@
 //! run by one conformance suite.
 //!
 //! The engine talks to the store in a few coarse operations. The important
-//! one is [`Store::commit`]: everything one activation of one or several runs
+//! one is [`Store::commit_steps`]: everything one activation of one or several runs
 //! produced (history events, tasks created and completed, run status) is
 //! written in one transaction, so a crash leaves either all of a step or none
 //! of it. Many runs' steps share that transaction under load (group commit).
@@ -223,7 +223,10 @@ impl InboxItem {
     /// `(kind, payload)` as stored.
     pub(crate) fn encode(&self) -> (&'static str, Value) {
         match self {
-            InboxItem::Signal(s) => ("signal", serde_json::json!({ "name": s.name, "payload": s.payload })),
+            InboxItem::Signal(s) => (
+                "signal",
+                serde_json::json!({ "name": s.name, "payload": s.payload }),
+            ),
             InboxItem::Cancel => ("cancel", Value::Null),
             InboxItem::Terminate { reason } => ("terminate", Value::String(reason.clone())),
         }
@@ -284,23 +287,18 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// in the order of `steps`.
     fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>>;
 
-    /// [`Store::commit_steps`], with the results folded: `Ok` if every step
-    /// was written; otherwise the failure (if several steps failed, an error
-    /// counting them whose source is the first). The steps that did not
-    /// fail are written all the same.
-    fn commit(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Result<(), StoreError>> {
-        let results = self.commit_steps(steps);
-        Box::pin(async move { fold_step_results(results.await) })
-    }
-
     /// Records a failed attempt and the time of the next one.
     fn retry_task(&self, retry: TaskRetry) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// A run's record and its history.
-    fn load_run(&self, run_id: &str) -> BoxFuture<'_, Result<Option<(RunRecord, HistoryRows)>, StoreError>>;
+    fn load_run(
+        &self,
+        run_id: &str,
+    ) -> BoxFuture<'_, Result<Option<(RunRecord, HistoryRows)>, StoreError>>;
 
     /// The latest run of a workflow id.
-    fn latest_run(&self, workflow_id: &str) -> BoxFuture<'_, Result<Option<RunRecord>, StoreError>>;
+    fn latest_run(&self, workflow_id: &str)
+        -> BoxFuture<'_, Result<Option<RunRecord>, StoreError>>;
 
     /// Runs that are not finished (running or blocked), oldest first.
     fn unfinished_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>>;
@@ -310,60 +308,29 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn tasks(&self, run_id: Option<&str>) -> BoxFuture<'_, Result<Vec<Task>, StoreError>>;
 
     /// Adds a message to a workflow's inbox, unless the workflow is unknown
-    /// or its latest run has ended.
-    fn enqueue(&self, workflow_id: &str, item: InboxItem, now_ms: u64) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
-        let _ = (workflow_id, item, now_ms);
-        // PENDING-SQLITE: removed once every store implements it.
-        Box::pin(std::future::ready(Err(StoreError::new("inbox", "not supported by this store"))))
-    }
+    /// or its latest run has ended. Ids grow in arrival order and are never
+    /// given twice, even once a message is consumed.
+    fn enqueue(
+        &self,
+        workflow_id: &str,
+        item: InboxItem,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<Enqueued, StoreError>>;
 
     /// Every inbox message not yet consumed, in arrival order.
-    fn inbox(&self) -> BoxFuture<'_, Result<Vec<InboxRecord>, StoreError>> {
-        Box::pin(std::future::ready(Ok(Vec::new())))
-    }
+    fn inbox(&self) -> BoxFuture<'_, Result<Vec<InboxRecord>, StoreError>>;
 
     /// The runs of a workflow, oldest first.
-    fn runs(&self, workflow_id: &str) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>> {
-        let _ = workflow_id;
-        // PENDING-SQLITE: removed once every store implements it.
-        Box::pin(std::future::ready(Err(StoreError::new("inbox", "not supported by this store"))))
-    }
+    fn runs(&self, workflow_id: &str) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>>;
 
     /// Stores an activity's latest heartbeat details on its task (a no-op
     /// if the task is gone).
-    fn record_heartbeat(&self, run_id: &str, seq: u32, details: Value) -> BoxFuture<'_, Result<(), StoreError>> {
-        let _ = (run_id, seq, details);
-        // PENDING-SQLITE: removed once every store implements it.
-        Box::pin(std::future::ready(Err(StoreError::new("inbox", "not supported by this store"))))
-    }
-}
-
-/// Folds the per-step results of [`Store::commit_steps`] into one.
-fn fold_step_results(results: Vec<Result<(), StoreError>>) -> Result<(), StoreError> {
-    let total = results.len();
-    let mut failures = results.into_iter().filter_map(Result::err);
-    let Some(first) = failures.next() else {
-        return Ok(());
-    };
-    let failed = 1 + failures.count();
-    if failed == 1 {
-        return Err(first);
-    }
-    Err(StoreError::with_source(
-        "committing workflow steps",
-        first.is_retryable(),
-        StepsFailed { failed, total, first },
-    ))
-}
-
-/// Several steps of one commit failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{failed} of {total} steps failed, the first with: {first}")]
-struct StepsFailed {
-    failed: usize,
-    total: usize,
-    #[source]
-    first: StoreError,
+    fn record_heartbeat(
+        &self,
+        run_id: &str,
+        seq: u32,
+        details: Value,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
 /// Which store a runtime opens.
@@ -377,7 +344,9 @@ impl StoreConfig {
     pub(crate) async fn open(&self) -> Result<std::sync::Arc<dyn Store>, Error> {
         Ok(match self {
             StoreConfig::Memory => std::sync::Arc::new(memory::MemoryStore::default()),
-            StoreConfig::Sqlite(path) => std::sync::Arc::new(sqlite::SqliteStore::open(path).await?),
+            StoreConfig::Sqlite(path) => {
+                std::sync::Arc::new(sqlite::SqliteStore::open(path).await?)
+            }
         })
     }
 }

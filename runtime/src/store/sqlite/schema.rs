@@ -42,9 +42,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
 
     -- `unfinished_runs`: the few unfinished runs, in creation order, without
-    -- scanning the finished ones. An unknown status counts as unfinished, so
-    -- that a corrupt row is reported rather than silently dropped.
-    CREATE INDEX runs_unfinished ON runs (seq) WHERE status NOT IN ('completed', 'failed');
+    -- scanning the finished ones. The statuses are those for which
+    -- `RunStatus::is_finished` is false (a unit test checks it).
+    CREATE INDEX runs_unfinished ON runs (seq) WHERE status IN ('running', 'blocked');
+
+    -- `runs(workflow_id)`, oldest first.
+    CREATE INDEX runs_of_workflow ON runs (workflow_id, seq);
 
     CREATE TABLE history (
         run_id TEXT NOT NULL,
@@ -73,6 +76,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
         lease_until  INTEGER,
         PRIMARY KEY (run_id, seq)
     ) WITHOUT ROWID;
+
+    -- Messages to workflows (signals, cancellations, terminations) not yet
+    -- consumed by a step, in arrival order. AUTOINCREMENT: the id of a
+    -- consumed (deleted) message is never given to another.
+    -- `payload` is JSON, as `InboxItem::encode` makes it.
+    CREATE TABLE inbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        workflow_id TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL
+    );
     ",
 ];
 
