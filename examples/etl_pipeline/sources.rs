@@ -200,7 +200,7 @@ fn record(rng: &mut Lcg, id: u64, updated_day: i64) -> RawRecord {
 
 /// The records of the three sources. Same output on every call.
 pub(crate) fn generate() -> Dataset {
-    let mut rng = Lcg(0x5EED_2026_E71);
+    let mut rng = Lcg(0x5EED_2026);
     let mut data = Dataset::default();
     for id in 1..=CUSTOMERS {
         let updated_day = 20_089 + rng.below(300) as i64; // in 2025

@@ -116,12 +116,6 @@ impl ActivityError {
         }
     }
 
-    pub(crate) fn cancelled(message: impl Into<String>) -> Self {
-        let mut e = Self::non_retryable(CANCELLED, message);
-        e.inner.data.cancelled = true;
-        e
-    }
-
     pub(crate) fn data(&self) -> &FailureData {
         &self.inner.data
     }

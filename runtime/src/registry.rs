@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::context::{ActivityContext, WorkflowContext};
-use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
+use crate::definition::{Activity, BoxFuture, Workflow};
 use crate::error::{ActivityError, WorkflowError};
 use crate::replay::WorkflowFuture;
 
@@ -25,7 +25,6 @@ pub(crate) struct WorkflowEntry {
 
 pub(crate) struct ActivityEntry {
     pub(crate) run: Arc<ActivityFn>,
-    pub(crate) options: ActivityOptions,
 }
 
 /// Registered types, by name.
@@ -111,7 +110,6 @@ impl Registry {
             A::NAME.to_owned(),
             ActivityEntry {
                 run: Arc::new(run),
-                options: activity.options(),
             },
         );
     }

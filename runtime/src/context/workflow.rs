@@ -499,8 +499,11 @@ impl<S: Signal> SignalChannel<S> {
 
     /// Waits durably for the next signal of this type. If the workflow is
     /// cancelled while this waits, the run ends as cancelled here.
-    pub fn recv(&self) -> Recv<'_, S> {
-        Recv { channel: self }
+    pub fn recv(&self) -> Recv<S> {
+        Recv {
+            ctx: self.ctx.clone(),
+            _signal: PhantomData,
+        }
     }
 }
 
@@ -526,21 +529,22 @@ fn take<S: Signal>(core: &mut RunCore) -> Option<S> {
 
 /// A wait for a signal; made by [`SignalChannel::recv`].
 #[must_use = "a signal wait does nothing until it is awaited"]
-pub struct Recv<'a, S: Signal> {
-    channel: &'a SignalChannel<S>,
+pub struct Recv<S: Signal> {
+    ctx: WorkflowContext,
+    _signal: PhantomData<fn() -> S>,
 }
 
-impl<S: Signal> fmt::Debug for Recv<'_, S> {
+impl<S: Signal> fmt::Debug for Recv<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Recv").field("signal", &S::NAME).finish()
     }
 }
 
-impl<S: Signal> Future for Recv<'_, S> {
+impl<S: Signal> Future for Recv<S> {
     type Output = S;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<S> {
-        let mut core = self.channel.ctx.lock();
+        let mut core = self.ctx.lock();
         if core.has_fault() {
             return Poll::Pending;
         }

@@ -152,13 +152,6 @@ pub(crate) struct Task {
     pub(crate) details: Option<Value>,
 }
 
-/// Key of a task.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct TaskKey {
-    pub(crate) run_id: String,
-    pub(crate) seq: u32,
-}
-
 /// Everything one activation of one run writes, committed atomically.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StepCommit {

@@ -460,8 +460,6 @@ pub(crate) fn lock_path(path: &Path) -> PathBuf {
 
 /// Takes the exclusive advisory lock on `<path>-lock`, held as long as the
 /// returned file is open.
-// `File::try_lock` is stable since Rust 1.89.
-#[allow(clippy::incompatible_msrv)]
 fn lock(path: &Path) -> Result<File, Error> {
     let lock_path = lock_path(path);
     let io_error = |e: std::io::Error| {

@@ -1,0 +1,142 @@
+//! Cancellation and termination.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reprise::prelude::*;
+use reprise::WorkflowStatus;
+
+static SAW_CANCEL: AtomicBool = AtomicBool::new(false);
+/// The workflow ids whose cleanup activity ran.
+static CLEANUPS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn cleanups(id: &str) -> usize {
+    CLEANUPS.lock().unwrap().iter().filter(|w| *w == id).count()
+}
+
+/// Runs until its workflow is cancelled, checking its context.
+#[activity]
+async fn long_job(ctx: ActivityContext) -> Result<(), ActivityError> {
+    for _ in 0..500 {
+        if ctx.is_cancelled() {
+            SAW_CANCEL.store(true, Ordering::SeqCst);
+            return Err(ActivityError::new("Stopped", "cancelled"));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+#[activity]
+async fn cleanup(ctx: ActivityContext) -> Result<(), ActivityError> {
+    CLEANUPS.lock().unwrap().push(ctx.workflow_id().to_owned());
+    Ok(())
+}
+
+#[workflow]
+async fn job(ctx: WorkflowContext) -> Result<String, WorkflowError> {
+    match ctx.activity(long_job, ()).await {
+        Ok(()) => Ok("finished".to_owned()),
+        Err(e) if e.is_cancelled() => {
+            // Compensation runs after cancellation, and is not cancelled.
+            ctx.activity(cleanup, ()).await?;
+            Ok("cleaned up".to_owned())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn cancel_fails_pending_calls_runs_cleanup_and_reaches_the_activity() {
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(job)
+        .activity(long_job)
+        .activity(cleanup)
+        .build()
+        .await
+        .unwrap();
+    let handle = rt.start(job, ()).id("job").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    rt.cancel("job").await.unwrap();
+    let err = handle.result().await.unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
+    assert_eq!(cleanups("job"), 1, "the cleanup activity ran once");
+    wait_until("the activity to see the cancellation", || SAW_CANCEL.load(Ordering::SeqCst)).await;
+    assert_eq!(rt.describe("job").await.unwrap().status, WorkflowStatus::Cancelled);
+    let err = rt.cancel("job").await.unwrap_err();
+    assert!(err.to_string().contains("has ended (cancelled)"), "{err}");
+    rt.shutdown().await.unwrap();
+}
+
+#[workflow]
+async fn sleeper(ctx: WorkflowContext) -> Result<u32, WorkflowError> {
+    ctx.sleep(Duration::from_secs(3600)).await;
+    Ok(1)
+}
+
+#[workflow]
+async fn careful_sleeper(ctx: WorkflowContext) -> Result<u32, WorkflowError> {
+    tokio::select! {
+        biased;
+        () = ctx.cancelled() => {
+            ctx.activity(cleanup, ()).await?;
+            Ok(2)
+        }
+        () = ctx.sleep(Duration::from_secs(3600)) => Ok(1),
+    }
+}
+
+#[tokio::test]
+async fn a_pending_timer_ends_the_run_unless_raced_against_cancelled() {
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(sleeper)
+        .workflow(careful_sleeper)
+        .activity(cleanup)
+        .build()
+        .await
+        .unwrap();
+    let plain = rt.start(sleeper, ()).id("plain").await.unwrap();
+    let careful = rt.start(careful_sleeper, ()).id("careful").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    rt.cancel("plain").await.unwrap();
+    rt.cancel("careful").await.unwrap();
+    assert!(plain.result().await.unwrap_err().is_cancelled());
+    // Whatever the body returns, a cancelled workflow's result is cancelled.
+    assert!(careful.result().await.unwrap_err().is_cancelled());
+    assert_eq!(cleanups("careful"), 1, "the raced branch ran its cleanup");
+    assert_eq!(cleanups("plain"), 0);
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn terminate_ends_a_run_without_running_its_code() {
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(careful_sleeper)
+        .activity(cleanup)
+        .build()
+        .await
+        .unwrap();
+    let handle = rt.start(careful_sleeper, ()).id("t").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    rt.terminate("t", "operator said so").await.unwrap();
+    let err = handle.result().await.unwrap_err();
+    assert_eq!(err.kind(), Some("Terminated"));
+    assert_eq!(err.message(), "operator said so");
+    let info = rt.describe("t").await.unwrap();
+    assert_eq!(info.status, WorkflowStatus::Terminated);
+    assert!(info.pending.is_empty(), "its timer is gone");
+    assert_eq!(cleanups("t"), 0, "no code of the run ran");
+    rt.shutdown().await.unwrap();
+}

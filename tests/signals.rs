@@ -1,0 +1,98 @@
+//! Signals: durable, in arrival order, buffered until received; clear
+//! errors for unknown or finished workflows; a payload that does not decode
+//! is skipped without breaking the workflow.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use reprise::prelude::*;
+
+#[derive(Debug, Serialize, Deserialize, Signal)]
+struct Add {
+    n: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, Signal)]
+#[signal(name = "done")]
+struct Finish;
+
+/// Sums `Add` signals until `done`.
+#[workflow]
+async fn summer(ctx: WorkflowContext) -> Result<Vec<u64>, WorkflowError> {
+    let adds = ctx.signal::<Add>();
+    let mut seen = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            add = adds.recv() => seen.push(add.n),
+            _ = ctx.signal::<Finish>().recv() => break,
+        }
+    }
+    while let Some(add) = adds.try_recv() {
+        seen.push(add.n);
+    }
+    Ok(seen)
+}
+
+async fn runtime() -> Runtime {
+    Runtime::builder().in_memory().workflow(summer).build().await.unwrap()
+}
+
+#[tokio::test]
+async fn signals_arrive_in_order() {
+    let rt = runtime().await;
+    let handle = rt.start(summer, ()).id("s").await.unwrap();
+    for n in 1..=5 {
+        rt.signal("s", Add { n }).await.unwrap();
+    }
+    rt.signal("s", Finish).await.unwrap();
+    assert_eq!(handle.result().await.unwrap(), vec![1, 2, 3, 4, 5]);
+    rt.shutdown().await.unwrap();
+}
+
+/// Waits on a timer before it looks at its signals: they are buffered.
+#[workflow]
+async fn late_reader(ctx: WorkflowContext) -> Result<Vec<u64>, WorkflowError> {
+    ctx.sleep(Duration::from_millis(200)).await;
+    let mut seen = Vec::new();
+    while let Some(add) = ctx.signal::<Add>().try_recv() {
+        seen.push(add.n);
+    }
+    Ok(seen)
+}
+
+#[tokio::test]
+async fn signals_are_buffered_until_the_workflow_asks() {
+    let rt = Runtime::builder().in_memory().workflow(late_reader).build().await.unwrap();
+    let handle = rt.start(late_reader, ()).id("late").await.unwrap();
+    rt.signal("late", Add { n: 7 }).await.unwrap();
+    rt.signal("late", Add { n: 8 }).await.unwrap();
+    assert_eq!(handle.result().await.unwrap(), vec![7, 8]);
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_and_finished_workflows_refuse_signals() {
+    let rt = runtime().await;
+    let err = rt.signal("nobody", Finish).await.unwrap_err();
+    assert_eq!(err.to_string(), "no workflow with id `nobody`");
+    let handle = rt.start(summer, ()).id("over").await.unwrap();
+    rt.signal("over", Finish).await.unwrap();
+    handle.result().await.unwrap();
+    let err = rt.signal("over", Add { n: 1 }).await.unwrap_err();
+    assert!(matches!(err, reprise::Error::Finished { .. }), "{err}");
+    assert!(err.to_string().contains("workflow `over` has ended (completed)"), "{err}");
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_payload_that_does_not_decode_is_skipped() {
+    let rt = runtime().await;
+    let handle = rt.start(summer, ()).id("bad").await.unwrap();
+    rt.signal_by_name("bad", "add", json!({ "n": "not a number" })).await.unwrap();
+    rt.signal_by_name("bad", "add", json!({ "n": 3 })).await.unwrap();
+    rt.signal("bad", Finish).await.unwrap();
+    assert_eq!(handle.result().await.unwrap(), vec![3]);
+    rt.shutdown().await.unwrap();
+}
