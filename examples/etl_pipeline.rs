@@ -50,10 +50,16 @@ use reprise::WorkflowStatus;
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde_json::Value;
 
+#[path = "etl_pipeline/clean.rs"]
+mod clean;
 #[path = "etl_pipeline/sources.rs"]
 mod sources;
+#[path = "etl_pipeline/support.rs"]
+mod support;
 
+use clean::{validate, Customer};
 use sources::RawRecord;
+use support::{blocking, fault, inject_fault, open_staging, open_warehouse, transient};
 
 /// The error kind of an invalid record or batch: never retried.
 const VALIDATION: &str = "ValidationError";
@@ -545,18 +551,6 @@ async fn plan_batches(ctx: ActivityContext, job: EtlInput) -> Result<Plan, Activ
     .await
 }
 
-/// A record that passed validation, cleaned.
-#[derive(Debug, Clone, PartialEq)]
-struct Customer {
-    id: i64,
-    name: String,
-    email: String,
-    country: Option<String>,
-    amount_cents: i64,
-    signup_date: String,
-    updated_at: String,
-}
-
 /// Cleans and validates one batch of the plan: valid records go to the
 /// staging table `clean`, invalid ones to `rejects` (with the reason), both
 /// replaced as a whole for the batch in one transaction, so a retry rewrites
@@ -793,219 +787,6 @@ async fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, Acti
 }
 
 // ---------------------------------------------------------------------------
-// Validation and cleaning: plain functions, unit-testable.
-// ---------------------------------------------------------------------------
-
-/// Cleans a raw record, or says why it is invalid with a non-retryable
-/// `ValidationError`.
-fn validate(raw: &RawRecord) -> Result<Customer, ActivityError> {
-    let invalid = |reason: String| ActivityError::non_retryable(VALIDATION, reason);
-    let id = field(&raw.id).ok_or_else(|| invalid("missing id".into()))?;
-    let id = id
-        .parse::<i64>()
-        .map_err(|_| invalid(format!("id `{id}` is not an integer")))?;
-    let name = field(&raw.name).ok_or_else(|| invalid("missing name".into()))?;
-    let name = normalize_name(name);
-    let email = field(&raw.email)
-        .ok_or_else(|| invalid("missing email".into()))?
-        .to_lowercase();
-    if !is_email(&email) {
-        return Err(invalid(format!("bad email `{email}`")));
-    }
-    let country = match field(&raw.country) {
-        None => None,
-        Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => {
-            Some(c.to_ascii_uppercase())
-        }
-        Some(c) => return Err(invalid(format!("country `{c}` is not an ISO 3166 code"))),
-    };
-    let amount = field(&raw.amount).ok_or_else(|| invalid("missing amount".into()))?;
-    let amount_cents =
-        parse_amount(amount).ok_or_else(|| invalid(format!("bad amount `{amount}`")))?;
-    let date = field(&raw.signup_date).ok_or_else(|| invalid("missing signup date".into()))?;
-    let signup_date =
-        parse_date(date).ok_or_else(|| invalid(format!("bad signup date `{date}`")))?;
-    let updated_at = field(&raw.updated_at).ok_or_else(|| invalid("missing updated_at".into()))?;
-    Ok(Customer {
-        id,
-        name,
-        email,
-        country,
-        amount_cents,
-        signup_date,
-        updated_at: updated_at.to_owned(),
-    })
-}
-
-/// A present, non-blank field, trimmed.
-fn field(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// `"  ALICE  van DIJK "` → `"Alice Van Dijk"`.
-fn normalize_name(name: &str) -> String {
-    name.split_whitespace()
-        .map(|word| {
-            let mut chars = word.chars();
-            match chars.next() {
-                Some(first) => first
-                    .to_uppercase()
-                    .chain(chars.flat_map(char::to_lowercase))
-                    .collect(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<String>>()
-        .join(" ")
-}
-
-/// One `@`, a non-empty local part, a dotted domain, no spaces.
-fn is_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !email.contains(char::is_whitespace)
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|part| !part.is_empty())
-}
-
-/// `"1234.5"`, `"$1,234.50"` → cents; `None` for anything else.
-fn parse_amount(text: &str) -> Option<i64> {
-    let text = text.strip_prefix('$').unwrap_or(text).replace(',', "");
-    let (units, cents) = text.split_once('.').unwrap_or((&text, "0"));
-    if units.is_empty()
-        || cents.len() > 2
-        || ![units, cents]
-            .iter()
-            .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    let cents = if cents.len() == 1 {
-        format!("{cents}0")
-    } else {
-        cents.to_owned()
-    };
-    Some(units.parse::<i64>().ok()? * 100 + cents.parse::<i64>().ok()?)
-}
-
-/// `YYYY-MM-DD`, `YYYY/MM/DD` or `DD.MM.YYYY` → `YYYY-MM-DD`, if the day exists.
-fn parse_date(text: &str) -> Option<String> {
-    let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
-    let [a, b, c] = parts[..] else { return None };
-    let (y, m, d) = if text.contains('.') {
-        (c, b, a)
-    } else {
-        (a, b, c)
-    };
-    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    ((1000..=9999).contains(&y) && (1..=days).contains(&d)).then(|| format!("{y}-{m:02}-{d:02}"))
-}
-
-// ---------------------------------------------------------------------------
-// Helpers of the activities: databases, fault injection, blocking work.
-// ---------------------------------------------------------------------------
-
-fn open_db(path: &Path, schema: &str) -> Result<Connection, ActivityError> {
-    let db = Connection::open(path)?;
-    db.busy_timeout(Duration::from_secs(30))?;
-    db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-    db.execute_batch(schema)?;
-    Ok(db)
-}
-
-/// The staging database of one workflow: raw records, the plan, clean records, rejects.
-fn open_staging(dir: &str, workflow_id: &str) -> Result<Connection, ActivityError> {
-    let file: String = workflow_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    open_db(
-        &Path::new(dir).join(format!("staging-{file}.db")),
-        "CREATE TABLE IF NOT EXISTS raw (
-             source TEXT NOT NULL, seq INTEGER NOT NULL, id INTEGER, updated_at TEXT,
-             record TEXT NOT NULL, PRIMARY KEY (source, seq));
-         CREATE TABLE IF NOT EXISTS plan (ord INTEGER PRIMARY KEY, source TEXT NOT NULL, seq INTEGER NOT NULL);
-         CREATE TABLE IF NOT EXISTS clean (
-             ord INTEGER PRIMARY KEY, batch INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL,
-             email TEXT NOT NULL, country TEXT, amount_cents INTEGER NOT NULL, signup_date TEXT NOT NULL,
-             updated_at TEXT NOT NULL, source TEXT NOT NULL);
-         CREATE INDEX IF NOT EXISTS clean_batch ON clean (batch);
-         CREATE TABLE IF NOT EXISTS rejects (
-             key TEXT PRIMARY KEY, ord INTEGER NOT NULL, batch INTEGER NOT NULL,
-             source TEXT NOT NULL, reason TEXT NOT NULL, record TEXT NOT NULL);
-         CREATE INDEX IF NOT EXISTS rejects_batch ON rejects (batch);",
-    )
-}
-
-/// The target: `<dir>/warehouse.db`, table `customers`.
-fn open_warehouse(dir: &str) -> Result<Connection, ActivityError> {
-    open_db(
-        &Path::new(dir).join("warehouse.db"),
-        "CREATE TABLE IF NOT EXISTS customers (
-             id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, country TEXT,
-             amount_cents INTEGER NOT NULL, signup_date TEXT NOT NULL, updated_at TEXT NOT NULL,
-             source TEXT NOT NULL, loaded_by TEXT NOT NULL, batch INTEGER NOT NULL);",
-    )
-}
-
-/// Runs SQLite and file work off the async worker threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ActivityError> + Send + 'static,
-) -> Result<T, ActivityError> {
-    tokio::task::spawn_blocking(work).await?
-}
-
-/// Whether attempt `attempt` of `step` on `unit` gets an injected fault:
-/// a hash of the four, compared with `fail_rate`. The same run of the same
-/// command fails at the same places. Returns the hash when it does.
-fn fault(job: &EtlInput, step: &str, unit: u64, attempt: u32) -> Option<u64> {
-    if job.fail_rate <= 0.0 {
-        return None;
-    }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in step.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut x = h ^ unit.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (u64::from(attempt) << 48);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
-    let uniform = (x >> 11) as f64 / (1u64 << 53) as f64;
-    (uniform < job.fail_rate.min(0.9)).then_some(x)
-}
-
-fn transient(step: &str, unit: u64, attempt: u32, when: &str) -> ActivityError {
-    ActivityError::new(
-        "TransientError",
-        format!("injected fault in {step} {unit}, attempt {attempt}, {when}"),
-    )
-}
-
-fn inject_fault(job: &EtlInput, step: &str, unit: u64, attempt: u32) -> Result<(), ActivityError> {
-    match fault(job, step, unit, attempt) {
-        Some(_) => Err(transient(step, unit, attempt, "at the start")),
-        None => Ok(()),
-    }
-}
-
-// ---------------------------------------------------------------------------
 // main: sources, runtime, progress, result, verification.
 // ---------------------------------------------------------------------------
 
@@ -1221,36 +1002,5 @@ fn verify(output: &EtlOutput, workflow_id: &str) -> Result<(u64, u64), Box<dyn E
         Ok((target_rows, reject_lines))
     } else {
         Err("the warehouse does not match the workflow's output".into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cleaning() {
-        assert_eq!(normalize_name("  ALICE  van DIJK "), "Alice Van Dijk");
-        assert_eq!(parse_amount("$1,234.5"), Some(123_450));
-        assert_eq!(parse_amount("12"), Some(1200));
-        assert_eq!(parse_amount("n/a"), None);
-        assert_eq!(parse_date("05.03.2024").as_deref(), Some("2024-03-05"));
-        assert_eq!(parse_date("2024/02/29").as_deref(), Some("2024-02-29"));
-        assert_eq!(parse_date("2023-02-29"), None);
-        assert!(is_email("a.b@example.com"));
-        assert!(!is_email("a.b at example.com") && !is_email("a@") && !is_email("a@b"));
-    }
-
-    #[test]
-    fn invalid_records_are_non_retryable_validation_errors() {
-        let raw = RawRecord {
-            id: Some("7".into()),
-            name: Some(" bob ".into()),
-            email: Some("bob@".into()),
-            ..RawRecord::default()
-        };
-        let e = validate(&raw).unwrap_err();
-        assert_eq!(e.kind(), VALIDATION);
-        assert!(e.is_non_retryable());
     }
 }

@@ -96,3 +96,25 @@ async fn a_payload_that_does_not_decode_is_skipped() {
     assert_eq!(handle.result().await.unwrap(), vec![3]);
     rt.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_client_process_signals_a_worker_through_a_shared_store() {
+    let dir = std::env::temp_dir().join(format!("reprise-client-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("reprise.db");
+    let worker = Runtime::builder().sqlite(&db).workflow(summer).build().await.unwrap();
+    let handle = worker.start(summer, ()).id("shared").await.unwrap();
+    // A second runtime on the same file, as another process would open it.
+    let client = Runtime::builder().sqlite(&db).worker(false).build().await.unwrap();
+    client.signal("shared", Add { n: 42 }).await.unwrap();
+    client.signal("shared", Finish).await.unwrap();
+    assert_eq!(handle.result().await.unwrap(), vec![42]);
+    let seen: Vec<u64> = client.handle("shared").await.unwrap().result().await.unwrap();
+    assert_eq!(seen, vec![42]);
+    // A second worker is refused while the first holds the store.
+    let err = Runtime::builder().sqlite(&db).workflow(summer).build().await.unwrap_err();
+    assert!(err.to_string().contains("in use by another process"), "{err}");
+    client.shutdown().await.unwrap();
+    worker.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

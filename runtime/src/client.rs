@@ -106,6 +106,9 @@ pub struct PendingStep {
     pub last_error: Option<String>,
 }
 
+/// How often a client runtime looks at a workflow it awaits.
+const CLIENT_POLL: Duration = Duration::from_millis(100);
+
 fn time(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
@@ -312,7 +315,10 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
                 if let Some(result) = ended(&record) {
                     return result;
                 }
-                if waiter.await.is_err() {
+                if self.engine.client {
+                    // Another process runs the workflow: look again shortly.
+                    tokio::time::sleep(CLIENT_POLL).await;
+                } else if waiter.await.is_err() {
                     return Err(WorkflowError::with_kind(
                         "Runtime",
                         "the runtime shut down before the workflow ended",

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::history::SignalData;
 use crate::registry::Registry;
 use crate::signal::Signal;
+use crate::store::sqlite::SqliteSync;
 use crate::store::{InboxItem, StoreConfig};
 use crate::worker::{Engine, WorkerConfig, WorkerTasks};
 
@@ -35,6 +36,8 @@ use crate::worker::{Engine, WorkerConfig, WorkerTasks};
 #[derive(Debug)]
 pub struct RuntimeBuilder {
     store: Option<StoreConfig>,
+    sync: SqliteSync,
+    run_workflows: bool,
     registry: Registry,
     config: WorkerConfig,
 }
@@ -44,7 +47,29 @@ impl RuntimeBuilder {
     /// with `reprise.db` in the current directory. Survives any crash of the
     /// process; one process at a time uses a file as a worker.
     pub fn sqlite(mut self, path: impl AsRef<Path>) -> Self {
-        self.store = Some(StoreConfig::Sqlite(path.as_ref().to_path_buf()));
+        self.store = Some(StoreConfig::Sqlite(path.as_ref().to_path_buf(), self.sync));
+        self
+    }
+
+    /// How durable a SQLite commit is. [`SqliteSync::Normal`] (the default)
+    /// survives any crash of the process, SIGKILL included;
+    /// [`SqliteSync::Full`] also survives a power loss or an OS crash, at the
+    /// price of an fsync per commit (per batch of the group commit).
+    pub fn sqlite_sync(mut self, sync: SqliteSync) -> Self {
+        self.sync = sync;
+        if let Some(StoreConfig::Sqlite(_, s)) = &mut self.store {
+            *s = sync;
+        }
+        self
+    }
+
+    /// Whether this runtime runs workflows (the default), or is only a
+    /// client of a store that another process's runtime works on: it starts,
+    /// signals, cancels, terminates and describes workflows, and the worker
+    /// process picks those requests up within a fraction of a second.
+    /// A SQLite store has one worker process at a time; clients do not count.
+    pub fn worker(mut self, run_workflows: bool) -> Self {
+        self.run_workflows = run_workflows;
         self
     }
 
@@ -98,10 +123,12 @@ impl RuntimeBuilder {
         }
         let store = self
             .store
-            .unwrap_or_else(|| StoreConfig::Sqlite("reprise.db".into()))
-            .open()
+            .unwrap_or_else(|| StoreConfig::Sqlite("reprise.db".into(), self.sync))
+            .open(self.run_workflows)
             .await?;
-        let (engine, tasks) = Engine::start(store, Arc::new(self.registry), self.config).await?;
+        let mut config = self.config;
+        config.run_workflows = self.run_workflows;
+        let (engine, tasks) = Engine::start(store, Arc::new(self.registry), config).await?;
         Ok(Runtime {
             engine,
             tasks: Mutex::new(Some(tasks)),
@@ -124,10 +151,13 @@ impl Runtime {
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
             store: None,
+            sync: SqliteSync::Normal,
+            run_workflows: true,
             registry: Registry::default(),
             config: WorkerConfig {
                 max_concurrent_activities: 100,
                 max_cached_runs: 10_000,
+                run_workflows: true,
             },
         }
     }

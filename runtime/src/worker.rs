@@ -92,6 +92,8 @@ enum Due {
 pub(crate) struct WorkerConfig {
     pub(crate) max_concurrent_activities: usize,
     pub(crate) max_cached_runs: usize,
+    /// False for a client: no executor, timers or activities in this process.
+    pub(crate) run_workflows: bool,
 }
 
 /// What the runtime, its handles and the worker tasks share.
@@ -106,6 +108,8 @@ pub(crate) struct Engine {
     /// Attempts in flight, by `(run_id, seq)`, to tell them of a cancellation.
     running: Mutex<BTreeMap<(String, u32), ActivityContext>>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// A client runtime: results are polled, not pushed.
+    pub(crate) client: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -116,12 +120,17 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// Join handles of the worker's tasks.
+/// Join handles of the worker's tasks (none for a client).
 #[derive(Debug)]
 pub(crate) struct WorkerTasks {
-    executor: tokio::task::JoinHandle<()>,
-    timers: tokio::task::JoinHandle<()>,
+    executor: Option<tokio::task::JoinHandle<()>>,
+    /// The timer heap and the watcher of other processes' requests.
+    others: Vec<tokio::task::JoinHandle<()>>,
 }
+
+/// How often a worker looks for requests (signals, cancellations) that
+/// client processes wrote to a shared store.
+const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 
 impl Engine {
     /// Starts the worker: resumes every unfinished run, re-arms timers and
@@ -143,7 +152,17 @@ impl Engine {
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(BTreeMap::new()),
             shutdown,
+            client: !config.run_workflows,
         });
+        if !config.run_workflows {
+            return Ok((
+                engine,
+                WorkerTasks {
+                    executor: None,
+                    others: Vec::new(),
+                },
+            ));
+        }
         let unfinished = engine.store.unfinished_runs().await?;
         let tasks = engine.store.tasks(None).await?;
         let executor = tokio::spawn(
@@ -151,6 +170,7 @@ impl Engine {
                 engine: engine.clone(),
                 cache: Cache::new(config.max_cached_runs),
                 blocked: HashSet::new(),
+                delivered: HashSet::new(),
             }
             .run(wf_rx),
         );
@@ -177,7 +197,17 @@ impl Engine {
         let (tx, rx) = oneshot::channel();
         engine.send(WfMsg::Barrier(tx));
         let _ = rx.await;
-        Ok((engine, WorkerTasks { executor, timers }))
+        let mut others = vec![timers];
+        if engine.store.is_shared() {
+            others.push(tokio::spawn(watch_inbox(engine.clone())));
+        }
+        Ok((
+            engine,
+            WorkerTasks {
+                executor: Some(executor),
+                others,
+            },
+        ))
     }
 
     pub(crate) fn send(&self, msg: WfMsg) {
@@ -496,16 +526,38 @@ impl Engine {
     /// are abandoned (their tasks stay in the store and run again on restart).
     pub(crate) async fn stop(&self, tasks: WorkerTasks) {
         let _ = self.shutdown.send(true);
-        let (tx, rx) = oneshot::channel();
-        self.send(WfMsg::Shutdown(tx));
-        let _ = rx.await;
-        let _ = tasks.executor.await;
-        tasks.timers.abort();
-        let _ = tasks.timers.await;
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        if let Some(executor) = tasks.executor {
+            let (tx, rx) = oneshot::channel();
+            self.send(WfMsg::Shutdown(tx));
+            let _ = rx.await;
+            let _ = executor.await;
+        }
+        for task in tasks.others {
+            task.abort();
+            let _ = task.await;
+        }
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// Hands the worker the inbox messages other processes stored (the
+/// executor drops the ones it has seen).
+async fn watch_inbox(engine: Arc<Engine>) {
+    let mut seen = HashSet::new();
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        match engine.store.inbox().await {
+            Ok(records) => {
+                let ids: HashSet<u64> = records.iter().map(|r| r.id).collect();
+                for record in records {
+                    if !seen.contains(&record.id) {
+                        engine.send(WfMsg::Inbox(record));
+                    }
+                }
+                seen = ids;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the inbox"),
+        }
     }
 }
 
@@ -657,6 +709,9 @@ struct Executor {
     /// Runs stopped by a fault: completions for them are dropped (their tasks
     /// stay in the store and run again after a restart with fixed code).
     blocked: HashSet<String>,
+    /// Inbox messages already delivered (a message can arrive twice: from
+    /// the process that stored it and from the watcher).
+    delivered: HashSet<u64>,
 }
 
 /// Messages taken per batch, at most.
@@ -713,10 +768,15 @@ impl Executor {
             for msg in batch.drain(..) {
                 let run_id = match &msg {
                     WfMsg::Resume { run_id } | WfMsg::Complete { run_id, .. } => run_id.clone(),
-                    WfMsg::Inbox(record) => match self.current_run(&record.workflow_id).await {
-                        Some(run_id) => run_id,
-                        None => continue,
-                    },
+                    WfMsg::Inbox(record) => {
+                        if !self.delivered.insert(record.id) {
+                            continue;
+                        }
+                        match self.current_run(&record.workflow_id).await {
+                            Some(run_id) => run_id,
+                            None => continue,
+                        }
+                    }
                     WfMsg::Fault { run_id, fault } => {
                         faults.push((run_id.clone(), fault.clone()));
                         continue;

@@ -1046,7 +1046,7 @@ impl Drop for TempDb {
 mod sqlite_only {
     use super::*;
     use crate::error::Error;
-    use crate::store::sqlite::{lock_path, SqliteStore, SyncMode, SCHEMA_VERSION};
+    use crate::store::sqlite::{lock_path, SqliteStore, SqliteSync, SCHEMA_VERSION};
 
     async fn open(db: &TempDb) -> SqliteStore {
         SqliteStore::open(db.path())
@@ -1080,7 +1080,7 @@ mod sqlite_only {
     #[tokio::test]
     async fn reopening_keeps_everything() {
         let db = TempDb::new();
-        let store = SqliteStore::open_with(db.path(), SyncMode::Full)
+        let store = SqliteStore::open_with(db.path(), SqliteSync::Full)
             .await
             .unwrap();
         for i in 1..=3 {

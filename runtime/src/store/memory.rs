@@ -232,6 +232,10 @@ impl Store for MemoryStore {
         ready(Ok(tasks))
     }
 
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     fn enqueue(
         &self,
         workflow_id: &str,

@@ -300,6 +300,10 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// run id, then `seq`.
     fn tasks(&self, run_id: Option<&str>) -> BoxFuture<'_, Result<Vec<Task>, StoreError>>;
 
+    /// Whether other processes may write to this store (so a worker must
+    /// look for their requests).
+    fn is_shared(&self) -> bool;
+
     /// Adds a message to a workflow's inbox, unless the workflow is unknown
     /// or its latest run has ended. Ids grow in arrival order and are never
     /// given twice, even once a message is consumed.
@@ -330,15 +334,16 @@ pub(crate) trait Store: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub(crate) enum StoreConfig {
     Memory,
-    Sqlite(std::path::PathBuf),
+    Sqlite(std::path::PathBuf, sqlite::SqliteSync),
 }
 
 impl StoreConfig {
-    pub(crate) async fn open(&self) -> Result<std::sync::Arc<dyn Store>, Error> {
+    /// Opens the store; `worker` takes it for this process's worker.
+    pub(crate) async fn open(&self, worker: bool) -> Result<std::sync::Arc<dyn Store>, Error> {
         Ok(match self {
             StoreConfig::Memory => std::sync::Arc::new(memory::MemoryStore::default()),
-            StoreConfig::Sqlite(path) => {
-                std::sync::Arc::new(sqlite::SqliteStore::open(path).await?)
+            StoreConfig::Sqlite(path, sync) => {
+                std::sync::Arc::new(sqlite::SqliteStore::open_as(path, *sync, worker).await?)
             }
         })
     }

@@ -10,7 +10,7 @@
 //! request, drains every other request queued
 //! behind it, runs them all in one `BEGIN IMMEDIATE … COMMIT`, and only then
 //! answers each: the cost of a commit (and of its fsync with
-//! [`SyncMode::Full`]) is shared by everything that arrived meanwhile. Each
+//! [`SqliteSync::Full`]) is shared by everything that arrived meanwhile. Each
 //! request, and each step of a commit, runs under its own `SAVEPOINT`: one
 //! that fails its checks (a stale `first_index`) is rolled back alone and
 //! answered with its error, the rest commit. If the transaction itself fails
@@ -28,7 +28,7 @@
 //!
 //! WAL with `synchronous = NORMAL` (the default) survives a crash or a
 //! `SIGKILL` of the process, not a power loss (the last transactions may be
-//! lost, the database stays consistent); [`SyncMode::Full`] fsyncs at every
+//! lost, the database stays consistent); [`SqliteSync::Full`] fsyncs at every
 //! commit and survives both. A sibling `<path>-lock` file, locked for the
 //! store's lifetime, keeps a second process from running the same database;
 //! the kernel releases it when the process dies.
@@ -96,24 +96,25 @@ const MAX_BATCH: usize = 1024;
 /// Most read connections kept open while idle.
 const MAX_IDLE_READERS: usize = 4;
 
-/// When a commit is on disk.
+/// How durable a SQLite commit is, chosen with
+/// [`RuntimeBuilder::sqlite_sync`](crate::RuntimeBuilder::sqlite_sync).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum SyncMode {
+#[non_exhaustive]
+pub enum SqliteSync {
     /// `synchronous = NORMAL`: a commit survives a crash of the process, not
     /// a power loss or an OS crash. No fsync per commit.
     #[default]
     Normal,
     /// `synchronous = FULL`: a commit survives a power loss too; one fsync
     /// per commit (per batch of the group commit).
-    #[cfg_attr(not(test), allow(dead_code, reason = "chosen by a builder option"))]
     Full,
 }
 
-impl SyncMode {
+impl SqliteSync {
     fn pragma(self) -> &'static str {
         match self {
-            SyncMode::Normal => "NORMAL",
-            SyncMode::Full => "FULL",
+            SqliteSync::Normal => "NORMAL",
+            SqliteSync::Full => "FULL",
         }
     }
 }
@@ -147,14 +148,22 @@ impl SqliteStore {
     /// [`Error::Config`] if `path` is not a reprise database, was written by
     /// a newer reprise, or is in use by another process; [`Error::Store`] if
     /// it cannot be opened.
+    #[cfg(test)]
     pub(crate) async fn open(path: &Path) -> Result<SqliteStore, Error> {
-        Self::open_with(path, SyncMode::Normal).await
+        Self::open_with(path, SqliteSync::Normal).await
     }
 
     /// Opens the database at `path` with the given durability.
-    pub(crate) async fn open_with(path: &Path, sync: SyncMode) -> Result<SqliteStore, Error> {
+    #[cfg(test)]
+    pub(crate) async fn open_with(path: &Path, sync: SqliteSync) -> Result<SqliteStore, Error> {
+        Self::open_as(path, sync, true).await
+    }
+
+    /// Opens the database at `path`; `exclusive` takes the worker lock (a
+    /// client that only starts, signals and describes workflows does not).
+    pub(crate) async fn open_as(path: &Path, sync: SqliteSync, exclusive: bool) -> Result<SqliteStore, Error> {
         let path = path.to_owned();
-        tokio::task::spawn_blocking(move || open_blocking(path, sync))
+        tokio::task::spawn_blocking(move || open_blocking(path, sync, exclusive))
             .await
             .map_err(|e| Error::Store(StoreError::with_source(OPEN, false, e)))?
     }
@@ -210,6 +219,10 @@ fn writer_gone(operation: &'static str) -> StoreError {
 }
 
 impl Store for SqliteStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn create_workflow(&self, new: NewWorkflow) -> BoxFuture<'_, Result<Created, StoreError>> {
         let answer = self.submit(|reply| Request::Create { new, reply });
         Box::pin(async move {
@@ -410,7 +423,7 @@ impl Store for SqliteStore {
 // ---------------------------------------------------------------------------
 // Opening
 
-fn open_blocking(path: PathBuf, sync: SyncMode) -> Result<SqliteStore, Error> {
+fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<SqliteStore, Error> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -419,7 +432,7 @@ fn open_blocking(path: PathBuf, sync: SyncMode) -> Result<SqliteStore, Error> {
     // Before anything writes (taking the lock creates a file, WAL mode
     // rewrites the header): refuse files that are not ours.
     schema::check(&conn, &path)?;
-    let lock = lock(&path)?;
+    let lock = if exclusive { Some(lock(&path)?) } else { None };
     configure_writer(&conn, sync).map_err(|e| schema::open_error(&path, e))?;
     schema::migrate(&mut conn, &path)?;
 
@@ -490,7 +503,7 @@ fn lock(path: &Path) -> Result<File, Error> {
     }
 }
 
-fn configure_writer(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
+fn configure_writer(conn: &Connection, sync: SqliteSync) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(64);
     let mode: String =
@@ -663,7 +676,7 @@ struct BatchFailed(String);
 fn run_writer(
     conn: Connection,
     queue: mpsc::Receiver<Request>,
-    lock: File,
+    lock: Option<File>,
     transactions: &AtomicU64,
 ) {
     // `recv` fails once every sender is dropped and the queue is empty.
