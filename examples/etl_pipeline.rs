@@ -36,6 +36,10 @@
 //! of an existing `--id` resumes (or, if it finished, just reports) the
 //! workflow with its original input. Use a fresh `--dir` or `--id` to try
 //! other flags. `docs/ETL_EXAMPLE.md` explains the design.
+//!
+//! This file holds the workflow, its activities and `main`; the folder
+//! `etl_pipeline/` holds the sources (`sources.rs`), the cleaning rules
+//! (`clean.rs`) and the activities' helpers (`support.rs`).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -862,7 +866,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "workflow `{}` exists ({:?}): its result",
             args.id, info.status
         ),
-        Err(_) => println!("starting workflow `{}`", args.id),
+        Err(reprise::Error::NotFound { .. }) => println!("starting workflow `{}`", args.id),
+        Err(e) => println!("starting or resuming workflow `{}` ({e})", args.id),
     }
     let input = EtlInput {
         dir: dir.display().to_string(),

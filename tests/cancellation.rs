@@ -71,8 +71,14 @@ async fn cancel_fails_pending_calls_runs_cleanup_and_reaches_the_activity() {
     let err = handle.result().await.unwrap_err();
     assert!(err.is_cancelled(), "{err}");
     assert_eq!(cleanups("job"), 1, "the cleanup activity ran once");
-    wait_until("the activity to see the cancellation", || SAW_CANCEL.load(Ordering::SeqCst)).await;
-    assert_eq!(rt.describe("job").await.unwrap().status, WorkflowStatus::Cancelled);
+    wait_until("the activity to see the cancellation", || {
+        SAW_CANCEL.load(Ordering::SeqCst)
+    })
+    .await;
+    assert_eq!(
+        rt.describe("job").await.unwrap().status,
+        WorkflowStatus::Cancelled
+    );
     let err = rt.cancel("job").await.unwrap_err();
     assert!(err.to_string().contains("has ended (cancelled)"), "{err}");
     rt.shutdown().await.unwrap();

@@ -26,13 +26,21 @@ async fn counter(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
 
 #[tokio::test]
 async fn a_chain_of_runs_returns_the_last_result() {
-    let rt = Runtime::builder().in_memory().workflow(counter).activity(bump).build().await.unwrap();
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(counter)
+        .activity(bump)
+        .build()
+        .await
+        .unwrap();
     let handle = rt.start(counter, 0).id("chain").await.unwrap();
     assert_eq!(handle.result().await.unwrap(), 10);
     let info = rt.describe("chain").await.unwrap();
     assert_eq!(info.runs.len(), 4, "0→3→6→9→10: four runs");
     assert_eq!(info.status, WorkflowStatus::Completed);
-    assert!(info.runs[..3].iter().all(|r| r.status == WorkflowStatus::ContinuedAsNew));
+    assert!(info.runs[..3]
+        .iter()
+        .all(|r| r.status == WorkflowStatus::ContinuedAsNew));
     assert_ne!(info.runs[0].run_id, info.runs[3].run_id);
     rt.shutdown().await.unwrap();
 }
@@ -52,7 +60,12 @@ async fn looper(ctx: WorkflowContext, round: u32) -> Result<u32, WorkflowError> 
 
 #[tokio::test]
 async fn a_signal_arriving_during_the_switch_reaches_the_next_run() {
-    let rt = Runtime::builder().in_memory().workflow(looper).build().await.unwrap();
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(looper)
+        .build()
+        .await
+        .unwrap();
     let handle = rt.start(looper, 0).id("loop").await.unwrap();
     tokio::time::sleep(Duration::from_millis(90)).await;
     rt.signal("loop", Stop).await.unwrap();
@@ -79,7 +92,12 @@ async fn carrier(ctx: WorkflowContext, hops: u32) -> Result<usize, WorkflowError
 
 #[tokio::test]
 async fn unconsumed_signals_are_carried_to_the_new_run() {
-    let rt = Runtime::builder().in_memory().workflow(carrier).build().await.unwrap();
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(carrier)
+        .build()
+        .await
+        .unwrap();
     let handle = rt.start(carrier, 2).id("carry").await.unwrap();
     rt.signal("carry", Stop).await.unwrap();
     rt.signal("carry", Stop).await.unwrap();

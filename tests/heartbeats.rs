@@ -26,7 +26,11 @@ async fn resumable(ctx: ActivityContext) -> Result<Vec<u32>, ActivityError> {
 }
 
 /// Stalls on its first attempt without heartbeating.
-#[activity(heartbeat_timeout = "200ms", start_to_close = "1h", retry(initial_interval = "10ms"))]
+#[activity(
+    heartbeat_timeout = "200ms",
+    start_to_close = "1h",
+    retry(initial_interval = "10ms")
+)]
 async fn stalls(ctx: ActivityContext) -> Result<u32, ActivityError> {
     ctx.heartbeat(&Progress { done: 0 });
     if ctx.attempt() == 1 {
@@ -59,7 +63,11 @@ async fn runtime() -> Runtime {
 async fn details_reach_the_next_attempt() {
     let rt = runtime().await;
     let out = rt.start(hb, 0).await.unwrap().result().await.unwrap();
-    assert_eq!(out, vec![4, 5, 6, 7, 8, 9], "the retry resumed after item 3");
+    assert_eq!(
+        out,
+        vec![4, 5, 6, 7, 8, 9],
+        "the retry resumed after item 3"
+    );
     rt.shutdown().await.unwrap();
 }
 
@@ -69,12 +77,22 @@ async fn a_missed_heartbeat_times_the_attempt_out() {
     let started = Instant::now();
     let out = rt.start(hb, 1).await.unwrap().result().await.unwrap();
     assert_eq!(out, vec![2], "the second attempt answered");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     rt.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn details_decode_as_none_when_the_type_changed() {
-    let out = reprise::testing::run_activity_attempt(resumable, (), 2, Some(serde_json::json!("garbage"))).await;
+    let out = reprise::testing::run_activity_attempt(
+        resumable,
+        (),
+        2,
+        Some(serde_json::json!("garbage")),
+    )
+    .await;
     assert_eq!(out.unwrap(), (0..10).collect::<Vec<_>>());
 }

@@ -36,7 +36,12 @@ async fn summer(ctx: WorkflowContext) -> Result<Vec<u64>, WorkflowError> {
 }
 
 async fn runtime() -> Runtime {
-    Runtime::builder().in_memory().workflow(summer).build().await.unwrap()
+    Runtime::builder()
+        .in_memory()
+        .workflow(summer)
+        .build()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -64,7 +69,12 @@ async fn late_reader(ctx: WorkflowContext) -> Result<Vec<u64>, WorkflowError> {
 
 #[tokio::test]
 async fn signals_are_buffered_until_the_workflow_asks() {
-    let rt = Runtime::builder().in_memory().workflow(late_reader).build().await.unwrap();
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(late_reader)
+        .build()
+        .await
+        .unwrap();
     let handle = rt.start(late_reader, ()).id("late").await.unwrap();
     rt.signal("late", Add { n: 7 }).await.unwrap();
     rt.signal("late", Add { n: 8 }).await.unwrap();
@@ -82,7 +92,11 @@ async fn unknown_and_finished_workflows_refuse_signals() {
     handle.result().await.unwrap();
     let err = rt.signal("over", Add { n: 1 }).await.unwrap_err();
     assert!(matches!(err, reprise::Error::Finished { .. }), "{err}");
-    assert!(err.to_string().contains("workflow `over` has ended (completed)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("workflow `over` has ended (completed)"),
+        "{err}"
+    );
     rt.shutdown().await.unwrap();
 }
 
@@ -90,8 +104,12 @@ async fn unknown_and_finished_workflows_refuse_signals() {
 async fn a_payload_that_does_not_decode_is_skipped() {
     let rt = runtime().await;
     let handle = rt.start(summer, ()).id("bad").await.unwrap();
-    rt.signal_by_name("bad", "add", json!({ "n": "not a number" })).await.unwrap();
-    rt.signal_by_name("bad", "add", json!({ "n": 3 })).await.unwrap();
+    rt.signal_by_name("bad", "add", json!({ "n": "not a number" }))
+        .await
+        .unwrap();
+    rt.signal_by_name("bad", "add", json!({ "n": 3 }))
+        .await
+        .unwrap();
     rt.signal("bad", Finish).await.unwrap();
     assert_eq!(handle.result().await.unwrap(), vec![3]);
     rt.shutdown().await.unwrap();
@@ -102,18 +120,42 @@ async fn a_client_process_signals_a_worker_through_a_shared_store() {
     let dir = std::env::temp_dir().join(format!("reprise-client-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("reprise.db");
-    let worker = Runtime::builder().sqlite(&db).workflow(summer).build().await.unwrap();
+    let worker = Runtime::builder()
+        .sqlite(&db)
+        .workflow(summer)
+        .build()
+        .await
+        .unwrap();
     let handle = worker.start(summer, ()).id("shared").await.unwrap();
     // A second runtime on the same file, as another process would open it.
-    let client = Runtime::builder().sqlite(&db).worker(false).build().await.unwrap();
+    let client = Runtime::builder()
+        .sqlite(&db)
+        .worker(false)
+        .build()
+        .await
+        .unwrap();
     client.signal("shared", Add { n: 42 }).await.unwrap();
     client.signal("shared", Finish).await.unwrap();
     assert_eq!(handle.result().await.unwrap(), vec![42]);
-    let seen: Vec<u64> = client.handle("shared").await.unwrap().result().await.unwrap();
+    let seen: Vec<u64> = client
+        .handle("shared")
+        .await
+        .unwrap()
+        .result()
+        .await
+        .unwrap();
     assert_eq!(seen, vec![42]);
     // A second worker is refused while the first holds the store.
-    let err = Runtime::builder().sqlite(&db).workflow(summer).build().await.unwrap_err();
-    assert!(err.to_string().contains("in use by another process"), "{err}");
+    let err = Runtime::builder()
+        .sqlite(&db)
+        .workflow(summer)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("in use by another process"),
+        "{err}"
+    );
     client.shutdown().await.unwrap();
     worker.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);

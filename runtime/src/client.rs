@@ -1,7 +1,7 @@
 //! The client side of the runtime: starting workflows, awaiting their
 //! results, describing them.
 
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -296,34 +296,32 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
     /// The workflow's own error; an error of kind `Blocked` when the run
     /// stopped on a non-determinism error (it stays resumable); an error of
     /// kind `Runtime` when the store fails or the runtime shuts down first.
-    pub fn result(&self) -> impl Future<Output = Result<O, WorkflowError>> + Send + '_ {
-        async move {
-            loop {
-                let waiter = self.engine.wait_for(&self.workflow_id);
-                let record = self
-                    .engine
-                    .store
-                    .latest_run(&self.workflow_id)
-                    .await
-                    .map_err(|e| WorkflowError::with_kind("Runtime", e.to_string()))?
-                    .ok_or_else(|| {
-                        WorkflowError::with_kind(
-                            "Runtime",
-                            format!("no workflow with id `{}`", self.workflow_id),
-                        )
-                    })?;
-                if let Some(result) = ended(&record) {
-                    return result;
-                }
-                if self.engine.client {
-                    // Another process runs the workflow: look again shortly.
-                    tokio::time::sleep(CLIENT_POLL).await;
-                } else if waiter.await.is_err() {
-                    return Err(WorkflowError::with_kind(
+    pub async fn result(&self) -> Result<O, WorkflowError> {
+        loop {
+            let waiter = self.engine.wait_for(&self.workflow_id);
+            let record = self
+                .engine
+                .store
+                .latest_run(&self.workflow_id)
+                .await
+                .map_err(|e| WorkflowError::with_kind("Runtime", e.to_string()))?
+                .ok_or_else(|| {
+                    WorkflowError::with_kind(
                         "Runtime",
-                        "the runtime shut down before the workflow ended",
-                    ));
-                }
+                        format!("no workflow with id `{}`", self.workflow_id),
+                    )
+                })?;
+            if let Some(result) = ended(&record) {
+                return result;
+            }
+            if self.engine.client {
+                // Another process runs the workflow: look again shortly.
+                tokio::time::sleep(CLIENT_POLL).await;
+            } else if waiter.await.is_err() {
+                return Err(WorkflowError::with_kind(
+                    "Runtime",
+                    "the runtime shut down before the workflow ended",
+                ));
             }
         }
     }

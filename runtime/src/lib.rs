@@ -81,8 +81,8 @@ pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
 pub use crate::error::{ActivityError, Error, StoreError, WorkflowError};
 pub use crate::retry::RetryPolicy;
 pub use crate::runtime::{Runtime, RuntimeBuilder};
-pub use crate::store::sqlite::SqliteSync;
 pub use crate::signal::Signal;
+pub use crate::store::sqlite::SqliteSync;
 pub use reprise_macros::{activity, workflow, Signal};
 
 /// The names a workflow module needs: `use reprise::prelude::*;`.

@@ -106,12 +106,8 @@ impl Registry {
                 })
             })
         };
-        self.activities.insert(
-            A::NAME.to_owned(),
-            ActivityEntry {
-                run: Arc::new(run),
-            },
-        );
+        self.activities
+            .insert(A::NAME.to_owned(), ActivityEntry { run: Arc::new(run) });
     }
 
     pub(crate) fn workflow(&self, name: &str) -> Option<&WorkflowEntry> {

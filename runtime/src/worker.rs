@@ -536,7 +536,10 @@ impl Engine {
             task.abort();
             let _ = task.await;
         }
-        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
@@ -722,7 +725,7 @@ enum Load {
     /// The run is cached; `unblocked` when it was blocked and replays cleanly now.
     Ready { unblocked: bool },
     /// The run cannot go on; the step records why, if anything is to be recorded.
-    Stopped(Option<(StepCommit, AfterCommit)>),
+    Stopped(Option<Box<(StepCommit, AfterCommit)>>),
 }
 
 fn status_step(
@@ -979,13 +982,13 @@ impl Executor {
             Err(e) => {
                 let message = format!("workflow `{wf}` run `{run_id}`: {e}");
                 tracing::error!(error = %message, "corrupt history; the run is marked failed");
-                return Load::Stopped(Some(status_step(
+                return Load::Stopped(Some(Box::new(status_step(
                     run_id,
                     wf,
                     RunStatus::Failed,
                     Some(message),
                     now,
-                )));
+                ))));
             }
         };
         let replayed = LiveRun::replay(
@@ -1017,13 +1020,13 @@ impl Executor {
         {
             return Load::Stopped(None);
         }
-        Load::Stopped(Some(status_step(
+        Load::Stopped(Some(Box::new(status_step(
             run_id,
             wf,
             RunStatus::Blocked,
             Some(message),
             now,
-        )))
+        ))))
     }
 
     /// One activation of one run.
@@ -1044,7 +1047,7 @@ impl Executor {
         }
         let unblocked = match self.load(run_id, now).await {
             Load::Ready { unblocked } => unblocked,
-            Load::Stopped(step) => return step,
+            Load::Stopped(step) => return step.map(|s| *s),
         };
         let run = self.cache.get_mut(run_id).expect("loaded above");
         let mut accepted = Vec::with_capacity(inputs.len());

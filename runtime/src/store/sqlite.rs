@@ -161,7 +161,11 @@ impl SqliteStore {
 
     /// Opens the database at `path`; `exclusive` takes the worker lock (a
     /// client that only starts, signals and describes workflows does not).
-    pub(crate) async fn open_as(path: &Path, sync: SqliteSync, exclusive: bool) -> Result<SqliteStore, Error> {
+    pub(crate) async fn open_as(
+        path: &Path,
+        sync: SqliteSync,
+        exclusive: bool,
+    ) -> Result<SqliteStore, Error> {
         let path = path.to_owned();
         tokio::task::spawn_blocking(move || open_blocking(path, sync, exclusive))
             .await
