@@ -278,13 +278,14 @@ impl Runtime {
     }
 
     /// Stops the worker. Activity attempts in flight are abandoned; they run
-    /// again when a runtime next opens the store. Calling it again does
-    /// nothing; the store closes when the `Runtime` is dropped.
+    /// again when a runtime next opens the store. The store is closed (and a
+    /// SQLite file's worker lock released) when this returns, unless a
+    /// [`WorkflowHandle`] of this runtime is still alive.
     ///
     /// # Errors
     ///
     /// None today; the `Result` leaves room for stores that flush on close.
-    pub async fn shutdown(&self) -> Result<(), Error> {
+    pub async fn shutdown(self) -> Result<(), Error> {
         let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(tasks) = tasks {
             self.engine.stop(tasks).await;
