@@ -98,3 +98,27 @@ async fn start_by_name_runs_the_workflow() {
     assert_eq!(handle.result().await.unwrap(), json!("hello cy"));
     rt.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_file_that_is_not_a_reprise_database_is_refused_untouched() {
+    let dir = std::env::temp_dir().join(format!("reprise-notdb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notes.db");
+    std::fs::write(&path, b"these are my notes, not a database").unwrap();
+    let err = Runtime::builder()
+        .sqlite(&path)
+        .workflow(hello)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("is not a reprise database"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("notes.db"), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"these are my notes, not a database"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

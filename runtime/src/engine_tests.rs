@@ -66,3 +66,90 @@ async fn sequential_fan_out_and_timer() {
     assert_eq!(CALLS.load(Ordering::SeqCst), before);
     rt.shutdown().await.unwrap();
 }
+
+/// Waits on a timer long enough for the test to stop the runtime.
+#[derive(Clone, Copy, Debug)]
+struct Napper;
+
+impl Workflow for Napper {
+    const NAME: &'static str = "napper";
+    type Input = u64;
+    type Output = u64;
+    fn run(
+        self,
+        ctx: WorkflowContext,
+        millis: u64,
+    ) -> BoxFuture<'static, Result<u64, WorkflowError>> {
+        Box::pin(async move {
+            let n = ctx.activity(AddOne, millis).await?;
+            ctx.sleep(Duration::from_millis(millis)).await;
+            Ok(n)
+        })
+    }
+}
+
+/// A history row that does not decode fails that run, naming the row, and
+/// leaves the other runs alone.
+#[tokio::test]
+async fn a_corrupt_history_row_fails_only_its_run() {
+    let dir = std::env::temp_dir().join(format!("reprise-corrupt-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("reprise.db");
+    let build = || {
+        Runtime::builder()
+            .sqlite(&path)
+            .workflow(Napper)
+            .activity(AddOne)
+            .build()
+    };
+    let rt = build().await.unwrap();
+    rt.start(Napper, 400).id("bad").await.unwrap();
+    rt.start(Napper, 400).id("good").await.unwrap();
+    // Both have run their activity and wait on their timer.
+    for id in ["bad", "good"] {
+        while rt
+            .describe(id)
+            .await
+            .unwrap()
+            .pending
+            .first()
+            .is_none_or(|p| p.kind != "timer")
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let bad_run = rt.describe("bad").await.unwrap().runs[0].run_id.clone();
+    rt.shutdown().await.unwrap();
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE history SET event = '{\"type\":\"Garbage\"' WHERE run_id = ?1 AND idx = 2",
+            [&bad_run],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+
+    let rt = build().await.unwrap();
+    let good: u64 = rt.handle("good").await.unwrap().result().await.unwrap();
+    assert_eq!(good, 401);
+    let err = rt
+        .handle::<u64>("bad")
+        .await
+        .unwrap()
+        .result()
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("history row 2 is not a valid event"),
+        "{err}"
+    );
+    assert!(err.message().contains(&bad_run), "{err}");
+    assert_eq!(
+        rt.describe("bad").await.unwrap().status,
+        WorkflowStatus::Failed
+    );
+    rt.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,816 @@
+//! Benchmarks of reprise: one JSON line per measurement on stdout.
+//!
+//! ```sh
+//! cargo build --release --example bench
+//! cargo run --release --example bench -- --workload all --store memory
+//! cargo run --release --example bench -- --workload all --store sqlite
+//! cargo run --release --example bench -- --workload all --store sqlite --sync full
+//! cargo run --release --example bench -- --workload w1 --store sqlite      # one workload
+//! cargo run --release --example bench -- --quick                          # every workload, tiny, both stores (CI)
+//! ```
+//!
+//! Flags: `--store memory|sqlite|all` (default `all`),
+//! `--workload w1|w2|w3|replay|restart|all` (default `all`),
+//! `--sync normal|full` (SQLite durability, default `normal`), `--quick`.
+//!
+//! Workloads (`docs/PERFORMANCE.md` keeps the figures and the targets):
+//!
+//! - `w1`: one workflow, K sequential no-op activities (K = 100, 1000,
+//!   10000); µs per step = wall / K, and a `w1_ratio` line with
+//!   time(10000) / time(1000), which must stay ≤ 11 (linear cost).
+//! - `w2`: N = 500 and 5000 workflows of 3 no-op activities, all started at
+//!   once, then all results awaited; workflows/s.
+//! - `w3`: N = 2000 and 10000 workflows each sleeping 1 s durably; wall time
+//!   from the first start to the last result, and peak RSS.
+//! - `replay`: a workflow of 3333 sequential no-op activities (10 001
+//!   history events, counted in the SQLite file) waits for a signal; the
+//!   runtime shuts down and a new one opens the same file, so the run is not
+//!   cached; the time from sending the signal to the result, minus the same
+//!   signal round trip on a cached run, divided by the events, is the replay
+//!   cost per event. The memory store cannot be reopened: there the run is
+//!   evicted instead (`max_cached_workflows(1)` and a second workflow).
+//! - `restart`: a child process (this binary, `--child-restart DIR`) runs a
+//!   long workflow of no-op activities on SQLite and is SIGKILLed mid-way;
+//!   a second child is spawned on the same file and prints timestamps: when
+//!   `main` starts, when the runtime is built, when the first activity runs
+//!   (the pending step, re-dispatched from the store) and when the second
+//!   one runs (the next step, scheduled by the workflow once replayed from
+//!   its history). The figure is ms from `spawn` to the first resumed step.
+//!   SQLite only: the memory store does not outlive its process.
+//!
+//! `--quick` uses tiny parameters (K = 10 and 100, N = 50, W3 N = 100
+//! sleeping 100 ms, replay 300 activities, restart killed at step 200), so
+//! CI can run every workload in seconds; every workload line is printed.
+//!
+//! Every measurement runs in a fresh child process of this binary (hidden
+//! flag `--job`), on a fresh tokio runtime and a fresh temporary directory,
+//! so its peak RSS (`VmHWM` of `/proc/self/status`) is its own.
+
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, ValueEnum};
+use reprise::prelude::*;
+use reprise::SqliteSync;
+use serde_json::Value;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Res<T> = Result<T, BoxError>;
+
+#[derive(Parser, Debug)]
+#[command(about = "reprise benchmarks: one JSON line per measurement on stdout")]
+struct Args {
+    /// The store to measure.
+    #[arg(long, value_enum, default_value = "all")]
+    store: StoreArg,
+    /// The workload to run.
+    #[arg(long, value_enum, default_value = "all")]
+    workload: WorkloadArg,
+    /// SQLite durability: `normal` survives SIGKILL, `full` power loss.
+    #[arg(long, value_enum, default_value = "normal")]
+    sync: SyncArg,
+    /// Tiny parameters, for CI.
+    #[arg(long)]
+    quick: bool,
+    /// Internal: run one measurement of this workload in this process.
+    #[arg(long, value_enum, hide = true)]
+    job: Option<WorkloadArg>,
+    /// Internal: the measurement's parameter (K, N, activities).
+    #[arg(long, hide = true, default_value_t = 0)]
+    param: u64,
+    /// Internal: be the restart workload's child, with its store in DIR.
+    #[arg(long, hide = true, value_name = "DIR")]
+    child_restart: Option<PathBuf>,
+    /// Internal: the step at which the restart child says it may be killed.
+    #[arg(long, hide = true, default_value_t = u64::MAX)]
+    kill_at: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StoreArg {
+    Memory,
+    Sqlite,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum WorkloadArg {
+    W1,
+    W2,
+    W3,
+    Replay,
+    Restart,
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SyncArg {
+    Normal,
+    Full,
+}
+
+impl SyncArg {
+    fn name(self) -> &'static str {
+        match self {
+            SyncArg::Normal => "normal",
+            SyncArg::Full => "full",
+        }
+    }
+}
+
+impl StoreArg {
+    fn name(self) -> &'static str {
+        match self {
+            StoreArg::Memory => "memory",
+            StoreArg::Sqlite => "sqlite",
+            StoreArg::All => "all",
+        }
+    }
+}
+
+impl WorkloadArg {
+    fn name(self) -> &'static str {
+        match self {
+            WorkloadArg::W1 => "w1",
+            WorkloadArg::W2 => "w2",
+            WorkloadArg::W3 => "w3",
+            WorkloadArg::Replay => "replay",
+            WorkloadArg::Restart => "restart",
+            WorkloadArg::All => "all",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Workflows and activities.
+
+#[activity]
+async fn noop(i: u64) -> Result<u64, ActivityError> {
+    Ok(i)
+}
+
+/// W1 and the replay's history: `k` sequential no-op activities.
+#[workflow]
+async fn sequential(ctx: WorkflowContext, k: u64) -> Result<u64, WorkflowError> {
+    let mut sum = 0;
+    for i in 0..k {
+        sum += ctx.activity(noop, i).await?;
+    }
+    Ok(sum)
+}
+
+/// W2: three no-op activities.
+#[workflow]
+async fn three_steps(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    let mut sum = 0;
+    for i in 0..3 {
+        sum += ctx.activity(noop, n + i).await?;
+    }
+    Ok(sum)
+}
+
+/// W3: one durable sleep.
+#[workflow]
+async fn sleeper(ctx: WorkflowContext, ms: u64) -> Result<(), WorkflowError> {
+    ctx.sleep(Duration::from_millis(ms)).await;
+    Ok(())
+}
+
+/// Ends the replay workflow.
+#[derive(Debug, Serialize, Deserialize, Signal)]
+#[signal(name = "bench_finish")]
+struct Finish;
+
+/// Replay: `k` sequential no-op activities, then publishes its progress and
+/// waits for [`Finish`].
+#[workflow]
+async fn replayed(ctx: WorkflowContext, k: u64) -> Result<u64, WorkflowError> {
+    let mut sum = 0;
+    for i in 0..k {
+        sum += ctx.activity(noop, i).await?;
+    }
+    ctx.set_progress(&k);
+    ctx.signal::<Finish>().recv().await;
+    Ok(sum)
+}
+
+static EXECUTED: AtomicU64 = AtomicU64::new(0);
+static KILL_AT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Restart: a no-op activity that reports its first two executions in this
+/// process, and the step at which the parent may kill the process.
+#[activity]
+async fn restart_step(i: u64) -> Result<u64, ActivityError> {
+    if EXECUTED.fetch_add(1, Ordering::Relaxed) < 2 {
+        println!("STEP {i} {}", unix_us());
+    }
+    if i == KILL_AT.load(Ordering::Relaxed) {
+        println!("REACHED {i}");
+    }
+    Ok(i)
+}
+
+/// Restart: a workflow long enough to be killed in the middle.
+#[workflow]
+async fn long_run(ctx: WorkflowContext, k: u64) -> Result<u64, WorkflowError> {
+    let mut last = 0;
+    for i in 0..k {
+        last = ctx.activity(restart_step, i).await?;
+    }
+    Ok(last)
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+fn unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Peak resident set size of this process, in MB (`VmHWM`).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| round(kb / 1024.0, 1))
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+/// A fresh temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Res<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "reprise-bench-{label}-{}-{}",
+            std::process::id(),
+            unix_us()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("reprise.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sqlite_sync(sync: SyncArg) -> SqliteSync {
+    match sync {
+        SyncArg::Normal => SqliteSync::Normal,
+        SyncArg::Full => SqliteSync::Full,
+    }
+}
+
+/// The runtime builder of one measurement, without its types.
+fn builder(store: StoreArg, sync: SyncArg, db: &Path) -> reprise::RuntimeBuilder {
+    let b = Runtime::builder();
+    match store {
+        StoreArg::Memory => b.in_memory(),
+        _ => b.sqlite(db).sqlite_sync(sqlite_sync(sync)),
+    }
+}
+
+/// The common fields of a measurement's line.
+fn line(
+    workload: &str,
+    store: StoreArg,
+    sync: SyncArg,
+    quick: bool,
+) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("workload".into(), workload.into());
+    m.insert("store".into(), store.name().into());
+    let sync = if store == StoreArg::Memory {
+        Value::Null
+    } else {
+        sync.name().into()
+    };
+    m.insert("sync".into(), sync);
+    m.insert("quick".into(), quick.into());
+    m
+}
+
+fn emit(m: serde_json::Map<String, Value>) {
+    println!("{}", Value::Object(m));
+}
+
+/// Waits until the workflow `id` has published `progress`.
+async fn wait_progress(rt: &Runtime, id: &str, progress: u64) -> Res<()> {
+    let want = Value::from(progress);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if rt.describe(id).await?.progress.as_ref() == Some(&want) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("workflow `{id}` never reached progress {progress}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Signals `id` and awaits its result: the round trip, in µs.
+async fn finish(rt: &Runtime, id: &str, expected: u64) -> Res<f64> {
+    let handle = rt.handle::<u64>(id).await?;
+    let t = Instant::now();
+    rt.signal(id, Finish).await?;
+    let out = handle.result().await?;
+    let us = t.elapsed().as_secs_f64() * 1e6;
+    if out != expected {
+        return Err(format!("workflow `{id}` returned {out}, expected {expected}").into());
+    }
+    Ok(us)
+}
+
+// ---------------------------------------------------------------------------
+// Measurements (each in its own process).
+
+async fn job_w1(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> {
+    let dir = TempDir::new("w1")?;
+    let rt = builder(store, sync, &dir.db())
+        .workflow(sequential)
+        .activity(noop)
+        .build()
+        .await?;
+    let t = Instant::now();
+    let out = rt.start(sequential, k).id("w1").await?.result().await?;
+    let wall = t.elapsed().as_secs_f64();
+    rt.shutdown().await?;
+    if out != k * k.saturating_sub(1) / 2 {
+        return Err(format!("w1 returned {out}").into());
+    }
+    let per_step = wall * 1e6 / k as f64;
+    let target = if store == StoreArg::Memory { 5.0 } else { 50.0 };
+    let mut m = line("w1", store, sync, quick);
+    m.insert("k".into(), k.into());
+    m.insert("wall_s".into(), round(wall, 4).into());
+    m.insert("per_step_us".into(), round(per_step, 2).into());
+    m.insert("target_per_step_us".into(), target.into());
+    m.insert("met".into(), (per_step <= target).into());
+    m.insert("peak_rss_mb".into(), peak_rss_mb().into());
+    emit(m);
+    Ok(())
+}
+
+async fn job_w2(store: StoreArg, sync: SyncArg, n: u64, quick: bool) -> Res<()> {
+    let dir = TempDir::new("w2")?;
+    let rt = builder(store, sync, &dir.db())
+        .workflow(three_steps)
+        .activity(noop)
+        .build()
+        .await?;
+    let t = Instant::now();
+    let starts = (0..n).map(|i| {
+        rt.start(three_steps, i * 10)
+            .id(format!("w2-{i}"))
+            .into_future()
+    });
+    let mut handles = Vec::with_capacity(n as usize);
+    for h in join_all(starts).await {
+        handles.push(h?);
+    }
+    let started = t.elapsed().as_secs_f64();
+    let results = join_all(handles.iter().map(|h| h.result())).await;
+    let wall = t.elapsed().as_secs_f64();
+    for (i, r) in results.into_iter().enumerate() {
+        let i = i as u64;
+        if r? != 30 * i + 3 {
+            return Err(format!("w2 workflow {i} returned a wrong sum").into());
+        }
+    }
+    drop(handles);
+    rt.shutdown().await?;
+    let rate = n as f64 / wall;
+    let mut m = line("w2", store, sync, quick);
+    m.insert("n".into(), n.into());
+    m.insert("activities_each".into(), 3.into());
+    m.insert("start_all_s".into(), round(started, 4).into());
+    m.insert("wall_s".into(), round(wall, 4).into());
+    m.insert("workflows_per_s".into(), round(rate, 0).into());
+    if store == StoreArg::Sqlite {
+        m.insert("target_workflows_per_s".into(), 5000.into());
+        m.insert("met".into(), (rate >= 5000.0).into());
+    }
+    m.insert("peak_rss_mb".into(), peak_rss_mb().into());
+    emit(m);
+    Ok(())
+}
+
+async fn job_w3(store: StoreArg, sync: SyncArg, n: u64, quick: bool) -> Res<()> {
+    let sleep_ms: u64 = if quick { 100 } else { 1000 };
+    let dir = TempDir::new("w3")?;
+    let rt = builder(store, sync, &dir.db())
+        .workflow(sleeper)
+        .build()
+        .await?;
+    let t = Instant::now();
+    let starts = (0..n).map(|i| {
+        rt.start(sleeper, sleep_ms)
+            .id(format!("w3-{i}"))
+            .into_future()
+    });
+    let mut handles = Vec::with_capacity(n as usize);
+    for h in join_all(starts).await {
+        handles.push(h?);
+    }
+    let started = t.elapsed().as_secs_f64();
+    for r in join_all(handles.iter().map(|h| h.result())).await {
+        r?;
+    }
+    let wall = t.elapsed().as_secs_f64();
+    drop(handles);
+    rt.shutdown().await?;
+    let lag = wall - sleep_ms as f64 / 1000.0;
+    let rss = peak_rss_mb();
+    let mut m = line("w3", store, sync, quick);
+    m.insert("n".into(), n.into());
+    m.insert("sleep_ms".into(), sleep_ms.into());
+    m.insert("start_all_s".into(), round(started, 4).into());
+    m.insert("wall_s".into(), round(wall, 4).into());
+    m.insert("lag_after_deadline_s".into(), round(lag, 4).into());
+    m.insert("workflows_per_s".into(), round(n as f64 / wall, 0).into());
+    m.insert("peak_rss_mb".into(), rss.into());
+    m.insert("target".into(), "lag <= 1.5 s, peak RSS <= 150 MB".into());
+    m.insert("met".into(), (lag <= 1.5 && rss <= 150.0).into());
+    emit(m);
+    Ok(())
+}
+
+/// The number of history events of the latest run of `id`, read from the
+/// SQLite file (the runtime must be shut down).
+fn count_events(db: &Path, id: &str) -> Res<u64> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM history WHERE run_id = \
+         (SELECT latest_run_id FROM workflows WHERE workflow_id = ?1)",
+        [id],
+        |row| row.get(0),
+    )?;
+    Ok(n as u64)
+}
+
+async fn job_replay(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> {
+    let dir = TempDir::new("replay")?;
+    let db = dir.db();
+    let expected = k * k.saturating_sub(1) / 2;
+    // WorkflowStarted, Activation + ActivityScheduled, then per activity
+    // Activation + ActivityCompleted + (ActivityScheduled of the next one,
+    // or nothing for the last: the signal wait records no event).
+    let derived = 3 * k + 2;
+    let make = |cached: usize| {
+        builder(store, sync, &db)
+            .workflow(replayed)
+            .activity(noop)
+            .max_cached_workflows(cached)
+    };
+    let (events, counted, build_ms, baseline_us, replay_us, how);
+    if store == StoreArg::Memory {
+        // One runtime, a cache of one run: a second workflow evicts the first.
+        let rt = make(1).build().await?;
+        let t = Instant::now();
+        rt.start(replayed, k).id("replay").await?;
+        wait_progress(&rt, "replay", k).await?;
+        let history_s = t.elapsed().as_secs_f64();
+        rt.start(replayed, 0).id("evictor").await?;
+        wait_progress(&rt, "evictor", 0).await?;
+        baseline_us = finish(&rt, "evictor", 0).await?;
+        replay_us = finish(&rt, "replay", expected).await?;
+        rt.shutdown().await?;
+        events = derived;
+        counted = false;
+        build_ms = f64::NAN;
+        how = format!("evicted (max_cached_workflows(1)); history built in {history_s:.3} s");
+    } else {
+        {
+            let rt = make(10_000).build().await?;
+            rt.start(replayed, k).id("replay").await?;
+            wait_progress(&rt, "replay", k).await?;
+            rt.shutdown().await?;
+        }
+        events = count_events(&db, "replay")?;
+        counted = true;
+        let t = Instant::now();
+        let rt = make(10_000).build().await?;
+        build_ms = t.elapsed().as_secs_f64() * 1e3;
+        // The fixed cost of a signal round trip, on a cached run.
+        rt.start(replayed, 0).id("baseline").await?;
+        wait_progress(&rt, "baseline", 0).await?;
+        baseline_us = finish(&rt, "baseline", 0).await?;
+        replay_us = finish(&rt, "replay", expected).await?;
+        rt.shutdown().await?;
+        how = "new runtime on the same SQLite file".to_owned();
+    }
+    let per_event = (replay_us - baseline_us).max(0.0) / events as f64;
+    let mut m = line("replay", store, sync, quick);
+    m.insert("activities".into(), k.into());
+    m.insert("events".into(), events.into());
+    m.insert("events_counted".into(), counted.into());
+    m.insert("cache_miss".into(), how.into());
+    if build_ms.is_finite() {
+        m.insert("reopen_ms".into(), round(build_ms, 2).into());
+    }
+    m.insert("signal_to_result_us".into(), round(replay_us, 1).into());
+    m.insert(
+        "cached_signal_to_result_us".into(),
+        round(baseline_us, 1).into(),
+    );
+    m.insert("wall_s".into(), round(replay_us / 1e6, 4).into());
+    m.insert("us_per_event".into(), round(per_event, 3).into());
+    m.insert(
+        "us_per_event_gross".into(),
+        round(replay_us / events as f64, 3).into(),
+    );
+    m.insert("target_us_per_event".into(), 2.0.into());
+    m.insert("met".into(), (per_event <= 2.0).into());
+    m.insert("peak_rss_mb".into(), peak_rss_mb().into());
+    emit(m);
+    Ok(())
+}
+
+/// Runs one measurement in this process.
+fn run_job(args: &Args, job: WorkloadArg) -> Res<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (store, sync, p, q) = (args.store, args.sync, args.param, args.quick);
+    rt.block_on(async move {
+        match job {
+            WorkloadArg::W1 => job_w1(store, sync, p, q).await,
+            WorkloadArg::W2 => job_w2(store, sync, p, q).await,
+            WorkloadArg::W3 => job_w3(store, sync, p, q).await,
+            WorkloadArg::Replay => job_replay(store, sync, p, q).await,
+            other => Err(format!("no job `{}`", other.name()).into()),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Restart: the child, and the parent that kills and respawns it.
+
+/// The restart child: prints `MAIN`, `BUILT`, then the `STEP` lines of its
+/// first two activities (and `REACHED` at `--kill-at`); runs until killed.
+fn child_restart(dir: &Path, sync: SyncArg, kill_at: u64) -> Res<()> {
+    println!("MAIN {}", unix_us());
+    KILL_AT.store(kill_at, Ordering::Relaxed);
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio_rt.block_on(async {
+        let rt = Runtime::builder()
+            .sqlite(dir.join("reprise.db"))
+            .sqlite_sync(sqlite_sync(sync))
+            .workflow(long_run)
+            .activity(restart_step)
+            .build()
+            .await?;
+        println!("BUILT {}", unix_us());
+        // Idempotent: the second child gets the existing workflow.
+        let handle = rt.start(long_run, u64::MAX).id("restart").await?;
+        handle.result().await?;
+        Ok(())
+    })
+}
+
+fn spawn_restart_child(
+    dir: &Path,
+    sync: SyncArg,
+    kill_at: u64,
+) -> Res<(Child, BufReader<ChildStdout>)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("--child-restart")
+        .arg(dir)
+        .args(["--sync", sync.name(), "--kill-at", &kill_at.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let out = child.stdout.take().ok_or("no stdout")?;
+    Ok((child, BufReader::new(out)))
+}
+
+/// The next line of a child starting with `tag`, its fields after the tag.
+fn expect_line(out: &mut BufReader<ChildStdout>, tag: &str) -> Res<Vec<u64>> {
+    let mut buf = String::new();
+    loop {
+        buf.clear();
+        if out.read_line(&mut buf)? == 0 {
+            return Err(format!("the restart child ended before printing `{tag}`").into());
+        }
+        let mut words = buf.split_whitespace();
+        if words.next() == Some(tag) {
+            return words
+                .map(|w| w.parse::<u64>().map_err(BoxError::from))
+                .collect();
+        }
+    }
+}
+
+fn kill(mut child: Child) -> Res<()> {
+    child.kill()?; // SIGKILL
+    child.wait()?;
+    Ok(())
+}
+
+fn restart(sync: SyncArg, quick: bool) -> Res<()> {
+    let dir = TempDir::new("restart")?;
+    let kill_at: u64 = if quick { 200 } else { 2000 };
+    // First child: runs the workflow until step `kill_at`, then SIGKILL.
+    let (first, mut out) = spawn_restart_child(&dir.0, sync, kill_at)?;
+    expect_line(&mut out, "REACHED")?;
+    kill(first)?;
+    // Second child: resumes; the clock starts just before the spawn.
+    let spawn_us = unix_us();
+    let (second, mut out) = spawn_restart_child(&dir.0, sync, u64::MAX)?;
+    let main_us = expect_line(&mut out, "MAIN")?[0];
+    let built_us = expect_line(&mut out, "BUILT")?[0];
+    let first_step = expect_line(&mut out, "STEP")?;
+    let second_step = expect_line(&mut out, "STEP")?;
+    kill(second)?;
+    let ms = |t: u64| round(t.saturating_sub(spawn_us) as f64 / 1e3, 2);
+    let first_ms = ms(first_step[1]);
+    let mut m = line("restart", StoreArg::Sqlite, sync, quick);
+    m.insert("killed_after_step".into(), kill_at.into());
+    m.insert("resumed_at_step".into(), first_step[0].into());
+    m.insert(
+        "history_events_at_restart".into(),
+        (3 * first_step[0] + 2).into(),
+    );
+    m.insert("spawn_to_main_ms".into(), ms(main_us).into());
+    m.insert("spawn_to_built_ms".into(), ms(built_us).into());
+    m.insert("spawn_to_first_step_ms".into(), first_ms.into());
+    m.insert("next_step".into(), second_step[0].into());
+    m.insert("spawn_to_next_step_ms".into(), ms(second_step[1]).into());
+    m.insert("wall_s".into(), round(first_ms / 1e3, 4).into());
+    m.insert("target_ms".into(), 50.into());
+    m.insert("met".into(), (first_ms <= 50.0).into());
+    emit(m);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The parent: runs every measurement in a child process.
+
+/// Runs one measurement in a child process, forwards its line, returns it.
+fn measure(
+    store: StoreArg,
+    sync: SyncArg,
+    job: WorkloadArg,
+    param: u64,
+    quick: bool,
+) -> Res<Value> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args([
+        "--job",
+        job.name(),
+        "--store",
+        store.name(),
+        "--sync",
+        sync.name(),
+    ])
+    .args(["--param", &param.to_string()]);
+    if quick {
+        cmd.arg("--quick");
+    }
+    let out = cmd.stderr(Stdio::inherit()).output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "{} on {} (param {param}) failed: {}; {stdout}",
+            job.name(),
+            store.name(),
+            out.status
+        )
+        .into());
+    }
+    let text = stdout.trim();
+    println!("{text}");
+    Ok(serde_json::from_str(
+        text.lines().last().unwrap_or_default(),
+    )?)
+}
+
+fn run_all(args: &Args) -> Res<()> {
+    let stores: &[StoreArg] = match args.store {
+        StoreArg::All => &[StoreArg::Memory, StoreArg::Sqlite],
+        StoreArg::Memory => &[StoreArg::Memory],
+        StoreArg::Sqlite => &[StoreArg::Sqlite],
+    };
+    let all = [
+        WorkloadArg::W1,
+        WorkloadArg::W2,
+        WorkloadArg::W3,
+        WorkloadArg::Replay,
+        WorkloadArg::Restart,
+    ];
+    let workloads: Vec<WorkloadArg> = if args.workload == WorkloadArg::All {
+        all.to_vec()
+    } else {
+        vec![args.workload]
+    };
+    let quick = args.quick;
+    let sync = args.sync;
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for &store in stores {
+        for &workload in &workloads {
+            let params: &[u64] = match (workload, quick) {
+                (WorkloadArg::W1, false) => &[100, 1000, 10_000],
+                (WorkloadArg::W1, true) => &[10, 100],
+                (WorkloadArg::W2, false) => &[500, 5000],
+                (WorkloadArg::W2, true) => &[50],
+                (WorkloadArg::W3, false) => &[2000, 10_000],
+                (WorkloadArg::W3, true) => &[100],
+                (WorkloadArg::Replay, false) => &[3333],
+                (WorkloadArg::Replay, true) => &[300],
+                _ => &[],
+            };
+            if workload == WorkloadArg::Restart {
+                let result = if store == StoreArg::Memory {
+                    let mut m = line("restart", store, sync, quick);
+                    m.insert(
+                        "skipped".into(),
+                        "the in-memory store does not outlive its process; see --store sqlite"
+                            .into(),
+                    );
+                    emit(m);
+                    Ok(())
+                } else {
+                    restart(sync, quick)
+                };
+                if let Err(e) = result {
+                    failures.push(format!("restart on {}: {e}", store.name()));
+                }
+                continue;
+            }
+            let mut walls = BTreeMap::new();
+            for &p in params {
+                match measure(store, sync, workload, p, quick) {
+                    Ok(v) => {
+                        if let Some(w) = v.get("wall_s").and_then(Value::as_f64) {
+                            walls.insert(p, w);
+                        }
+                    }
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            if workload == WorkloadArg::W1 {
+                let (&k_small, &k_big) = match params {
+                    [.., a, b] => (a, b),
+                    _ => continue,
+                };
+                if let (Some(small), Some(big)) = (walls.get(&k_small), walls.get(&k_big)) {
+                    let ratio = big / small;
+                    let mut m = line("w1_ratio", store, sync, quick);
+                    m.insert("k_small".into(), k_small.into());
+                    m.insert("k_big".into(), k_big.into());
+                    m.insert("ratio".into(), round(ratio, 2).into());
+                    m.insert("target_max_ratio".into(), 11.into());
+                    m.insert("met".into(), (ratio <= 11.0).into());
+                    emit(m);
+                }
+            }
+        }
+    }
+    eprintln!("bench: done in {:.1} s", started.elapsed().as_secs_f64());
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n").into())
+    }
+}
+
+fn main() -> Res<()> {
+    let args = Args::parse();
+    if let Some(dir) = &args.child_restart {
+        return child_restart(dir, args.sync, args.kill_at);
+    }
+    if let Some(job) = args.job {
+        if args.store == StoreArg::All {
+            return Err("--job needs --store memory or --store sqlite".into());
+        }
+        return run_job(&args, job);
+    }
+    run_all(&args)
+}
