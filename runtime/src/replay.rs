@@ -564,13 +564,25 @@ impl LiveRun {
     }
 
     fn poll_activation(&mut self, now_ms: u64, inputs: Vec<Input>) -> Outcome {
-        {
+        let replaying = {
             let mut core = lock(&self.core);
             core.now_ms = core.now_ms.max(now_ms);
             for input in inputs {
                 core.deliver(input);
             }
+            core.replaying
+        };
+        if replaying {
+            // Replay-aware logging: what the body logs was logged when it
+            // ran live, so while it replays its `tracing` events go nowhere.
+            let silent = tracing::Dispatch::none();
+            return tracing::dispatcher::with_default(&silent, || self.poll_body());
         }
+        self.poll_body()
+    }
+
+    /// Polls the body until it stops waking itself.
+    fn poll_body(&mut self) -> Outcome {
         let Some(future) = self.future.as_mut() else {
             return Outcome::Pending;
         };

@@ -1085,7 +1085,13 @@ impl Executor {
             }
             events.push(input.to_event());
         }
-        let activation = run.activate(now, accepted);
+        let span = tracing::debug_span!(
+            "workflow",
+            workflow.name = %run.name,
+            workflow.id = %workflow_id,
+            run.id = %run_id,
+        );
+        let activation = span.in_scope(|| run.activate(now, accepted));
         let mut new_tasks = Vec::new();
         for issued in activation.issued {
             match issued {
