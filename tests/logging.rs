@@ -75,6 +75,10 @@ async fn a_replayed_body_does_not_log_again() {
     let b = rt.start(chatty, 20).id("b").await.unwrap();
     assert_eq!(a.result().await.unwrap(), 190);
     assert_eq!(b.result().await.unwrap(), 190);
-    assert_eq!(count.load(Ordering::SeqCst), 40, "each step logged exactly once");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        40,
+        "each step logged exactly once"
+    );
     rt.shutdown().await.unwrap();
 }
