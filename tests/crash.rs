@@ -106,7 +106,9 @@ async fn long_nap(ctx: WorkflowContext) -> Result<(), WorkflowError> {
 /// waits for it.
 #[tokio::test]
 async fn timer_child() {
-    let Ok(dir) = std::env::var(TIMER_DIR_VAR) else { return };
+    let Ok(dir) = std::env::var(TIMER_DIR_VAR) else {
+        return;
+    };
     let rt = Runtime::builder()
         .sqlite(PathBuf::from(&dir).join("reprise.db"))
         .workflow(long_nap)
@@ -153,9 +155,15 @@ fn a_timer_keeps_its_deadline_across_sigkill() {
     let out = spawn().wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("RESULT 0"));
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(1900), "fired early: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(1900),
+        "fired early: {elapsed:?}"
+    );
     // Re-armed from the restart it would fire at about 3 s.
-    assert!(elapsed < Duration::from_millis(2600), "the deadline moved with the restart: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(2600),
+        "the deadline moved with the restart: {elapsed:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

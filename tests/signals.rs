@@ -160,3 +160,30 @@ async fn a_client_process_signals_a_worker_through_a_shared_store() {
     worker.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_client_process_starts_a_workflow_the_worker_runs() {
+    let dir = std::env::temp_dir().join(format!("reprise-client-start-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("reprise.db");
+    let worker = Runtime::builder()
+        .sqlite(&db)
+        .workflow(summer)
+        .build()
+        .await
+        .unwrap();
+    let client = Runtime::builder()
+        .sqlite(&db)
+        .workflow(summer)
+        .worker(false)
+        .build()
+        .await
+        .unwrap();
+    let handle = client.start(summer, ()).id("from-client").await.unwrap();
+    client.signal("from-client", Add { n: 5 }).await.unwrap();
+    client.signal("from-client", Finish).await.unwrap();
+    assert_eq!(handle.result().await.unwrap(), vec![5]);
+    client.shutdown().await.unwrap();
+    worker.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

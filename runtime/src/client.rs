@@ -15,7 +15,7 @@ use crate::history::Event;
 use crate::store::{
     Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus, TaskKind,
 };
-use crate::worker::{now_ms, Engine, WfMsg};
+use crate::worker::{now_ms, Engine, StartedRun, WfMsg};
 
 /// The status of a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +189,7 @@ pub(crate) async fn start(
     })?;
     let workflow_id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let run_id = uuid::Uuid::new_v4().to_string();
+    let started_input = input.clone();
     let started = Event::WorkflowStarted {
         name: name.to_owned(),
         input,
@@ -202,10 +203,19 @@ pub(crate) async fn start(
         now_ms: now_ms(),
     };
     let run_id = match engine.store.create_workflow(new).await? {
+        Created::New if engine.client => {
+            // The worker is another process: it learns of the run from the inbox.
+            send(&engine, &workflow_id, InboxItem::Wake).await?;
+            run_id
+        }
         Created::New => {
-            engine.send(WfMsg::Resume {
+            engine.send(WfMsg::Started(Box::new(StartedRun {
+                workflow_id: workflow_id.clone(),
                 run_id: run_id.clone(),
-            });
+                name: name.to_owned(),
+                input: started_input,
+                signals: Vec::new(),
+            })));
             run_id
         }
         Created::Existing(record) if record.name != name => {

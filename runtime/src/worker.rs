@@ -32,7 +32,7 @@ use crate::error::{
     ActivityError, FailureData, HEARTBEAT_TIMEOUT, PANIC, SCHEDULE_TO_CLOSE_TIMEOUT,
     START_TO_CLOSE_TIMEOUT,
 };
-use crate::history::{Event, Input, RecordedHistory, Resolution};
+use crate::history::{Event, Input, RecordedHistory, Resolution, SignalData};
 use crate::registry::Registry;
 use crate::replay::{panic_message, Issued, LiveRun, Outcome, RunFault};
 use crate::store::{
@@ -61,6 +61,9 @@ pub(crate) enum WfMsg {
     /// A run exists in the store and may need its first activation, or (if
     /// blocked) another try at replay.
     Resume { run_id: String },
+    /// A run this process just created: it needs its first activation, and
+    /// its start is known without reading it back from the store.
+    Started(Box<StartedRun>),
     /// A completion for a run.
     Complete {
         run_id: String,
@@ -76,6 +79,16 @@ pub(crate) enum WfMsg {
     Barrier(oneshot::Sender<()>),
     /// Finish the current batch and stop.
     Shutdown(oneshot::Sender<()>),
+}
+
+/// What a newly created run starts with.
+#[derive(Debug)]
+pub(crate) struct StartedRun {
+    pub(crate) workflow_id: String,
+    pub(crate) run_id: String,
+    pub(crate) name: String,
+    pub(crate) input: Value,
+    pub(crate) signals: Vec<SignalData>,
 }
 
 /// Something the timer task waits for.
@@ -677,7 +690,7 @@ struct AfterCommit {
     /// Activity calls cancelled by this step: their attempts are told.
     cancelled_calls: Vec<u32>,
     /// The run continued as this new run.
-    next_run: Option<String>,
+    next_run: Option<Box<StartedRun>>,
 }
 
 impl AfterCommit {
@@ -771,6 +784,10 @@ impl Executor {
             for msg in batch.drain(..) {
                 let run_id = match &msg {
                     WfMsg::Resume { run_id } | WfMsg::Complete { run_id, .. } => run_id.clone(),
+                    WfMsg::Started(started) => {
+                        self.prime(started);
+                        started.run_id.clone()
+                    }
                     WfMsg::Inbox(record) => {
                         if !self.delivered.insert(record.id) {
                             continue;
@@ -799,7 +816,7 @@ impl Executor {
                 });
                 let entry = &mut per_run[i].1;
                 match msg {
-                    WfMsg::Resume { .. } => entry.resume = true,
+                    WfMsg::Resume { .. } | WfMsg::Started(_) => entry.resume = true,
                     WfMsg::Complete {
                         seq, resolution, ..
                     } => entry.inputs.push(Input::Resolve(seq, resolution)),
@@ -815,6 +832,10 @@ impl Executor {
                         InboxItem::Terminate { reason } => {
                             entry.terminate.get_or_insert((record.id, reason));
                         }
+                        InboxItem::Wake => {
+                            entry.resume = true;
+                            entry.inbox.push(record.id);
+                        }
                     },
                     WfMsg::Fault { .. } | WfMsg::Shutdown(_) | WfMsg::Barrier(_) => {
                         unreachable!("handled above")
@@ -829,6 +850,31 @@ impl Executor {
                 let _ = tx.send(());
                 return;
             }
+        }
+    }
+
+    /// Caches a run this process just created, so its first activation does
+    /// not read it back from the store.
+    fn prime(&mut self, started: &StartedRun) {
+        if self.cache.get_mut(&started.run_id).is_some() {
+            return;
+        }
+        let history = RecordedHistory {
+            name: started.name.clone(),
+            input: started.input.clone(),
+            signals: started.signals.clone(),
+            activations: Vec::new(),
+            len: 1,
+        };
+        let replayed = LiveRun::replay(
+            Arc::from(started.workflow_id.as_str()),
+            Arc::from(started.run_id.as_str()),
+            self.engine.registry.clone(),
+            history,
+        );
+        // Anything unusual is left to `load`, which reports it.
+        if let Ok((run, None)) = replayed {
+            self.cache.insert(started.run_id.clone(), run);
         }
     }
 
@@ -888,7 +934,7 @@ impl Executor {
                 self.engine.wake_waiters(&then.workflow_id);
             }
             if let Some(next) = then.next_run {
-                self.engine.send(WfMsg::Resume { run_id: next });
+                self.engine.send(WfMsg::Started(next));
             }
         }
         self.cache.trim();
@@ -1062,15 +1108,22 @@ impl Executor {
             }
         }
         if accepted.is_empty() && !run.is_fresh() {
+            let workflow_id = crate::replay::lock(&run.core).workflow_id.to_string();
             if unblocked {
-                let workflow_id = crate::replay::lock(&run.core).workflow_id.to_string();
-                return Some(status_step(
-                    run_id,
-                    &workflow_id,
-                    RunStatus::Running,
-                    None,
-                    now,
-                ));
+                let (mut step, after) =
+                    status_step(run_id, &workflow_id, RunStatus::Running, None, now);
+                step.done_inbox = done_inbox;
+                return Some((step, after));
+            }
+            if !done_inbox.is_empty() {
+                // Wake-ups for a run that had already started: just consume them.
+                let step = StepCommit {
+                    run_id: run_id.to_owned(),
+                    done_inbox,
+                    now_ms: now,
+                    ..StepCommit::default()
+                };
+                return Some((step, AfterCommit::status(&workflow_id, run_id, false)));
             }
             return None;
         }
@@ -1149,6 +1202,7 @@ impl Executor {
         });
         let mut wake = false;
         let mut new_run = None;
+        let mut next = None;
         let finished = |status: RunStatus, result: Option<Value>| {
             Some(StatusChange {
                 status,
@@ -1179,19 +1233,26 @@ impl Executor {
             Outcome::ContinueAsNew(input) => {
                 let next_run_id = uuid::Uuid::new_v4().to_string();
                 let started = Event::WorkflowStarted {
-                    name,
+                    name: name.clone(),
                     input: input.clone(),
-                    signals: activation.unconsumed_signals,
+                    signals: activation.unconsumed_signals.clone(),
                 };
                 events.push(Event::WorkflowContinuedAsNew {
                     run_id: next_run_id.clone(),
-                    input,
+                    input: input.clone(),
                 });
                 status = finished(RunStatus::ContinuedAsNew, None);
                 new_run = Some(NewRun {
-                    run_id: next_run_id,
+                    run_id: next_run_id.clone(),
                     started_event: serde_json::to_string(&started).expect("events encode to JSON"),
                 });
+                next = Some(Box::new(StartedRun {
+                    workflow_id: workflow_id.clone(),
+                    run_id: next_run_id,
+                    name,
+                    input,
+                    signals: activation.unconsumed_signals,
+                }));
                 wake = true;
             }
             Outcome::Fault(fault) => {
@@ -1219,7 +1280,7 @@ impl Executor {
         for event in &events {
             encoded.push(serde_json::to_string(event).expect("events encode to JSON"));
         }
-        let next_run = new_run.as_ref().map(|r| r.run_id.clone());
+        let next_run = next;
         let step = StepCommit {
             run_id: run_id.to_owned(),
             first_index,

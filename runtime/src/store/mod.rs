@@ -209,7 +209,11 @@ pub(crate) struct TaskRetry {
 pub(crate) enum InboxItem {
     Signal(SignalData),
     Cancel,
-    Terminate { reason: String },
+    Terminate {
+        reason: String,
+    },
+    /// A run created by a client process needs its first activation.
+    Wake,
 }
 
 impl InboxItem {
@@ -222,6 +226,7 @@ impl InboxItem {
             ),
             InboxItem::Cancel => ("cancel", Value::Null),
             InboxItem::Terminate { reason } => ("terminate", Value::String(reason.clone())),
+            InboxItem::Wake => ("wake", Value::Null),
         }
     }
 
@@ -230,6 +235,7 @@ impl InboxItem {
         Some(match kind {
             "signal" => InboxItem::Signal(serde_json::from_value(payload).ok()?),
             "cancel" => InboxItem::Cancel,
+            "wake" => InboxItem::Wake,
             "terminate" => InboxItem::Terminate {
                 reason: payload.as_str()?.to_owned(),
             },
