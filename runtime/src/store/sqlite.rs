@@ -1,18 +1,25 @@
-//! The SQLite store: one database file in WAL mode, written by one thread
-//! that commits every queued request in one transaction (group commit), read
+//! The SQLite store: one database file in WAL mode, one writing connection
+//! that commits many requests in one transaction (group commit), reads
 //! through separate connections.
 //!
 //! # Writes
 //!
-//! [`Store::create_workflow`], [`Store::commit_steps`], [`Store::retry_task`],
-//! [`Store::enqueue`] and [`Store::record_heartbeat`] send a request to the
-//! writer thread, which owns the only writing connection. The writer takes a
-//! request, drains every other request queued
+//! Workflow steps ([`Store::commit_steps`]) come from the executor, which
+//! already gathers every run's step of a batch into one call: that call
+//! locks the writing connection and writes the batch in one transaction in
+//! the caller's thread. Handing it to another thread would cost two thread
+//! wake-ups per step, more than the transaction itself on this kind of
+//! machine (`docs/PERFORMANCE.md`).
+//!
+//! [`Store::create_workflow`], [`Store::retry_task`], [`Store::enqueue`] and
+//! [`Store::record_heartbeat`] come from many tasks at once: they go to a
+//! writer thread, which takes a request, drains every other request queued
 //! behind it, runs them all in one `BEGIN IMMEDIATE … COMMIT`, and only then
 //! answers each: the cost of a commit (and of its fsync with
-//! [`SqliteSync::Full`]) is shared by everything that arrived meanwhile. Each
-//! request, and each step of a commit, runs under its own `SAVEPOINT`: one
-//! that fails its checks (a stale `first_index`) is rolled back alone and
+//! [`SqliteSync::Full`]) is shared by everything that arrived meanwhile.
+//!
+//! Each request, and each step of a commit, runs under its own `SAVEPOINT`:
+//! one that fails its checks (a stale `first_index`) is rolled back alone and
 //! answered with its error, the rest commit. If the transaction itself fails
 //! (disk full, I/O error), every request of the batch is answered with that
 //! error and nothing of the batch is written. A request is sent when the
@@ -125,6 +132,10 @@ pub(crate) struct SqliteStore {
     /// Requests to the writer; `None` only while dropping.
     requests: Option<mpsc::Sender<Request>>,
     writer: Option<JoinHandle<()>>,
+    /// The writing connection, shared by the writer thread and
+    /// [`Store::commit_steps`], which runs in the caller's thread: a
+    /// workflow step then costs no thread hand-off. `None` once closed.
+    conn: Arc<Mutex<Option<Connection>>>,
     readers: Arc<Readers>,
     /// Transactions the writer ran, to test the grouping.
     #[cfg(test)]
@@ -238,19 +249,28 @@ impl Store for SqliteStore {
     }
 
     fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>> {
+        // The executor already batches every run's steps into one call: it is
+        // written here, in one transaction, without a hand-off to the writer
+        // thread (whose wake-up would cost more than the transaction).
         let count = steps.len();
-        let answer = if steps.is_empty() {
-            None
-        } else {
-            self.submit(|reply| Request::Commit { steps, reply })
-        };
-        Box::pin(async move {
-            let gone = || (0..count).map(|_| Err(writer_gone(COMMIT))).collect();
-            match answer {
-                Some(answer) => answer.await.unwrap_or_else(|_| gone()),
-                None => gone(),
+        let gone = || (0..count).map(|_| Err(writer_gone(COMMIT))).collect();
+        if steps.is_empty() {
+            return Box::pin(std::future::ready(Vec::new()));
+        }
+        let (reply, mut answer) = oneshot::channel();
+        {
+            let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_ref() {
+                Some(conn) => {
+                    #[cfg(test)]
+                    self.transactions.fetch_add(1, Ordering::Relaxed);
+                    write_batch(conn, vec![Request::Commit { steps, reply }]);
+                }
+                None => return Box::pin(std::future::ready(gone())),
             }
-        })
+        }
+        let results = answer.try_recv().unwrap_or_else(|_| gone());
+        Box::pin(std::future::ready(results))
     }
 
     fn retry_task(&self, retry: TaskRetry) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -450,11 +470,13 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
 
     let (requests, queue) = mpsc::channel();
     let transactions = Arc::new(AtomicU64::new(0));
+    let conn = Arc::new(Mutex::new(Some(conn)));
     let writer = {
         let transactions = Arc::clone(&transactions);
+        let conn = Arc::clone(&conn);
         std::thread::Builder::new()
             .name("reprise-sqlite-writer".to_owned())
-            .spawn(move || run_writer(conn, queue, lock, &transactions))
+            .spawn(move || run_writer(&conn, queue, lock, &transactions))
             .map_err(|e| Error::Store(StoreError::with_source(OPEN, false, e)))?
     };
     tracing::debug!(path = %path.display(), sync = sync.pragma(), "opened the SQLite store");
@@ -462,6 +484,7 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
         path,
         requests: Some(requests),
         writer: Some(writer),
+        conn,
         readers,
         #[cfg(test)]
         transactions,
@@ -678,7 +701,7 @@ impl fmt::Display for Abort {
 struct BatchFailed(String);
 
 fn run_writer(
-    conn: Connection,
+    conn: &Mutex<Option<Connection>>,
     queue: mpsc::Receiver<Request>,
     lock: Option<File>,
     transactions: &AtomicU64,
@@ -692,11 +715,15 @@ fn run_writer(
                 Err(_) => break,
             }
         }
-        transactions.fetch_add(1, Ordering::Relaxed);
-        write_batch(&conn, batch);
+        let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conn) = guard.as_ref() {
+            transactions.fetch_add(1, Ordering::Relaxed);
+            write_batch(conn, batch);
+        }
     }
     // Close the database before releasing the lock.
-    if let Err((_, e)) = conn.close() {
+    let conn = conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(Err((_, e))) = conn.map(Connection::close) {
         tracing::error!(error = %e, "could not close the SQLite database");
     }
     drop(lock);
