@@ -4,41 +4,14 @@
 //! and checks that it finishes with exactly the rows of the uninterrupted
 //! run: nothing duplicated, nothing lost.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// Builds the example (a no-op when `cargo test` already did) and returns
-/// its executable, as cargo reports it: no guessing of the target folder.
-fn example_binary() -> PathBuf {
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args([
-            "build",
-            "--example",
-            "etl_pipeline",
-            "--message-format=json-render-diagnostics",
-        ])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-    if !cfg!(debug_assertions) {
-        cargo.arg("--release");
-    }
-    let out = cargo.stderr(Stdio::inherit()).output().expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "`cargo build --example etl_pipeline` failed"
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "etl_pipeline")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reports the example's executable")
-}
 
 /// A fresh data folder, removed on drop.
 struct TempDir(PathBuf);
@@ -152,7 +125,7 @@ fn check_counts(result: &Value, dir: &Path) -> (u64, u64) {
 
 #[test]
 fn etl_example_runs_retries_and_resumes_after_sigkill() {
-    let bin = example_binary();
+    let bin = common::example_binary("etl_pipeline");
 
     // 1. An uninterrupted run with transient faults.
     let clean = TempDir::new("clean");

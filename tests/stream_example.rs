@@ -6,6 +6,8 @@
 //! target topic must then hold every event up to the consumer offset in
 //! exactly one window: nothing lost, nothing counted twice.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,37 +16,6 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
-
-/// Builds the example (a no-op when `cargo test` already did) and returns
-/// its executable, as cargo reports it: no guessing of the target folder.
-fn example_binary() -> PathBuf {
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args([
-            "build",
-            "--example",
-            "stream_processing",
-            "--message-format=json-render-diagnostics",
-        ])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-    if !cfg!(debug_assertions) {
-        cargo.arg("--release");
-    }
-    let out = cargo.stderr(Stdio::inherit()).output().expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "`cargo build --example stream_processing` failed"
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| {
-            m["reason"] == "compiler-artifact" && m["target"]["name"] == "stream_processing"
-        })
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reports the example's executable")
-}
 
 /// A fresh data folder, removed on drop.
 struct TempDir(PathBuf);
@@ -201,7 +172,7 @@ fn result_of(stdout: &str) -> Value {
 
 #[test]
 fn killed_and_restarted_the_processor_counts_every_event_once() {
-    let bin = example_binary();
+    let bin = common::example_binary("stream_processing");
     let tmp = TempDir::new();
     let dir = tmp.0.as_path();
     let clock = Instant::now();
