@@ -16,19 +16,22 @@
 //! Workloads (`docs/PERFORMANCE.md` keeps the figures and the targets):
 //!
 //! - `w1`: one workflow, K sequential no-op activities (K = 100, 1000,
-//!   10000); µs per step = wall / K, and a `w1_ratio` line with
-//!   time(10000) / time(1000), which must stay ≤ 11 (linear cost).
+//!   10000; median of three runs); µs per step = wall / K, and a
+//!   `w1_ratio` line with time(10000) / time(1000), which must stay ≤ 11
+//!   (linear cost).
 //! - `w2`: N = 500 and 5000 workflows of 3 no-op activities, all started at
 //!   once, then all results awaited; workflows/s.
 //! - `w3`: N = 2000 and 10000 workflows each sleeping 1 s durably; wall time
 //!   from the first start to the last result, and peak RSS.
-//! - `replay`: a workflow of 3333 sequential no-op activities (10 001
-//!   history events, counted in the SQLite file) waits for a signal; the
-//!   runtime shuts down and a new one opens the same file, so the run is not
-//!   cached; the time from sending the signal to the result, minus the same
-//!   signal round trip on a cached run, divided by the events, is the replay
-//!   cost per event. The memory store cannot be reopened: there the run is
-//!   evicted instead (`max_cached_workflows(1)` and a second workflow).
+//! - `replay`: three workflows of 3333 sequential no-op activities each
+//!   (10 002 history events, counted in the SQLite file) wait for a signal,
+//!   with a one-day timer pending (so a reopened runtime leaves them
+//!   uncached until their next input); the runtime shuts down and a new one
+//!   opens the same file; each is signalled in turn. The signal-to-result
+//!   time, minus the same round trip on a cached run, divided by the
+//!   events, is the replay cost per event (medians of three). The memory
+//!   store cannot be reopened: there the runs are evicted instead
+//!   (`max_cached_workflows(1)`, each later workflow evicting the last).
 //! - `restart`: a child process (this binary, `--child-restart DIR`) runs a
 //!   long workflow of no-op activities on SQLite and is SIGKILLed mid-way;
 //!   a second child is spawned on the same file and prints timestamps: when
@@ -187,7 +190,7 @@ async fn sleeper(ctx: WorkflowContext, ms: u64) -> Result<(), WorkflowError> {
 struct Finish;
 
 /// Replay: `k` sequential no-op activities, then publishes its progress and
-/// waits for [`Finish`].
+/// waits for [`Finish`] (or a day).
 #[workflow]
 async fn replayed(ctx: WorkflowContext, k: u64) -> Result<u64, WorkflowError> {
     let mut sum = 0;
@@ -195,8 +198,13 @@ async fn replayed(ctx: WorkflowContext, k: u64) -> Result<u64, WorkflowError> {
         sum += ctx.activity(noop, i).await?;
     }
     ctx.set_progress(&k);
-    ctx.signal::<Finish>().recv().await;
-    Ok(sum)
+    // A pending timer keeps a reopened runtime from activating the run at
+    // start-up: it stays uncached until the signal arrives.
+    tokio::select! {
+        biased;
+        _ = ctx.signal::<Finish>().recv() => Ok(sum),
+        () = ctx.sleep(Duration::from_secs(24 * 3600)) => Err(WorkflowError::new("no signal")),
+    }
 }
 
 static EXECUTED: AtomicU64 = AtomicU64::new(0);
@@ -347,26 +355,46 @@ async fn finish(rt: &Runtime, id: &str, expected: u64) -> Res<f64> {
 // ---------------------------------------------------------------------------
 // Measurements (each in its own process).
 
+/// How many times W1 runs per K (each on a fresh runtime and directory);
+/// it reports the median.
+const W1_RUNS: usize = 3;
+
 async fn job_w1(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> {
-    let dir = TempDir::new("w1")?;
-    let rt = builder(store, sync, &dir.db())
-        .workflow(sequential)
-        .activity(noop)
-        .build()
-        .await?;
-    let t = Instant::now();
-    let out = rt.start(sequential, k).id("w1").await?.result().await?;
-    let wall = t.elapsed().as_secs_f64();
-    rt.shutdown().await?;
-    if out != k * k.saturating_sub(1) / 2 {
-        return Err(format!("w1 returned {out}").into());
+    let mut walls = Vec::new();
+    for _ in 0..W1_RUNS {
+        let dir = TempDir::new("w1")?;
+        let rt = builder(store, sync, &dir.db())
+            .workflow(sequential)
+            .activity(noop)
+            .build()
+            .await?;
+        let t = Instant::now();
+        let out = rt.start(sequential, k).id("w1").await?.result().await?;
+        walls.push(t.elapsed().as_secs_f64());
+        rt.shutdown().await?;
+        if out != k * k.saturating_sub(1) / 2 {
+            return Err(format!("w1 returned {out}").into());
+        }
     }
+    let (fastest, slowest) = (
+        walls.iter().copied().fold(f64::INFINITY, f64::min),
+        walls.iter().copied().fold(0.0, f64::max),
+    );
+    let wall = median(walls);
     let per_step = wall * 1e6 / k as f64;
     let target = if store == StoreArg::Memory { 5.0 } else { 50.0 };
     let mut m = line("w1", store, sync, quick);
     m.insert("k".into(), k.into());
+    m.insert("runs".into(), W1_RUNS.into());
     m.insert("wall_s".into(), round(wall, 4).into());
     m.insert("per_step_us".into(), round(per_step, 2).into());
+    m.insert(
+        "per_step_us_range".into(),
+        serde_json::json!([
+            round(fastest * 1e6 / k as f64, 2),
+            round(slowest * 1e6 / k as f64, 2)
+        ]),
+    );
     m.insert("target_per_step_us".into(), target.into());
     m.insert("met".into(), (per_step <= target).into());
     m.insert("peak_rss_mb".into(), peak_rss_mb().into());
@@ -472,14 +500,55 @@ fn count_events(db: &Path, id: &str) -> Res<u64> {
     Ok(n as u64)
 }
 
+/// How many histories the replay workload replays (and how many cached
+/// round trips it times); it reports the medians.
+const REPLAYS: usize = 3;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The fixed cost of a signal round trip on a cached run: the median of
+/// [`REPLAYS`] workflows that wait for the signal, one after the other.
+async fn baseline(rt: &Runtime) -> Res<f64> {
+    let mut times = Vec::new();
+    for i in 0..REPLAYS {
+        let id = format!("baseline-{i}");
+        rt.start(replayed, 0).id(id.clone()).await?;
+        wait_progress(rt, &id, 0).await?;
+        times.push(finish(rt, &id, 0).await?);
+    }
+    Ok(median(times))
+}
+
+/// Builds the [`REPLAYS`] long histories, one after the other.
+async fn build_histories(rt: &Runtime, k: u64) -> Res<()> {
+    for i in 0..REPLAYS {
+        let id = format!("replay-{i}");
+        rt.start(replayed, k).id(id.clone()).await?;
+        wait_progress(rt, &id, k).await?;
+    }
+    Ok(())
+}
+
+/// Signals each long workflow (each a cache miss): the median round trip.
+async fn replay_all(rt: &Runtime, expected: u64) -> Res<f64> {
+    let mut times = Vec::new();
+    for i in 0..REPLAYS {
+        times.push(finish(rt, &format!("replay-{i}"), expected).await?);
+    }
+    Ok(median(times))
+}
+
 async fn job_replay(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> {
     let dir = TempDir::new("replay")?;
     let db = dir.db();
     let expected = k * k.saturating_sub(1) / 2;
     // WorkflowStarted, Activation + ActivityScheduled, then per activity
-    // Activation + ActivityCompleted + (ActivityScheduled of the next one,
-    // or nothing for the last: the signal wait records no event).
-    let derived = 3 * k + 2;
+    // Activation + ActivityCompleted + the next command: ActivityScheduled,
+    // or TimerStarted after the last one.
+    let derived = 3 * k + 3;
     let make = |cached: usize| {
         builder(store, sync, &db)
             .workflow(replayed)
@@ -488,45 +557,45 @@ async fn job_replay(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<
     };
     let (events, counted, build_ms, baseline_us, replay_us, how);
     if store == StoreArg::Memory {
-        // One runtime, a cache of one run: a second workflow evicts the first.
+        // One runtime, a cache of one run: each workflow started evicts the
+        // previous one, so every long workflow is replayed when signalled.
         let rt = make(1).build().await?;
         let t = Instant::now();
-        rt.start(replayed, k).id("replay").await?;
-        wait_progress(&rt, "replay", k).await?;
+        build_histories(&rt, k).await?;
         let history_s = t.elapsed().as_secs_f64();
-        rt.start(replayed, 0).id("evictor").await?;
-        wait_progress(&rt, "evictor", 0).await?;
-        baseline_us = finish(&rt, "evictor", 0).await?;
-        replay_us = finish(&rt, "replay", expected).await?;
+        baseline_us = baseline(&rt).await?;
+        replay_us = replay_all(&rt, expected).await?;
         rt.shutdown().await?;
         events = derived;
         counted = false;
         build_ms = f64::NAN;
-        how = format!("evicted (max_cached_workflows(1)); history built in {history_s:.3} s");
+        how = format!(
+            "evicted (max_cached_workflows(1)); {REPLAYS} histories built in {history_s:.3} s"
+        );
     } else {
         {
             let rt = make(10_000).build().await?;
-            rt.start(replayed, k).id("replay").await?;
-            wait_progress(&rt, "replay", k).await?;
+            build_histories(&rt, k).await?;
             rt.shutdown().await?;
         }
-        events = count_events(&db, "replay")?;
+        events = count_events(&db, "replay-0")?;
         counted = true;
         let t = Instant::now();
         let rt = make(10_000).build().await?;
         build_ms = t.elapsed().as_secs_f64() * 1e3;
-        // The fixed cost of a signal round trip, on a cached run.
-        rt.start(replayed, 0).id("baseline").await?;
-        wait_progress(&rt, "baseline", 0).await?;
-        baseline_us = finish(&rt, "baseline", 0).await?;
-        replay_us = finish(&rt, "replay", expected).await?;
+        baseline_us = baseline(&rt).await?;
+        replay_us = replay_all(&rt, expected).await?;
         rt.shutdown().await?;
         how = "new runtime on the same SQLite file".to_owned();
+    }
+    if counted && events != derived {
+        eprintln!("bench: replay history has {events} events, expected {derived}");
     }
     let per_event = (replay_us - baseline_us).max(0.0) / events as f64;
     let mut m = line("replay", store, sync, quick);
     m.insert("activities".into(), k.into());
     m.insert("events".into(), events.into());
+    m.insert("replays".into(), REPLAYS.into());
     m.insert("events_counted".into(), counted.into());
     m.insert("cache_miss".into(), how.into());
     if build_ms.is_finite() {
@@ -610,21 +679,43 @@ fn spawn_restart_child(
     Ok((child, BufReader::new(out)))
 }
 
-/// The next line of a child starting with `tag`, its fields after the tag.
-fn expect_line(out: &mut BufReader<ChildStdout>, tag: &str) -> Res<Vec<u64>> {
+/// Reads the lines of a child until it has printed one with each of `tags`
+/// (in any order; a tag listed twice needs two lines): their fields.
+fn collect_lines(out: &mut BufReader<ChildStdout>, tags: &[&str]) -> Res<Vec<Vec<u64>>> {
+    let mut found: Vec<Option<Vec<u64>>> = vec![None; tags.len()];
     let mut buf = String::new();
-    loop {
+    while found.iter().any(Option::is_none) {
         buf.clear();
         if out.read_line(&mut buf)? == 0 {
-            return Err(format!("the restart child ended before printing `{tag}`").into());
+            let missing: Vec<&str> = (0..tags.len())
+                .filter(|&i| found[i].is_none())
+                .map(|i| tags[i])
+                .collect();
+            return Err(format!("the restart child ended without printing {missing:?}").into());
         }
         let mut words = buf.split_whitespace();
-        if words.next() == Some(tag) {
-            return words
+        let Some(tag) = words.next() else { continue };
+        if let Some(i) = (0..tags.len()).find(|&i| tags[i] == tag && found[i].is_none()) {
+            let fields = words
                 .map(|w| w.parse::<u64>().map_err(BoxError::from))
-                .collect();
+                .collect::<Res<Vec<u64>>>()?;
+            found[i] = Some(fields);
         }
     }
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// SIGKILLs the child `pid` unless `done` is dropped within `limit`, so
+/// that a stuck child fails the measurement instead of hanging the bench.
+fn watchdog(pid: u32, limit: Duration) -> std::sync::mpsc::Sender<()> {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
+            eprintln!("bench: the restart child {pid} is stuck; killing it");
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    });
+    done
 }
 
 fn kill(mut child: Child) -> Res<()> {
@@ -638,16 +729,21 @@ fn restart(sync: SyncArg, quick: bool) -> Res<()> {
     let kill_at: u64 = if quick { 200 } else { 2000 };
     // First child: runs the workflow until step `kill_at`, then SIGKILL.
     let (first, mut out) = spawn_restart_child(&dir.0, sync, kill_at)?;
-    expect_line(&mut out, "REACHED")?;
+    let guard = watchdog(first.id(), Duration::from_secs(120));
+    let reached = collect_lines(&mut out, &["REACHED"]);
     kill(first)?;
+    drop(guard);
+    reached?;
     // Second child: resumes; the clock starts just before the spawn.
     let spawn_us = unix_us();
     let (second, mut out) = spawn_restart_child(&dir.0, sync, u64::MAX)?;
-    let main_us = expect_line(&mut out, "MAIN")?[0];
-    let built_us = expect_line(&mut out, "BUILT")?[0];
-    let first_step = expect_line(&mut out, "STEP")?;
-    let second_step = expect_line(&mut out, "STEP")?;
+    let guard = watchdog(second.id(), Duration::from_secs(120));
+    let lines = collect_lines(&mut out, &["MAIN", "BUILT", "STEP", "STEP"]);
     kill(second)?;
+    drop(guard);
+    let [main, built, first_step, second_step] =
+        <[Vec<u64>; 4]>::try_from(lines?).map_err(|_| "unexpected restart child output")?;
+    let (main_us, built_us) = (main[0], built[0]);
     let ms = |t: u64| round(t.saturating_sub(spawn_us) as f64 / 1e3, 2);
     let first_ms = ms(first_step[1]);
     let mut m = line("restart", StoreArg::Sqlite, sync, quick);
