@@ -87,7 +87,14 @@ impl Inner {
             self.tasks.insert((task.run_id.clone(), task.seq), task);
         }
         if finished {
-            self.tasks.retain(|(r, _), _| *r != step.run_id);
+            let run_tasks: Vec<(String, u32)> = self
+                .tasks
+                .range((step.run_id.clone(), 0)..=(step.run_id.clone(), u32::MAX))
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in run_tasks {
+                self.tasks.remove(&key);
+            }
         }
         if let Some(new_run) = new_run {
             let record = RunRecord {

@@ -206,7 +206,16 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> BoxFuture<'_, Result<T, StoreError>> {
         let readers = Arc::clone(&self.readers);
+        let gate = Arc::clone(&self.readers);
         Box::pin(async move {
+            // At most as many reads at once as connections are kept: more
+            // would only grow the blocking pool and open connections that are
+            // closed again at once.
+            let _permit = gate
+                .slots
+                .acquire()
+                .await
+                .map_err(|e| StoreError::with_source(operation, false, e))?;
             tokio::task::spawn_blocking(move || readers.with(operation, f))
                 .await
                 .map_err(|e| StoreError::with_source(operation, false, e))?
@@ -463,6 +472,7 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
     let readers = Arc::new(Readers {
         path: path.clone(),
         idle: Mutex::new(Vec::new()),
+        slots: tokio::sync::Semaphore::new(MAX_IDLE_READERS),
     });
     // Open a first reader now, so a problem shows at open time.
     let reader = readers.open().map_err(|e| schema::open_error(&path, e))?;
@@ -548,6 +558,8 @@ fn configure_writer(conn: &Connection, sync: SqliteSync) -> rusqlite::Result<()>
 struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Reads allowed at once (`MAX_IDLE_READERS`).
+    slots: tokio::sync::Semaphore,
 }
 
 impl Readers {
