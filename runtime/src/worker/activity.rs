@@ -1,0 +1,262 @@
+//! Activity attempts: deadlines, heartbeats, retries, and their results.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use serde_json::Value;
+
+use crate::context::{ActivityContext, AttemptInfo};
+use crate::error::{
+    ActivityError, FailureData, HEARTBEAT_TIMEOUT, PANIC, SCHEDULE_TO_CLOSE_TIMEOUT,
+    START_TO_CLOSE_TIMEOUT,
+};
+use crate::history::Resolution;
+use crate::replay::{panic_message, RunFault};
+use crate::store::{Task, TaskRetry};
+
+use super::{millis, now_ms, Engine, WfMsg};
+
+/// How often an attempt's new heartbeat details are written to the store, at most.
+const HEARTBEAT_FLUSH: Duration = Duration::from_secs(1);
+
+impl Engine {
+    pub(super) async fn run_attempt(self: &Arc<Self>, task: Task) {
+        let Some(entry) = self.registry.activity(&task.name) else {
+            self.send(WfMsg::Fault {
+                run_id: task.run_id.clone(),
+                fault: RunFault::UnregisteredActivity {
+                    name: task.name.clone(),
+                },
+            });
+            return;
+        };
+        let run = entry.run.clone();
+        let options = &task.options;
+        let now = now_ms();
+        let deadline = options
+            .schedule_to_close
+            .map(|d| task.scheduled_ms.saturating_add(millis(d)));
+        if deadline.is_some_and(|deadline| now >= deadline) {
+            let error = ActivityError::non_retryable(
+                SCHEDULE_TO_CLOSE_TIMEOUT,
+                format!(
+                    "activity `{}` did not finish within its schedule_to_close timeout",
+                    task.name
+                ),
+            );
+            self.finish_activity(
+                &task,
+                Err(error.with_attempts(task.attempt.saturating_sub(1))),
+            );
+            return;
+        }
+        let mut limit = options.start_to_close.map(millis);
+        if let Some(deadline) = deadline {
+            limit = Some(limit.map_or(deadline - now, |l| l.min(deadline - now)));
+        }
+        let ctx = ActivityContext::new(AttemptInfo {
+            workflow_id: task.workflow_id.clone(),
+            run_id: task.run_id.clone(),
+            activity_name: task.name.clone(),
+            seq: task.seq,
+            attempt: task.attempt,
+            details: task.details.clone(),
+        });
+        let key = (task.run_id.clone(), task.seq);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), ctx.clone());
+        let result = self.attempt(&task, run, &ctx, limit, deadline).await;
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        if result.is_err() {
+            ctx.cancel();
+        }
+        match result {
+            Ok(output) => self.finish_activity(&task, Ok(output)),
+            Err(error) => self.attempt_failed(task, &ctx, error, deadline).await,
+        }
+    }
+
+    /// Runs the body of one attempt within its deadlines, flushing its
+    /// heartbeat details to the store while it runs.
+    async fn attempt(
+        &self,
+        task: &Task,
+        run: Arc<crate::registry::ActivityFn>,
+        ctx: &ActivityContext,
+        limit: Option<u64>,
+        deadline: Option<u64>,
+    ) -> Result<Value, ActivityError> {
+        let options = &task.options;
+        let body = AssertUnwindSafe(run(ctx.clone(), task.input.clone())).catch_unwind();
+        let body = async {
+            body.await.unwrap_or_else(|panic| {
+                Err(ActivityError::new(
+                    PANIC,
+                    format!("activity panicked: {}", panic_message(&*panic)),
+                ))
+            })
+        };
+        let heartbeat_timeout = options.heartbeat_timeout;
+        // Ends when the heartbeats stop for longer than `heartbeat_timeout`;
+        // meanwhile stores new details at most once per `HEARTBEAT_FLUSH`.
+        let watchdog = async {
+            let mut flushed: Option<std::time::Instant> = None;
+            loop {
+                let (details, last) = ctx.last_heartbeat();
+                if let Some(details) = details.filter(|_| flushed.is_none_or(|f| f < last)) {
+                    if let Err(e) = self
+                        .store
+                        .record_heartbeat(&task.run_id, task.seq, details)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not store heartbeat details");
+                    }
+                    flushed = Some(last);
+                }
+                let mut wake = tokio::time::Instant::now() + HEARTBEAT_FLUSH;
+                if let Some(timeout) = heartbeat_timeout {
+                    let due = tokio::time::Instant::from(last + timeout);
+                    if tokio::time::Instant::now() >= due {
+                        return;
+                    }
+                    wake = wake.min(due);
+                }
+                tokio::time::sleep_until(wake).await;
+            }
+        };
+        let guarded = async {
+            tokio::select! {
+                biased;
+                r = body => r,
+                () = watchdog => Err(ActivityError::new(
+                    HEARTBEAT_TIMEOUT,
+                    format!(
+                        "activity `{}` sent no heartbeat for {:?}",
+                        task.name,
+                        heartbeat_timeout.unwrap_or_default()
+                    ),
+                )),
+            }
+        };
+        let Some(limit) = limit else {
+            return guarded.await;
+        };
+        match tokio::time::timeout(Duration::from_millis(limit), guarded).await {
+            Ok(result) => result,
+            Err(_) if deadline.is_some_and(|d| now_ms() >= d) => Err(ActivityError::non_retryable(
+                SCHEDULE_TO_CLOSE_TIMEOUT,
+                format!(
+                    "activity `{}` did not finish within its schedule_to_close timeout",
+                    task.name
+                ),
+            )),
+            Err(_) => Err(ActivityError::new(
+                START_TO_CLOSE_TIMEOUT,
+                format!(
+                    "attempt {} of activity `{}` did not finish within its start_to_close timeout",
+                    task.attempt, task.name
+                ),
+            )),
+        }
+    }
+
+    /// Schedules the next attempt after a failed one, or ends the call.
+    async fn attempt_failed(
+        self: &Arc<Self>,
+        task: Task,
+        ctx: &ActivityContext,
+        error: ActivityError,
+        deadline: Option<u64>,
+    ) {
+        let data = error.data();
+        let retry_in = task
+            .options
+            .retry
+            .delay_after(task.attempt, &data.kind, data.non_retryable);
+        let next_due = retry_in.map(|d| now_ms().saturating_add(millis(d)));
+        match next_due {
+            Some(due)
+                if deadline.is_none_or(|deadline| due < deadline)
+                    && !ctx.is_cancelled_by_workflow() =>
+            {
+                tracing::debug!(error = %error, retry_in = ?retry_in, "activity attempt failed; will retry");
+                let (details, _) = ctx.last_heartbeat();
+                let retry = TaskRetry {
+                    run_id: task.run_id.clone(),
+                    seq: task.seq,
+                    next_attempt: task.attempt + 1,
+                    due_ms: due,
+                    last_error: error.to_string(),
+                };
+                if let Some(details) = details.clone() {
+                    if let Err(e) = self
+                        .store
+                        .record_heartbeat(&task.run_id, task.seq, details)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not store heartbeat details");
+                    }
+                }
+                if let Err(e) = self.store.retry_task(retry).await {
+                    tracing::error!(error = %e, "could not record a failed attempt; retrying anyway");
+                }
+                let mut next = task;
+                next.attempt += 1;
+                next.due_ms = due;
+                next.last_error = Some(error.to_string());
+                next.details = details;
+                self.schedule(next);
+            }
+            Some(_) if !ctx.is_cancelled_by_workflow() => {
+                // A retry is due, but after the schedule_to_close deadline.
+                let error = ActivityError::non_retryable(
+                    SCHEDULE_TO_CLOSE_TIMEOUT,
+                    format!(
+                        "activity `{}` did not finish within its schedule_to_close timeout; last error: {error}",
+                        task.name
+                    ),
+                );
+                self.finish_activity(&task, Err(error.with_attempts(task.attempt)));
+            }
+            _ => {
+                let attempts = task.attempt;
+                self.finish_activity(&task, Err(error.with_attempts(attempts)));
+            }
+        }
+    }
+
+    fn finish_activity(&self, task: &Task, result: Result<Value, ActivityError>) {
+        let resolution = Resolution::Activity(result.map_err(|e| {
+            let mut data: FailureData = e.data().clone();
+            if data.attempts == 0 {
+                data.attempts = task.attempt;
+            }
+            data
+        }));
+        self.send(WfMsg::Complete {
+            run_id: task.run_id.clone(),
+            seq: task.seq,
+            resolution,
+        });
+    }
+
+    /// Tells the attempts in flight of a run's call (or of all its calls)
+    /// that they are cancelled.
+    pub(super) fn cancel_attempt(&self, run_id: &str, seq: Option<u32>) {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let range = match seq {
+            Some(seq) => (run_id.to_owned(), seq)..=(run_id.to_owned(), seq),
+            None => (run_id.to_owned(), 0)..=(run_id.to_owned(), u32::MAX),
+        };
+        for ctx in running.range(range).map(|(_, ctx)| ctx) {
+            ctx.cancel_by_workflow();
+        }
+    }
+}
