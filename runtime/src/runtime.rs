@@ -293,3 +293,15 @@ impl Runtime {
         Ok(())
     }
 }
+
+impl Drop for Runtime {
+    /// A runtime dropped without [`shutdown`](Runtime::shutdown) stops its
+    /// worker in the background; the store closes once the worker's tasks
+    /// have ended.
+    fn drop(&mut self) {
+        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(tasks) = tasks {
+            self.engine.stop_in_background(tasks);
+        }
+    }
+}

@@ -293,6 +293,20 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
     }
+
+    /// Stops the worker without waiting: the executor finishes its batch in
+    /// the background, the other tasks are aborted. For a runtime dropped
+    /// without `shutdown`.
+    pub(crate) fn stop_in_background(&self, tasks: WorkerTasks) {
+        let _ = self.shutdown.send(true);
+        if tasks.executor.is_some() {
+            let (tx, _) = oneshot::channel();
+            self.send(WfMsg::Shutdown(tx));
+        }
+        for task in tasks.others {
+            task.abort();
+        }
+    }
 }
 
 /// Hands the worker the inbox messages other processes stored (the
