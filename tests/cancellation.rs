@@ -146,3 +146,46 @@ async fn terminate_ends_a_run_without_running_its_code() {
     assert_eq!(cleanups("t"), 0, "no code of the run ran");
     rt.shutdown().await.unwrap();
 }
+
+static ABANDONED_ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Fails every attempt; retried after 300 ms.
+#[activity(retry(initial_interval = "300ms"))]
+async fn abandoned() -> Result<(), ActivityError> {
+    ABANDONED_ATTEMPTS.fetch_add(1, Ordering::SeqCst);
+    Err(ActivityError::new("Flaky", "fails"))
+}
+
+/// Gives up on its activity call after 50 ms and returns.
+#[workflow]
+async fn impatient(ctx: WorkflowContext) -> Result<u32, WorkflowError> {
+    tokio::select! {
+        biased;
+        r = ctx.activity(abandoned, ()) => { r?; Ok(1) }
+        () = ctx.sleep(Duration::from_millis(50)) => Ok(2),
+    }
+}
+
+/// A retry waiting out its backoff when its workflow ends does not run.
+#[tokio::test]
+async fn a_finished_workflow_runs_no_more_retries() {
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(impatient)
+        .activity(abandoned)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        rt.start(impatient, ())
+            .await
+            .unwrap()
+            .result()
+            .await
+            .unwrap(),
+        2
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(ABANDONED_ATTEMPTS.load(Ordering::SeqCst), 1);
+    rt.shutdown().await.unwrap();
+}

@@ -33,6 +33,11 @@ impl Engine {
             return;
         };
         let run = entry.run.clone();
+        if task.attempt > 1 && !self.still_pending(&task).await {
+            // The call ended while this retry waited out its backoff (its
+            // workflow finished, was cancelled or terminated).
+            return;
+        }
         let options = &task.options;
         let now = now_ms();
         let deadline = options
@@ -80,6 +85,16 @@ impl Engine {
         match result {
             Ok(output) => self.finish_activity(&task, Ok(output)),
             Err(error) => self.attempt_failed(task, &ctx, error, deadline).await,
+        }
+    }
+
+    /// Whether the task of a retry is still stored: one read per retry, none
+    /// per first attempt.
+    async fn still_pending(&self, task: &Task) -> bool {
+        match self.store.tasks(Some(&task.run_id)).await {
+            Ok(tasks) => tasks.iter().any(|t| t.seq == task.seq),
+            // When in doubt, run it: activities are at-least-once anyway.
+            Err(_) => true,
         }
     }
 
