@@ -9,7 +9,9 @@ use serde_json::Value;
 use crate::context::{ActivityContext, WorkflowContext};
 use crate::definition::{Activity, BoxFuture, Workflow};
 use crate::error::{ActivityError, WorkflowError};
-use crate::replay::WorkflowFuture;
+
+/// The erased body of a workflow: its output encoded as JSON.
+pub(crate) type WorkflowFuture = BoxFuture<'static, Result<Value, WorkflowError>>;
 
 type WorkflowFn =
     dyn Fn(WorkflowContext, Value) -> Result<WorkflowFuture, serde_json::Error> + Send + Sync;

@@ -19,11 +19,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use serde_json::Value;
 
 use crate::context::WorkflowContext;
-use crate::definition::{ActivityOptions, BoxFuture};
+use crate::definition::ActivityOptions;
 use crate::error::FailureData;
 use crate::error::WorkflowError;
 use crate::history::{CommandKey, Input, MarkerKind, RecordedHistory, Resolution, SignalData};
-use crate::registry::Registry;
+use crate::registry::{Registry, WorkflowFuture};
 
 /// A command issued by the workflow during a live activation.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,9 +331,6 @@ impl RunCore {
 pub(crate) fn lock(core: &Mutex<RunCore>) -> MutexGuard<'_, RunCore> {
     core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-
-/// The erased body of a workflow: output encoded as JSON.
-pub(crate) type WorkflowFuture = BoxFuture<'static, Result<Value, WorkflowError>>;
 
 /// What an activation ended with.
 #[derive(Debug)]
