@@ -189,3 +189,89 @@ async fn a_finished_workflow_runs_no_more_retries() {
     assert_eq!(ABANDONED_ATTEMPTS.load(Ordering::SeqCst), 1);
     rt.shutdown().await.unwrap();
 }
+
+/// The steps of `pipeline` that ran, by workflow id.
+static PIPELINE_STEPS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn pipeline_steps(id: &str) -> usize {
+    PIPELINE_STEPS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|w| *w == id)
+        .count()
+}
+
+#[activity]
+async fn pipeline_step(ctx: ActivityContext) -> Result<(), ActivityError> {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    PIPELINE_STEPS
+        .lock()
+        .unwrap()
+        .push(ctx.workflow_id().to_owned());
+    Ok(())
+}
+
+#[workflow]
+async fn pipeline(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+    for _ in 0..10 {
+        ctx.activity(pipeline_step, ()).await?;
+    }
+    Ok(())
+}
+
+/// A cancellation that arrives while no call is pending (here: before the
+/// first step) fails the next call, instead of letting the rest run.
+#[tokio::test]
+async fn a_cancel_between_calls_fails_the_next_call() {
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(pipeline)
+        .activity(pipeline_step)
+        .build()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let id = format!("p{i}");
+        let handle = rt.start(pipeline, ()).id(&id).await.unwrap();
+        rt.cancel(&id).await.unwrap();
+        assert!(handle.result().await.unwrap_err().is_cancelled());
+        assert!(
+            pipeline_steps(&id) <= 1,
+            "{id}: {} steps ran after the cancel",
+            pipeline_steps(&id)
+        );
+    }
+    rt.shutdown().await.unwrap();
+}
+
+/// Attempts waiting for a concurrency slot when their workflow is
+/// terminated never start.
+#[tokio::test]
+async fn queued_attempts_of_a_terminated_workflow_do_not_run() {
+    #[workflow]
+    async fn fan(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+        for r in join_all((0..5).map(|_| ctx.activity(pipeline_step, ()))).await {
+            r?;
+        }
+        Ok(())
+    }
+    let rt = Runtime::builder()
+        .in_memory()
+        .max_concurrent_activities(1)
+        .workflow(fan)
+        .activity(pipeline_step)
+        .build()
+        .await
+        .unwrap();
+    rt.start(fan, ()).id("fan").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    rt.terminate("fan", "enough").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        pipeline_steps("fan") <= 1,
+        "{} attempts ran after the terminate",
+        pipeline_steps("fan")
+    );
+    rt.shutdown().await.unwrap();
+}

@@ -96,3 +96,25 @@ async fn details_decode_as_none_when_the_type_changed() {
     .await;
     assert_eq!(out.unwrap(), (0..10).collect::<Vec<_>>());
 }
+
+/// A heartbeat timeout too large to add to a clock is no timeout.
+#[tokio::test]
+async fn a_huge_heartbeat_timeout_does_not_break_the_attempt() {
+    #[workflow]
+    async fn patient(ctx: WorkflowContext) -> Result<Vec<u32>, WorkflowError> {
+        Ok(ctx
+            .activity(resumable, ())
+            .heartbeat_timeout(Duration::MAX)
+            .await?)
+    }
+    let rt = Runtime::builder()
+        .in_memory()
+        .workflow(patient)
+        .activity(resumable)
+        .build()
+        .await
+        .unwrap();
+    let out = rt.start(patient, ()).await.unwrap().result().await.unwrap();
+    assert_eq!(out, vec![4, 5, 6, 7, 8, 9]);
+    rt.shutdown().await.unwrap();
+}

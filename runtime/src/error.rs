@@ -87,6 +87,17 @@ pub(crate) const SCHEDULE_TO_CLOSE_TIMEOUT: &str = "ScheduleToCloseTimeout";
 pub(crate) const HEARTBEAT_TIMEOUT: &str = "HeartbeatTimeout";
 /// Error kind of an activity call ended by the workflow's cancellation.
 pub(crate) const CANCELLED: &str = "Cancelled";
+/// The failure of an activity call ended by its workflow's cancellation.
+pub(crate) fn cancelled_failure() -> FailureData {
+    FailureData {
+        kind: CANCELLED.to_owned(),
+        message: "the workflow was cancelled".to_owned(),
+        non_retryable: true,
+        attempts: 0,
+        cancelled: true,
+    }
+}
+
 /// Error kind of an activity that panicked.
 pub(crate) const PANIC: &str = "Panic";
 
@@ -114,6 +125,11 @@ impl ActivityError {
         Self {
             inner: Box::new(ActivityFailure { data, source: None }),
         }
+    }
+
+    /// The error of an activity call ended by its workflow's cancellation.
+    pub(crate) fn cancelled_call() -> Self {
+        Self::from_data(cancelled_failure())
     }
 
     pub(crate) fn data(&self) -> &FailureData {

@@ -20,7 +20,6 @@ use serde_json::Value;
 
 use crate::context::WorkflowContext;
 use crate::definition::ActivityOptions;
-use crate::error::FailureData;
 use crate::error::WorkflowError;
 use crate::history::{CommandKey, Input, MarkerKind, RecordedHistory, Resolution, SignalData};
 use crate::registry::{Registry, WorkflowFuture};
@@ -91,6 +90,8 @@ pub(crate) struct RunCore {
     signal_wakers: Vec<Waker>,
     /// Whether cancellation was requested.
     cancelled: bool,
+    /// Whether the body has learned of the cancellation.
+    cancel_seen: bool,
     cancel_wakers: Vec<Waker>,
     /// Set when the body awaits a timer or a signal after cancellation: the
     /// run ends as cancelled there.
@@ -123,6 +124,7 @@ impl RunCore {
             signals: VecDeque::new(),
             signal_wakers: Vec::new(),
             cancelled: false,
+            cancel_seen: false,
             cancel_wakers: Vec::new(),
             exit_cancelled: false,
             cancelled_calls: Vec::new(),
@@ -251,14 +253,10 @@ impl RunCore {
                 for seq in calls {
                     self.pending.remove(&seq);
                     self.cancelled_calls.push(seq);
-                    let failure = FailureData {
-                        kind: crate::error::CANCELLED.to_owned(),
-                        message: "the workflow was cancelled".to_owned(),
-                        non_retryable: true,
-                        attempts: 0,
-                        cancelled: true,
-                    };
-                    self.resolve(seq, Resolution::Activity(Err(failure)));
+                    self.resolve(
+                        seq,
+                        Resolution::Activity(Err(crate::error::cancelled_failure())),
+                    );
                 }
                 for waker in self
                     .cancel_wakers
@@ -290,13 +288,30 @@ impl RunCore {
         self.cancelled
     }
 
+    /// Whether a new activity call fails at once as cancelled: the workflow
+    /// was cancelled and its body has not seen it yet. Calls made after the
+    /// body saw it (cleanup) run normally.
+    pub(crate) fn cancels_new_calls(&self) -> bool {
+        self.cancelled && !self.cancel_seen
+    }
+
+    /// The body learned of the cancellation (a cancelled call's error,
+    /// `ctx.cancelled()`, `ctx.is_cancelled()`).
+    pub(crate) fn see_cancel(&mut self) {
+        if self.cancelled {
+            self.cancel_seen = true;
+        }
+    }
+
     /// Called by a timer or signal wait polled after cancellation.
     pub(crate) fn exit_cancelled(&mut self) {
         self.exit_cancelled = true;
     }
 
     pub(crate) fn wait_cancel(&mut self, waker: &Waker) {
-        self.cancel_wakers.push(waker.clone());
+        if !self.cancel_wakers.iter().any(|w| w.will_wake(waker)) {
+            self.cancel_wakers.push(waker.clone());
+        }
     }
 
     /// Takes the first buffered signal named `name`.

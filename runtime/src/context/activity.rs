@@ -160,6 +160,20 @@ impl ActivityContext {
         }
     }
 
+    /// Starts the heartbeat clock when the attempt starts running.
+    pub(crate) fn restart_heartbeat_clock(&self) {
+        self.inner
+            .heartbeat
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .last = Instant::now();
+    }
+
+    /// Whether two contexts are the same attempt's.
+    pub(crate) fn same(&self, other: &ActivityContext) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The last heartbeat details, and when they were recorded.
     pub(crate) fn last_heartbeat(&self) -> (Option<Value>, Instant) {
         let hb = self

@@ -197,7 +197,9 @@ impl WorkflowContext {
 
     /// Whether the workflow was asked to cancel.
     pub fn is_cancelled(&self) -> bool {
-        self.lock().is_cancelled()
+        let mut core = self.lock();
+        core.see_cancel();
+        core.is_cancelled()
     }
 
     /// Completes when the workflow is asked to cancel. Race it against a
@@ -371,6 +373,15 @@ impl<A: Activity> Future for ActivityCall<A> {
             return Poll::Pending;
         }
         let seq = match this.state {
+            CallState::New if core.cancels_new_calls() => {
+                // Cancelled before the body saw it: the call is not made.
+                // Replay takes the same path (the cancellation is recorded
+                // in the same activation), so nothing is recorded for it.
+                core.next_seq();
+                core.see_cancel();
+                this.state = CallState::Done;
+                return Poll::Ready(Err(ActivityError::cancelled_call()));
+            }
             CallState::New => match this.schedule(&mut core) {
                 Some(seq) => {
                     this.state = CallState::Waiting(seq);
@@ -403,6 +414,9 @@ impl<A: Activity> Future for ActivityCall<A> {
             },
             Some(Resolution::Activity(Err(failure))) => {
                 this.state = CallState::Done;
+                if failure.cancelled {
+                    core.see_cancel();
+                }
                 Poll::Ready(Err(ActivityError::from_data(failure)))
             }
             Some(Resolution::Timer) => {
@@ -576,6 +590,7 @@ impl Future for Cancelled {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut core = self.ctx.lock();
         if core.is_cancelled() {
+            core.see_cancel();
             Poll::Ready(())
         } else {
             core.wait_cancel(cx.waker());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::Value;
 
-use crate::context::{ActivityContext, AttemptInfo};
+use crate::context::ActivityContext;
 use crate::error::{
     ActivityError, FailureData, HEARTBEAT_TIMEOUT, PANIC, SCHEDULE_TO_CLOSE_TIMEOUT,
     START_TO_CLOSE_TIMEOUT,
@@ -22,7 +22,12 @@ use super::{millis, now_ms, Engine, WfMsg};
 const HEARTBEAT_FLUSH: Duration = Duration::from_secs(1);
 
 impl Engine {
-    pub(super) async fn run_attempt(self: &Arc<Self>, task: Task) {
+    pub(super) async fn run_attempt(self: &Arc<Self>, task: Task, ctx: &ActivityContext) {
+        if ctx.is_cancelled_by_workflow() {
+            // Its workflow ended, or cancelled the call, while it waited for
+            // a slot.
+            return;
+        }
         let Some(entry) = self.registry.activity(&task.name) else {
             self.send(WfMsg::Fault {
                 run_id: task.run_id.clone(),
@@ -61,30 +66,14 @@ impl Engine {
         if let Some(deadline) = deadline {
             limit = Some(limit.map_or(deadline - now, |l| l.min(deadline - now)));
         }
-        let ctx = ActivityContext::new(AttemptInfo {
-            workflow_id: task.workflow_id.clone(),
-            run_id: task.run_id.clone(),
-            activity_name: task.name.clone(),
-            seq: task.seq,
-            attempt: task.attempt,
-            details: task.details.clone(),
-        });
-        let key = (task.run_id.clone(), task.seq);
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.clone(), ctx.clone());
-        let result = self.attempt(&task, run, &ctx, limit, deadline).await;
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
+        ctx.restart_heartbeat_clock();
+        let result = self.attempt(&task, run, ctx, limit, deadline).await;
         if result.is_err() {
             ctx.cancel();
         }
         match result {
             Ok(output) => self.finish_activity(&task, Ok(output)),
-            Err(error) => self.attempt_failed(task, &ctx, error, deadline).await,
+            Err(error) => self.attempt_failed(task, ctx, error, deadline).await,
         }
     }
 
@@ -137,7 +126,12 @@ impl Engine {
                 }
                 let mut wake = tokio::time::Instant::now() + HEARTBEAT_FLUSH;
                 if let Some(timeout) = heartbeat_timeout {
-                    let due = tokio::time::Instant::from(last + timeout);
+                    let Some(due) = last.checked_add(timeout).map(tokio::time::Instant::from)
+                    else {
+                        // A timeout too large to reach: none.
+                        tokio::time::sleep_until(wake).await;
+                        continue;
+                    };
                     if tokio::time::Instant::now() >= due {
                         return;
                     }

@@ -30,7 +30,7 @@ use tracing::Instrument;
 
 use self::executor::Executor;
 use self::timer::{run_timers, Due};
-use crate::context::ActivityContext;
+use crate::context::{ActivityContext, AttemptInfo};
 use crate::history::{Resolution, SignalData};
 use crate::registry::Registry;
 use crate::replay::RunFault;
@@ -229,6 +229,21 @@ impl Engine {
     /// Starts an activity attempt once a slot is free.
     fn dispatch(self: &Arc<Self>, task: Task) {
         let engine = self.clone();
+        // Registered before it waits for a slot, so that a cancellation or
+        // the end of its workflow reaches an attempt that has not started.
+        let ctx = ActivityContext::new(AttemptInfo {
+            workflow_id: task.workflow_id.clone(),
+            run_id: task.run_id.clone(),
+            activity_name: task.name.clone(),
+            seq: task.seq,
+            attempt: task.attempt,
+            details: task.details.clone(),
+        });
+        let key = (task.run_id.clone(), task.seq);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), ctx.clone());
         tokio::spawn(async move {
             let mut shutdown = engine.shutdown.subscribe();
             let Ok(permit) = engine.slots.clone().acquire_owned().await else {
@@ -245,9 +260,14 @@ impl Engine {
             tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => {}
-                () = engine.run_attempt(task).instrument(span) => {}
+                () = engine.run_attempt(task, &ctx).instrument(span) => {}
             }
             drop(permit);
+            let mut running = engine.running.lock().unwrap_or_else(|p| p.into_inner());
+            // A retry of the same call may have registered itself meanwhile.
+            if running.get(&key).is_some_and(|c| c.same(&ctx)) {
+                running.remove(&key);
+            }
         });
     }
 
