@@ -187,3 +187,48 @@ async fn a_client_process_starts_a_workflow_the_worker_runs() {
     worker.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ends at its first `Add`.
+#[workflow]
+async fn first_add(ctx: WorkflowContext) -> Result<u64, WorkflowError> {
+    Ok(ctx.signal::<Add>().recv().await.n)
+}
+
+/// Signals accepted while their workflow ends are consumed, not left in the
+/// store to be delivered again at every start-up.
+#[tokio::test]
+async fn signals_racing_the_end_of_a_workflow_leave_nothing_behind() {
+    let dir = std::env::temp_dir().join(format!("reprise-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("reprise.db");
+    let rt = Runtime::builder()
+        .sqlite(&db)
+        .workflow(first_add)
+        .build()
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let id = format!("race-{i}");
+        let handle = rt.start(first_add, ()).id(&id).await.unwrap();
+        let mut accepted = 0;
+        for n in 0..20 {
+            if rt.signal(&id, Add { n }).await.is_ok() {
+                accepted += 1;
+            }
+        }
+        assert!(accepted >= 1);
+        assert_eq!(
+            handle.result().await.unwrap(),
+            0,
+            "the first signal ends it"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rt.shutdown().await.unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM inbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "messages left in the inbox");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::definition::{BoxFuture, Workflow};
-use crate::error::{Error, WorkflowError};
+use crate::error::{Error, StoreError, WorkflowError};
 use crate::history::Event;
 use crate::store::{
     Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus, TaskKind,
@@ -202,18 +202,48 @@ pub(crate) async fn start(
         started_event: serde_json::to_string(&started).expect("events encode to JSON"),
         now_ms: now_ms(),
     };
-    let run_id = match engine.store.create_workflow(new).await? {
+    // Created and announced in a task of its own: a caller that drops this
+    // future half-way (a timeout, a lost `select!` branch) cannot leave a
+    // workflow stored but never started.
+    let created = {
+        let engine = engine.clone();
+        let workflow_id = workflow_id.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move { create(&engine, new, workflow_id, name, started_input).await })
+    };
+    let run_id = created
+        .await
+        .map_err(|e| Error::Store(StoreError::with_source("starting a workflow", false, e)))??;
+    Ok(WorkflowHandle {
+        engine,
+        workflow_id,
+        run_id,
+        _output: PhantomData,
+    })
+}
+
+/// Stores a new workflow and hands its first step to the worker; returns
+/// the run id (the existing one for an existing id).
+async fn create(
+    engine: &Engine,
+    new: NewWorkflow,
+    workflow_id: String,
+    name: String,
+    input: Value,
+) -> Result<String, Error> {
+    let run_id = new.run_id.clone();
+    Ok(match engine.store.create_workflow(new).await? {
         Created::New if engine.client => {
             // The worker is another process: it learns of the run from the inbox.
-            send(&engine, &workflow_id, InboxItem::Wake).await?;
+            send(engine, &workflow_id, InboxItem::Wake).await?;
             run_id
         }
         Created::New => {
             engine.send(WfMsg::Started(Box::new(StartedRun {
-                workflow_id: workflow_id.clone(),
+                workflow_id,
                 run_id: run_id.clone(),
-                name: name.to_owned(),
-                input: started_input,
+                name,
+                input,
                 signals: Vec::new(),
             })));
             run_id
@@ -222,16 +252,10 @@ pub(crate) async fn start(
             return Err(Error::IdConflict {
                 id: workflow_id,
                 existing: record.name,
-                requested: name.to_owned(),
+                requested: name,
             })
         }
         Created::Existing(record) => record.run_id,
-    };
-    Ok(WorkflowHandle {
-        engine,
-        workflow_id,
-        run_id,
-        _output: PhantomData,
     })
 }
 

@@ -175,6 +175,7 @@ impl Executor {
             let mut per_run: Vec<(String, RunBatch)> = Vec::new();
             let mut index: HashMap<String, usize> = HashMap::new();
             let mut faults = Vec::new();
+            let mut stale = Vec::new();
             for msg in batch.drain(..) {
                 let run_id = match &msg {
                     WfMsg::Resume { run_id } | WfMsg::Complete { run_id, .. } => run_id.clone(),
@@ -183,13 +184,26 @@ impl Executor {
                         started.run_id.clone()
                     }
                     WfMsg::Inbox(record) => {
-                        if !self.delivered.insert(record.id) {
+                        if self.delivered.contains(&record.id) {
                             continue;
                         }
-                        match self.current_run(&record.workflow_id).await {
-                            Some(run_id) => run_id,
-                            None => continue,
+                        let Some((run_id, ended)) = self.current_run(&record.workflow_id).await
+                        else {
+                            continue;
+                        };
+                        self.delivered.insert(record.id);
+                        if ended {
+                            // Accepted just before its workflow ended: it
+                            // reaches no run. Consume it, and say so.
+                            tracing::warn!(
+                                workflow.id = %record.workflow_id,
+                                message = ?record.item,
+                                "a message arrived as its workflow ended; dropped"
+                            );
+                            stale.push((run_id, record.workflow_id.clone(), record.id));
+                            continue;
                         }
+                        run_id
                     }
                     WfMsg::Fault { run_id, fault } => {
                         faults.push((run_id.clone(), fault.clone()));
@@ -236,7 +250,7 @@ impl Executor {
                     }
                 }
             }
-            self.process(per_run, faults).await;
+            self.process(per_run, faults, stale).await;
             for tx in barriers {
                 let _ = tx.send(());
             }
@@ -273,9 +287,10 @@ impl Executor {
     }
 
     /// The latest run of a workflow, if it is not finished.
-    async fn current_run(&mut self, workflow_id: &str) -> Option<String> {
+    /// The latest run of a workflow, and whether it has ended.
+    async fn current_run(&mut self, workflow_id: &str) -> Option<(String, bool)> {
         match self.engine.store.latest_run(workflow_id).await {
-            Ok(Some(record)) => Some(record.run_id),
+            Ok(Some(record)) => Some((record.run_id, record.status.is_finished())),
             Ok(None) => None,
             Err(e) => {
                 tracing::error!(workflow.id = %workflow_id, error = %e, "could not find the workflow's run");
@@ -284,10 +299,24 @@ impl Executor {
         }
     }
 
-    async fn process(&mut self, per_run: Vec<(String, RunBatch)>, faults: Vec<(String, RunFault)>) {
+    async fn process(
+        &mut self,
+        per_run: Vec<(String, RunBatch)>,
+        faults: Vec<(String, RunFault)>,
+        stale: Vec<(String, String, u64)>,
+    ) {
         let now = now_ms();
         let mut steps = Vec::new();
         let mut after = Vec::new();
+        for (run_id, workflow_id, id) in stale {
+            steps.push(StepCommit {
+                run_id: run_id.clone(),
+                done_inbox: vec![id],
+                now_ms: now,
+                ..StepCommit::default()
+            });
+            after.push(AfterCommit::status(&workflow_id, &run_id, false));
+        }
         for (run_id, fault) in faults {
             if let Some((step, then)) = self.block(&run_id, &fault, now).await {
                 steps.push(step);
