@@ -176,9 +176,6 @@ impl Engine {
                 });
             }
         }
-        for task in tasks {
-            engine.schedule(task);
-        }
         for record in engine.store.inbox().await? {
             engine.send(WfMsg::Inbox(record));
         }
@@ -187,6 +184,21 @@ impl Engine {
         let (tx, rx) = oneshot::channel();
         engine.send(WfMsg::Barrier(tx));
         let _ = rx.await;
+        // Tasks of runs still blocked wait for a runtime with fixed code:
+        // running them now would only spend their retries.
+        let blocked: HashSet<String> = engine
+            .store
+            .unfinished_runs()
+            .await?
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Blocked)
+            .map(|r| r.run_id)
+            .collect();
+        for task in tasks {
+            if !blocked.contains(&task.run_id) {
+                engine.schedule(task);
+            }
+        }
         let mut others = vec![timers];
         if engine.store.is_shared() {
             others.push(tokio::spawn(watch_inbox(engine.clone())));
