@@ -76,7 +76,12 @@ struct AfterCommit {
     cancelled_calls: Vec<u32>,
     /// The run continued as this new run.
     next_run: Option<Box<StartedRun>>,
+    /// Inbox messages the step consumed.
+    inbox: Vec<u64>,
 }
+
+/// How long after a failed commit a run is driven again from the store.
+const REDRIVE_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AfterCommit {
     fn status(workflow_id: &str, run_id: &str, wake: bool) -> Self {
@@ -87,6 +92,7 @@ impl AfterCommit {
             wake,
             cancelled_calls: Vec::new(),
             next_run: None,
+            inbox: Vec::new(),
         }
     }
 }
@@ -339,11 +345,18 @@ impl Executor {
         let results = self.engine.store.commit_steps(steps).await;
         for (result, then) in results.into_iter().zip(after) {
             if let Err(e) = result {
-                // The run's memory is ahead of the store: forget it. Its
-                // tasks are still stored and run again after a restart.
-                tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step");
+                // The run's memory is ahead of the store: forget it, and
+                // drive it again from what is stored in a moment.
+                tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step; retrying");
                 self.cache.remove(&then.run_id);
-                self.blocked.insert(then.run_id);
+                for id in &then.inbox {
+                    self.delivered.remove(id);
+                }
+                let engine = self.engine.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(REDRIVE_DELAY).await;
+                    engine.redrive(&then.workflow_id, &then.run_id).await;
+                });
                 continue;
             }
             for task in then.new_tasks {
@@ -713,7 +726,7 @@ impl Executor {
             status,
             progress: activation.progress,
             now_ms: now,
-            done_inbox,
+            done_inbox: done_inbox.clone(),
             new_run,
         };
         let after = AfterCommit {
@@ -723,6 +736,7 @@ impl Executor {
             wake,
             cancelled_calls: activation.cancelled_calls,
             next_run,
+            inbox: done_inbox,
         };
         Some((step, after))
     }

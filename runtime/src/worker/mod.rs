@@ -283,6 +283,29 @@ impl Engine {
         });
     }
 
+    /// Drives a run again from what the store holds, after a step of it
+    /// could not be committed: its stored tasks are scheduled again (an
+    /// activity may run twice: at-least-once), its inbox messages delivered
+    /// again, and it is activated if it needs to be.
+    pub(crate) async fn redrive(self: &Arc<Self>, workflow_id: &str, run_id: &str) {
+        match self.store.tasks(Some(run_id)).await {
+            Ok(tasks) => tasks.into_iter().for_each(|task| self.schedule(task)),
+            Err(e) => {
+                tracing::error!(run.id = %run_id, error = %e, "could not read the run's tasks")
+            }
+        }
+        match self.store.inbox().await {
+            Ok(records) => records
+                .into_iter()
+                .filter(|r| r.workflow_id == workflow_id)
+                .for_each(|r| self.send(WfMsg::Inbox(r))),
+            Err(e) => tracing::error!(run.id = %run_id, error = %e, "could not read the inbox"),
+        }
+        self.send(WfMsg::Resume {
+            run_id: run_id.to_owned(),
+        });
+    }
+
     /// Registers a waiter woken when `workflow_id`'s current run finishes.
     pub(crate) fn wait_for(&self, workflow_id: &str) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
