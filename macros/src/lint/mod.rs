@@ -142,6 +142,7 @@ impl Linter {
                 if let Some(turbofish) = &mut call.turbofish {
                     self.visit_angle_bracketed_generic_arguments_mut(turbofish);
                 }
+                self.check_durable_calls(call.args.iter());
                 self.quietly(|this| {
                     for arg in &mut call.args {
                         this.visit_expr_mut(arg);
@@ -151,6 +152,7 @@ impl Linter {
             // `WorkflowContext::side_effect(&ctx, || ..)`.
             Expr::Call(call) if is_side_effect_fn(&call.func) => {
                 self.visit_expr_mut(&mut call.func);
+                self.check_durable_calls(call.args.iter());
                 self.quietly(|this| {
                     for arg in &mut call.args {
                         this.visit_expr_mut(arg);
@@ -158,6 +160,67 @@ impl Linter {
                 });
             }
             _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+}
+
+impl Linter {
+    /// Reports the context's durable calls made inside a `side_effect`
+    /// closure: the closure does not run on replay, so they would be missing.
+    fn check_durable_calls<'a>(&mut self, args: impl Iterator<Item = &'a Expr>) {
+        if self.quiet > 0 {
+            return;
+        }
+        let mut finder = DurableCalls::default();
+        for arg in args {
+            syn::visit::Visit::visit_expr(&mut finder, arg);
+        }
+        for (tokens, method) in finder.found {
+            self.report(syn::Error::new_spanned(
+                tokens,
+                format!(
+                    "`.{method}(..)` inside `ctx.side_effect(..)` is not replayed: the closure does not run on replay, so the call would be missing then: make it outside the closure"
+                ),
+            ));
+        }
+    }
+}
+
+/// Durable calls of the workflow context, found by method name on a plain
+/// variable (`ctx.activity(..)`, `ctx.sleep(..)` ...).
+#[derive(Default)]
+struct DurableCalls {
+    found: Vec<(TokenStream, String)>,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for DurableCalls {
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        const DURABLE: [&str; 7] = [
+            "activity",
+            "sleep",
+            "side_effect",
+            "uuid",
+            "random_u64",
+            "signal",
+            "continue_as_new",
+        ];
+        let on_variable = matches!(&*call.receiver, Expr::Path(p) if p.path.get_ident().is_some());
+        if on_variable && DURABLE.iter().any(|m| call.method == m) {
+            let receiver = &call.receiver;
+            let method = &call.method;
+            self.found
+                .push((quote!(#receiver.#method), method.to_string()));
+        }
+        syn::visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_item(&mut self, _: &'ast Item) {}
+
+    /// `format!("{}", ctx.uuid())` and the like: their arguments, as the
+    /// lint reads them.
+    fn visit_macro(&mut self, mac: &'ast Macro) {
+        for expr in macros::expr_list(mac.tokens.clone()) {
+            syn::visit::Visit::visit_expr(self, &expr);
         }
     }
 }

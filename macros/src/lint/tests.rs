@@ -789,3 +789,19 @@ fn escape_hatch_rejects_mistakes() {
     assert_eq!(messages.len(), 1, "{messages:#?}");
     assert!(messages[0].contains("needs a lint name"), "{messages:#?}");
 }
+
+#[test]
+fn durable_calls_inside_side_effect_are_reported() {
+    let errors = lint("let v: u32 = ctx.side_effect(|| { let _ = ctx.uuid(); 1 });");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("`.uuid(..)` inside `ctx.side_effect(..)` is not replayed"),
+        "{errors:?}"
+    );
+    let errors =
+        lint("let v = ctx.side_effect(|| futures::executor::block_on(ctx.activity(load, 1)));");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    // Methods of other values are fine, and so is the allowed escape hatch.
+    assert_clean("let v = ctx.side_effect(|| clock.now_ms());");
+    assert_clean("let v = ctx.side_effect(|| cfg.retry.sleep_ms);");
+}
