@@ -93,8 +93,8 @@ use proc_macro::TokenStream;
 ///
 /// ```ignore
 /// #[workflow(name = "ETLPipeline")]
-/// async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, WorkflowError> {
-///     # todo!()
+/// async fn etl(ctx: WorkflowContext, sources: Vec<String>) -> Result<usize, WorkflowError> {
+///     Ok(sources.len())
 /// }
 /// ```
 ///
@@ -215,7 +215,9 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// #[activity(start_to_close = "5m")]
-/// async fn extract(url: String) -> Result<Vec<Row>, ActivityError> { todo!() }
+/// async fn extract(path: String) -> Result<String, ActivityError> {
+///     Ok(std::fs::read_to_string(path)?)
+/// }
 /// ```
 ///
 /// ## `schedule_to_close = "duration"`
@@ -225,7 +227,9 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// #[activity(schedule_to_close = "1h")]
-/// async fn extract(url: String) -> Result<Vec<Row>, ActivityError> { todo!() }
+/// async fn extract(path: String) -> Result<String, ActivityError> {
+///     Ok(std::fs::read_to_string(path)?)
+/// }
 /// ```
 ///
 /// ## `heartbeat_timeout = "duration"`
@@ -236,7 +240,14 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// #[activity(heartbeat_timeout = "30s")]
-/// async fn import(ctx: ActivityContext, file: String) -> Result<u64, ActivityError> { todo!() }
+/// async fn import(ctx: ActivityContext, file: String) -> Result<u64, ActivityError> {
+///     let mut lines = 0;
+///     for _line in std::fs::read_to_string(file)?.lines() {
+///         lines += 1;
+///         ctx.heartbeat(&lines);
+///     }
+///     Ok(lines)
+/// }
 /// ```
 ///
 /// ## `retry(...)`
@@ -260,7 +271,12 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     backoff_coefficient = 2.0,
 ///     non_retryable = ["ValidationError"],
 /// ))]
-/// async fn transform(rows: Vec<Row>) -> Result<Vec<Row>, ActivityError> { todo!() }
+/// async fn transform(rows: Vec<String>) -> Result<Vec<String>, ActivityError> {
+///     if rows.iter().any(|r| r.is_empty()) {
+///         return Err(ActivityError::non_retryable("ValidationError", "an empty row"));
+///     }
+///     Ok(rows.into_iter().map(|r| r.trim().to_lowercase()).collect())
+/// }
 /// ```
 ///
 /// # What it generates
