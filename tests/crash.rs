@@ -11,6 +11,8 @@
 //! `REPRISE_CRASH_DIR` (or `REPRISE_TIMER_DIR`) set, running only the
 //! `child` (or `timer_child`) test.
 
+mod common;
+
 use std::fs::OpenOptions;
 use std::hash::{BuildHasher, RandomState};
 use std::io::Write;
@@ -132,9 +134,8 @@ fn a_timer_keeps_its_deadline_across_sigkill() {
         return;
     }
     use std::io::{BufRead, BufReader};
-    let dir = std::env::temp_dir().join(format!("reprise-crash-timer-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::TempDb::new("crash-timer");
+    let dir = tmp.dir();
     let spawn = || {
         Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "timer_child", "--nocapture", "--test-threads=1"])
@@ -164,7 +165,6 @@ fn a_timer_keeps_its_deadline_across_sigkill() {
         elapsed < Duration::from_millis(2600),
         "the deadline moved with the restart: {elapsed:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn spawn_child(dir: &Path) -> std::process::Child {
@@ -203,9 +203,8 @@ fn survives_sigkill_at_random_instants() {
     if std::env::var(DIR_VAR).is_ok() || std::env::var(TIMER_DIR_VAR).is_ok() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("reprise-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::TempDb::new("crash");
+    let dir = tmp.dir();
     let random = RandomState::new();
 
     let mut kills = 0;
@@ -251,5 +250,4 @@ fn survives_sigkill_at_random_instants() {
         before,
         "a completed workflow ran activities again"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

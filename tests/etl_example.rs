@@ -7,33 +7,11 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// A fresh data folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("reprise-etl-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Flags of every run: transient faults in one activity attempt in five.
 const FLAGS: [&str; 2] = ["--fail-rate", "0.2"];
@@ -128,19 +106,19 @@ fn etl_example_runs_retries_and_resumes_after_sigkill() {
     let bin = common::example_binary("etl_pipeline");
 
     // 1. An uninterrupted run with transient faults.
-    let clean = TempDir::new("clean");
-    let result = result_of(&finish(spawn(&bin, &clean.0, &[])));
-    let clean_counts = check_counts(&result, &clean.0);
+    let clean = common::TempDb::new("etl-clean");
+    let result = result_of(&finish(spawn(&bin, &clean.dir(), &[])));
+    let clean_counts = check_counts(&result, &clean.dir());
     assert!(
         result["retries"].as_u64().unwrap() > 0,
         "faults were injected and retried: {result}"
     );
 
     // 2. The same job, slowed down, killed with SIGKILL in the middle.
-    let killed = TempDir::new("killed");
+    let killed = common::TempDb::new("etl-killed");
     // 23 batches, two at a time, 300 ms each in load: some 4 s of work.
     let slow = ["--slow-ms", "300", "--parallel", "2"];
-    let mut child = spawn(&bin, &killed.0, &slow);
+    let mut child = spawn(&bin, &killed.dir(), &slow);
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -161,16 +139,16 @@ fn etl_example_runs_retries_and_resumes_after_sigkill() {
     );
 
     // 3. The same command again: resumes and completes.
-    let resumed = finish(spawn(&bin, &killed.0, &slow));
+    let resumed = finish(spawn(&bin, &killed.dir(), &slow));
     assert!(
         resumed.contains("resuming"),
         "the second run resumes the workflow:\n{resumed}"
     );
     let result = result_of(&resumed);
-    assert_eq!(check_counts(&result, &killed.0), clean_counts);
+    assert_eq!(check_counts(&result, &killed.dir()), clean_counts);
     assert_eq!(
-        warehouse(&killed.0),
-        warehouse(&clean.0),
+        warehouse(&killed.dir()),
+        warehouse(&clean.dir()),
         "same rows as the uninterrupted run"
     );
 }

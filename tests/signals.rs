@@ -2,6 +2,8 @@
 //! errors for unknown or finished workflows; a payload that does not decode
 //! is skipped without breaking the workflow.
 
+mod common;
+
 use std::time::Duration;
 
 use serde_json::json;
@@ -117,9 +119,8 @@ async fn a_payload_that_does_not_decode_is_skipped() {
 
 #[tokio::test]
 async fn a_client_process_signals_a_worker_through_a_shared_store() {
-    let dir = std::env::temp_dir().join(format!("reprise-client-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("reprise.db");
+    let tmp = common::TempDb::new("client");
+    let db = &tmp.path;
     let worker = Runtime::builder()
         .sqlite(&db)
         .workflow(summer)
@@ -158,14 +159,12 @@ async fn a_client_process_signals_a_worker_through_a_shared_store() {
     );
     client.shutdown().await.unwrap();
     worker.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn a_client_process_starts_a_workflow_the_worker_runs() {
-    let dir = std::env::temp_dir().join(format!("reprise-client-start-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("reprise.db");
+    let tmp = common::TempDb::new("client-start");
+    let db = &tmp.path;
     let worker = Runtime::builder()
         .sqlite(&db)
         .workflow(summer)
@@ -185,7 +184,6 @@ async fn a_client_process_starts_a_workflow_the_worker_runs() {
     assert_eq!(handle.result().await.unwrap(), vec![5]);
     client.shutdown().await.unwrap();
     worker.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Ends at its first `Add`.
@@ -198,9 +196,8 @@ async fn first_add(ctx: WorkflowContext) -> Result<u64, WorkflowError> {
 /// store to be delivered again at every start-up.
 #[tokio::test]
 async fn signals_racing_the_end_of_a_workflow_leave_nothing_behind() {
-    let dir = std::env::temp_dir().join(format!("reprise-stale-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("reprise.db");
+    let tmp = common::TempDb::new("stale");
+    let db = &tmp.path;
     let rt = Runtime::builder()
         .sqlite(&db)
         .workflow(first_add)
@@ -230,5 +227,4 @@ async fn signals_racing_the_end_of_a_workflow_leave_nothing_behind() {
         .query_row("SELECT count(*) FROM inbox", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0, "messages left in the inbox");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,5 +1,7 @@
 //! Starting workflows: idempotent ids, and clear errors for bad requests.
 
+mod common;
+
 use serde_json::json;
 
 use reprise::prelude::*;
@@ -101,9 +103,8 @@ async fn start_by_name_runs_the_workflow() {
 
 #[tokio::test]
 async fn a_file_that_is_not_a_reprise_database_is_refused_untouched() {
-    let dir = std::env::temp_dir().join(format!("reprise-notdb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("notes.db");
+    let tmp = common::TempDb::new("notdb");
+    let path = tmp.dir().join("notes.db");
     std::fs::write(&path, b"these are my notes, not a database").unwrap();
     let err = Runtime::builder()
         .sqlite(&path)
@@ -120,5 +121,4 @@ async fn a_file_that_is_not_a_reprise_database_is_refused_untouched() {
         std::fs::read(&path).unwrap(),
         b"these are my notes, not a database"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,35 +9,13 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
-
-/// A fresh data folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("reprise-stream-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Windows of 100 ms, 50 events at most, a new run every 3 windows, and a
 /// write that lingers 15 ms after its commit (where a kill hurts most).
@@ -173,8 +151,9 @@ fn result_of(stdout: &str) -> Value {
 #[test]
 fn killed_and_restarted_the_processor_counts_every_event_once() {
     let bin = common::example_binary("stream_processing");
-    let tmp = TempDir::new();
-    let dir = tmp.0.as_path();
+    let tmp = common::TempDb::new("stream");
+    let dir = tmp.dir();
+    let dir = dir.as_path();
     let clock = Instant::now();
 
     let out = run_ok(&bin, dir, &["--produce", "2000"]);
