@@ -120,7 +120,7 @@ async fn a_payload_that_does_not_decode_is_skipped() {
 #[tokio::test]
 async fn a_client_process_signals_a_worker_through_a_shared_store() {
     let tmp = common::TempDb::new("client");
-    let db = &tmp.path;
+    let db = tmp.path.clone();
     let worker = Runtime::builder()
         .sqlite(&db)
         .workflow(summer)
@@ -164,7 +164,7 @@ async fn a_client_process_signals_a_worker_through_a_shared_store() {
 #[tokio::test]
 async fn a_client_process_starts_a_workflow_the_worker_runs() {
     let tmp = common::TempDb::new("client-start");
-    let db = &tmp.path;
+    let db = tmp.path.clone();
     let worker = Runtime::builder()
         .sqlite(&db)
         .workflow(summer)
@@ -197,7 +197,7 @@ async fn first_add(ctx: WorkflowContext) -> Result<u64, WorkflowError> {
 #[tokio::test]
 async fn signals_racing_the_end_of_a_workflow_leave_nothing_behind() {
     let tmp = common::TempDb::new("stale");
-    let db = &tmp.path;
+    let db = tmp.path.clone();
     let rt = Runtime::builder()
         .sqlite(&db)
         .workflow(first_add)
