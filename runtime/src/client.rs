@@ -15,7 +15,7 @@ use crate::history::Event;
 use crate::store::{
     Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus, TaskKind,
 };
-use crate::worker::{now_ms, Engine, StartedRun, WfMsg};
+use crate::worker::{Engine, StartedRun, WfMsg};
 
 /// The status of a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,8 +106,11 @@ pub struct PendingStep {
     pub last_error: Option<String>,
 }
 
-/// How often a client runtime looks at a workflow it awaits.
-const CLIENT_POLL: Duration = Duration::from_millis(100);
+/// How often a result waiter looks at a workflow that may end in another
+/// process, when the store sends no notifications.
+const RESULT_POLL: Duration = Duration::from_millis(100);
+/// The same, as a safety net, when it does.
+const RESULT_POLL_NOTIFIED: Duration = Duration::from_secs(2);
 
 fn time(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
@@ -200,7 +203,9 @@ pub(crate) async fn start(
         run_id: run_id.clone(),
         name: name.to_owned(),
         started_event: serde_json::to_string(&started).expect("events encode to JSON"),
-        now_ms: now_ms(),
+        now_ms: engine.now_ms(),
+        // A worker runs what it starts; a client's runs are claimed by workers.
+        owner: engine.worker.then(|| engine.lease.clone()),
     };
     // Created and announced in a task of its own: a caller that drops this
     // future half-way (a timeout, a lost `select!` branch) cannot leave a
@@ -233,18 +238,16 @@ async fn create(
 ) -> Result<String, Error> {
     let run_id = new.run_id.clone();
     Ok(match engine.store.create_workflow(new).await? {
-        Created::New if engine.client => {
-            // The worker is another process: it learns of the run from the inbox.
-            send(engine, &workflow_id, InboxItem::Wake).await?;
-            run_id
-        }
-        Created::New => {
+        // A worker claims it from the store.
+        Created::New { .. } if !engine.worker => run_id,
+        Created::New { token } => {
             engine.send(WfMsg::Started(Box::new(StartedRun {
                 workflow_id,
                 run_id: run_id.clone(),
                 name,
                 input,
                 signals: Vec::new(),
+                token,
             })));
             run_id
         }
@@ -331,7 +334,19 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
     /// stopped on a non-determinism error (it stays resumable); an error of
     /// kind `Runtime` when the store fails or the runtime shuts down first.
     pub async fn result(&self) -> Result<O, WorkflowError> {
+        // A run may end in another process: a client's always does, a
+        // worker's may when the store is shared with other workers.
+        let mut done = self.engine.store.notifications().map(|n| n.done);
+        let elsewhere = !self.engine.worker || done.is_some();
+        let poll = if done.is_some() {
+            RESULT_POLL_NOTIFIED
+        } else {
+            RESULT_POLL
+        };
         loop {
+            if let Some(done) = done.as_mut() {
+                done.mark_unchanged();
+            }
             let waiter = self.engine.wait_for(&self.workflow_id);
             let record = self
                 .engine
@@ -348,16 +363,39 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
             if let Some(result) = ended(&record) {
                 return result;
             }
-            if self.engine.client {
-                // Another process runs the workflow: look again shortly.
-                tokio::time::sleep(CLIENT_POLL).await;
-            } else if waiter.await.is_err() {
+            if !self.engine.worker {
+                // Another process runs the workflow: look again when told,
+                // or shortly.
+                wait_elsewhere(done.as_mut(), poll).await;
+                continue;
+            }
+            let local = async {
+                if elsewhere {
+                    tokio::select! {
+                        r = waiter => r.is_ok(),
+                        () = wait_elsewhere(done.as_mut(), poll) => true,
+                    }
+                } else {
+                    waiter.await.is_ok()
+                }
+            };
+            if !local.await {
                 return Err(WorkflowError::with_kind(
                     "Runtime",
                     "the runtime shut down before the workflow ended",
                 ));
             }
         }
+    }
+}
+
+/// Waits for a notification that some run ended, or `poll`.
+async fn wait_elsewhere(done: Option<&mut tokio::sync::watch::Receiver<u64>>, poll: Duration) {
+    match done {
+        Some(done) => {
+            let _ = tokio::time::timeout(poll, done.changed()).await;
+        }
+        None => tokio::time::sleep(poll).await,
     }
 }
 
@@ -453,15 +491,23 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
 pub(crate) async fn send(engine: &Engine, workflow_id: &str, item: InboxItem) -> Result<(), Error> {
     match engine
         .store
-        .enqueue(workflow_id, item.clone(), now_ms())
+        .enqueue(workflow_id, item.clone(), engine.now_ms())
         .await?
     {
-        Enqueued::Accepted { id, .. } => {
-            engine.send(WfMsg::Inbox(InboxRecord {
-                id,
-                workflow_id: workflow_id.to_owned(),
-                item,
-            }));
+        Enqueued::Accepted { id, run_id } => {
+            if engine.worker {
+                // If this worker holds the run, it need not wait for a claim.
+                engine.send(WfMsg::Inbox {
+                    run_id,
+                    record: InboxRecord {
+                        id,
+                        workflow_id: workflow_id.to_owned(),
+                        item,
+                    },
+                });
+            } else {
+                engine.kick();
+            }
             Ok(())
         }
         Enqueued::NotFound => Err(Error::NotFound {

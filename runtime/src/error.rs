@@ -400,6 +400,7 @@ pub struct StoreError {
     operation: &'static str,
     message: String,
     retryable: bool,
+    fenced: bool,
     #[source]
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
@@ -410,8 +411,26 @@ impl StoreError {
             operation,
             message: message.into(),
             retryable: false,
+            fenced: false,
             source: None,
         }
+    }
+
+    /// A write refused because the work it is about is no longer this
+    /// worker's: another worker claimed it since (or it is gone).
+    pub(crate) fn fenced(operation: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            fenced: true,
+            ..Self::new(operation, message)
+        }
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// The same error, marked as worth retrying (a lost connection, a
+    /// serialization failure) or not.
+    pub(crate) fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
     }
 
     pub(crate) fn with_source(
@@ -423,6 +442,7 @@ impl StoreError {
             operation,
             message: source.to_string(),
             retryable,
+            fenced: false,
             source: Some(Box::new(source)),
         }
     }
@@ -436,6 +456,12 @@ impl StoreError {
     /// database yes, a corrupt row no).
     pub fn is_retryable(&self) -> bool {
         self.retryable
+    }
+
+    /// Whether the write was refused because another worker holds the work
+    /// now (its lease expired and was claimed): this worker must drop it.
+    pub fn is_fenced(&self) -> bool {
+        self.fenced
     }
 }
 

@@ -120,6 +120,20 @@ impl Registry {
         self.activities.get(name)
     }
 
+    /// The registered workflow type names, sorted.
+    pub(crate) fn workflow_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.workflows.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The registered activity type names, sorted.
+    pub(crate) fn activity_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.activities.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub(crate) fn has_activity(&self, name: &str) -> bool {
         self.activities.contains_key(name)
     }

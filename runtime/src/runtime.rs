@@ -37,9 +37,11 @@ use crate::worker::{Engine, WorkerConfig, WorkerTasks};
 pub struct RuntimeBuilder {
     store: Option<StoreConfig>,
     sync: SqliteSync,
-    run_workflows: bool,
+    worker: bool,
     registry: Registry,
     config: WorkerConfig,
+    #[cfg(feature = "postgres")]
+    pool_size: Option<usize>,
 }
 
 impl RuntimeBuilder {
@@ -68,8 +70,57 @@ impl RuntimeBuilder {
     /// signals, cancels, terminates and describes workflows, and the worker
     /// process picks those requests up within a fraction of a second.
     /// A SQLite store has one worker process at a time; clients do not count.
-    pub fn worker(mut self, run_workflows: bool) -> Self {
-        self.run_workflows = run_workflows;
+    pub fn worker(mut self, worker: bool) -> Self {
+        self.worker = worker;
+        self
+    }
+
+    /// Stores workflows in a PostgreSQL database, shared by any number of
+    /// worker processes on any number of hosts (feature `postgres`). The
+    /// URL is a libpq-style connection string
+    /// (`postgres://user:password@host:port/dbname`); the schema is created
+    /// or migrated when the first process opens it. See `docs/DEPLOYMENT.md`.
+    #[cfg(feature = "postgres")]
+    pub fn postgres(mut self, url: impl Into<String>) -> Self {
+        self.store = Some(StoreConfig::Postgres(
+            crate::store::postgres::PostgresConfig::new(url),
+        ));
+        self
+    }
+
+    /// The most connections this process opens to PostgreSQL (default 16).
+    /// Has no effect on other stores.
+    #[cfg(feature = "postgres")]
+    pub fn postgres_pool_size(mut self, size: usize) -> Self {
+        self.pool_size = Some(size);
+        self
+    }
+
+    /// How long a worker's claim on a run or an activity attempt lasts
+    /// without renewal (default 10 s). A live worker renews its claims three
+    /// times per lease; when it dies, other workers take its work once the
+    /// lease has expired. Shorter leases move work sooner after a crash and
+    /// cost more renewals.
+    pub fn lease(mut self, lease: std::time::Duration) -> Self {
+        self.config.lease = lease;
+        self
+    }
+
+    /// This worker's id, unique among the live workers of a store (default:
+    /// the host name, the process id and a random suffix). A worker that
+    /// starts gives back whatever the store holds under its id: it was left
+    /// by an earlier process with that id.
+    pub fn worker_id(mut self, id: impl Into<String>) -> Self {
+        self.config.worker_id = Some(id.into());
+        self
+    }
+
+    /// How often a worker looks for work nobody told it about (a dead
+    /// worker's expired leases, a timer of a run nobody holds). Default: the
+    /// store's (SQLite 200 ms, since its client processes send no
+    /// notifications; PostgreSQL and memory 1 s).
+    pub fn poll_interval(mut self, every: std::time::Duration) -> Self {
+        self.config.poll_interval = Some(every);
         self
     }
 
@@ -121,13 +172,31 @@ impl RuntimeBuilder {
                 "`max_concurrent_activities` must be at least 1".into(),
             ));
         }
-        let store = self
+        if self.config.lease < std::time::Duration::from_millis(100) {
+            return Err(Error::Config(format!(
+                "`lease` must be at least 100ms, not {:?}",
+                self.config.lease
+            )));
+        }
+        if self
+            .config
+            .worker_id
+            .as_deref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            return Err(Error::Config("`worker_id` must not be empty".into()));
+        }
+        #[allow(unused_mut)]
+        let mut store = self
             .store
-            .unwrap_or_else(|| StoreConfig::Sqlite("reprise.db".into(), self.sync))
-            .open(self.run_workflows)
-            .await?;
+            .unwrap_or_else(|| StoreConfig::Sqlite("reprise.db".into(), self.sync));
+        #[cfg(feature = "postgres")]
+        if let (StoreConfig::Postgres(config), Some(size)) = (&mut store, self.pool_size) {
+            config.pool_size = size;
+        }
+        let store = store.open(self.worker).await?;
         let mut config = self.config;
-        config.run_workflows = self.run_workflows;
+        config.worker = self.worker;
         let (engine, tasks) = Engine::start(store, Arc::new(self.registry), config).await?;
         Ok(Runtime {
             engine,
@@ -152,13 +221,11 @@ impl Runtime {
         RuntimeBuilder {
             store: None,
             sync: SqliteSync::Normal,
-            run_workflows: true,
+            worker: true,
             registry: Registry::default(),
-            config: WorkerConfig {
-                max_concurrent_activities: 100,
-                max_cached_runs: 10_000,
-                run_workflows: true,
-            },
+            config: WorkerConfig::new(),
+            #[cfg(feature = "postgres")]
+            pool_size: None,
         }
     }
 

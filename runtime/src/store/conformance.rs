@@ -16,6 +16,9 @@ use crate::retry::RetryPolicy;
 // ---------------------------------------------------------------------------
 // Helpers
 
+/// The lease heartbeats renew by.
+const LEASE: Duration = Duration::from_secs(10);
+
 fn new_workflow(workflow_id: &str, run_id: &str, now_ms: u64) -> NewWorkflow {
     NewWorkflow {
         workflow_id: workflow_id.to_owned(),
@@ -23,6 +26,7 @@ fn new_workflow(workflow_id: &str, run_id: &str, now_ms: u64) -> NewWorkflow {
         name: "etl".to_owned(),
         started_event: started(run_id),
         now_ms,
+        owner: None,
     }
 }
 
@@ -73,6 +77,7 @@ fn activity(workflow_id: &str, run_id: &str, seq: u32) -> Task {
         due_ms: 1_000,
         last_error: None,
         details: Some(json!({ "offset": 42 })),
+        token: 0,
     }
 }
 
@@ -90,6 +95,7 @@ fn timer(workflow_id: &str, run_id: &str, seq: u32, due_ms: u64) -> Task {
         due_ms,
         last_error: None,
         details: None,
+        token: 0,
     }
 }
 
@@ -111,7 +117,7 @@ async fn create(store: &dyn Store, workflow_id: &str, run_id: &str, now_ms: u64)
         .create_workflow(new_workflow(workflow_id, run_id, now_ms))
         .await
         .unwrap();
-    assert_eq!(created, Created::New);
+    assert_eq!(created, Created::New { token: 0 });
 }
 
 async fn record(store: &dyn Store, run_id: &str) -> RunRecord {
@@ -445,6 +451,7 @@ async fn retry_task_updates_the_task(store: &dyn Store) {
         .retry_task(TaskRetry {
             run_id: "r1".to_owned(),
             seq: 1,
+            token: 0,
             next_attempt: 2,
             due_ms: 5_000,
             last_error: "Http: 503".to_owned(),
@@ -465,6 +472,7 @@ async fn retry_task_updates_the_task(store: &dyn Store) {
         .retry_task(TaskRetry {
             run_id: "r1".to_owned(),
             seq: 7,
+            token: 0,
             next_attempt: 2,
             due_ms: 5_000,
             last_error: "late".to_owned(),
@@ -927,11 +935,11 @@ async fn record_heartbeat_keeps_the_latest_details(store: &dyn Store) {
     .await
     .unwrap();
     store
-        .record_heartbeat("r1", 1, json!({ "offset": 100 }))
+        .record_heartbeat("r1", 1, 0, json!({ "offset": 100 }), LEASE)
         .await
         .unwrap();
     store
-        .record_heartbeat("r1", 1, json!({ "offset": 200 }))
+        .record_heartbeat("r1", 1, 0, json!({ "offset": 200 }), LEASE)
         .await
         .unwrap();
     let expected = Task {
@@ -947,6 +955,7 @@ async fn record_heartbeat_keeps_the_latest_details(store: &dyn Store) {
         .retry_task(TaskRetry {
             run_id: "r1".to_owned(),
             seq: 1,
+            token: 0,
             next_attempt: 2,
             due_ms: 3_000,
             last_error: "HeartbeatTimeout".to_owned(),
@@ -955,9 +964,11 @@ async fn record_heartbeat_keeps_the_latest_details(store: &dyn Store) {
         .unwrap();
     let tasks = store.tasks(Some("r1")).await.unwrap();
     assert_eq!(tasks[0].details, expected.details);
-    // A task that is gone: nothing to do.
-    store.record_heartbeat("r1", 9, json!(1)).await.unwrap();
-    store.record_heartbeat("nope", 1, json!(1)).await.unwrap();
+    // A task that is gone: the attempt learns it has lost its task.
+    let gone = store.record_heartbeat("r1", 9, 0, json!(1), LEASE).await;
+    assert!(gone.is_err_and(|e| e.is_fenced()));
+    let gone = store.record_heartbeat("nope", 1, 0, json!(1), LEASE).await;
+    assert!(gone.is_err_and(|e| e.is_fenced()));
     assert_eq!(store.tasks(None).await.unwrap().len(), 1);
 }
 
@@ -1110,6 +1121,7 @@ mod sqlite_only {
             .retry_task(TaskRetry {
                 run_id: "r1".to_owned(),
                 seq: 1,
+                token: 0,
                 next_attempt: 3,
                 due_ms: 8_000,
                 last_error: "Timeout".to_owned(),
@@ -1124,7 +1136,7 @@ mod sqlite_only {
             panic!("expected the message to be accepted, got {accepted:?}");
         };
         store
-            .record_heartbeat("r1", 1, json!("beat"))
+            .record_heartbeat("r1", 1, 0, json!("beat"), LEASE)
             .await
             .unwrap();
         let before = snapshot(&store).await;
@@ -1373,10 +1385,11 @@ mod sqlite_only {
             })
             .collect();
         let enqueued = store.enqueue("w4", InboxItem::Cancel, 100);
-        let beat = store.record_heartbeat("r5", 1, json!("beat"));
+        let beat = store.record_heartbeat("r5", 1, 0, json!("beat"), LEASE);
         let retried = store.retry_task(TaskRetry {
             run_id: "r3".to_owned(),
             seq: 1,
+            token: 0,
             next_attempt: 2,
             due_ms: 9_000,
             last_error: "x".to_owned(),
@@ -1385,7 +1398,7 @@ mod sqlite_only {
         blocker.execute_batch("ROLLBACK").unwrap();
 
         for created in futures_util::future::join_all(created).await {
-            assert_eq!(created.unwrap(), Created::New);
+            assert_eq!(created.unwrap(), Created::New { token: 0 });
         }
         retried.await.unwrap();
         assert!(matches!(enqueued.await.unwrap(), Enqueued::Accepted { .. }));

@@ -7,11 +7,18 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use super::{
-    Created, Enqueued, HistoryRows, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus,
-    StepCommit, Store, Task, TaskRetry,
+    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
+    NewWorkflow, Release, RunRecord, RunStatus, StepCommit, Store, Task, TaskDone, TaskKind,
+    TaskRetry, Token,
 };
 use crate::definition::BoxFuture;
 use crate::error::StoreError;
+use crate::worker::now_ms;
+
+const COMMIT: &str = "committing a workflow step";
+const RETRY: &str = "recording a failed attempt";
+const COMPLETE: &str = "recording an activity's completion";
+const HEARTBEAT: &str = "recording heartbeat details";
 
 #[derive(Debug, Default)]
 pub(crate) struct MemoryStore {
@@ -29,12 +36,37 @@ struct Inner {
     /// Inbox messages by id (arrival order).
     inbox: BTreeMap<u64, InboxRecord>,
     next_inbox_id: u64,
+    /// Leases of runs and tasks, by run id and by `(run id, seq)`.
+    run_leases: HashMap<String, Held>,
+    task_leases: HashMap<(String, u32), Held>,
+    last_token: Token,
 }
 
 #[derive(Debug)]
 struct StoredRun {
     record: RunRecord,
     history: Vec<String>,
+    token: Token,
+}
+
+/// Who holds a run or a task, and until when (Unix ms).
+#[derive(Debug, Clone)]
+struct Held {
+    worker: String,
+    until: u64,
+}
+
+impl Held {
+    fn new(lease: &Lease, now: u64) -> Self {
+        Self {
+            worker: lease.worker.clone(),
+            until: now.saturating_add(lease.duration_ms()),
+        }
+    }
+
+    fn is_live(&self, now: u64) -> bool {
+        self.until > now
+    }
 }
 
 impl Inner {
@@ -54,6 +86,15 @@ impl Inner {
                 format!("no run `{}`", step.run_id),
             ));
         };
+        if run.token != step.token {
+            return Err(StoreError::fenced(
+                COMMIT,
+                format!(
+                    "run `{}` is held by another worker now (token {}, the step has {})",
+                    step.run_id, run.token, step.token
+                ),
+            ));
+        }
         if !step.events.is_empty() && run.history.len() as u64 != step.first_index {
             return Err(StoreError::new(
                 "committing a workflow step",
@@ -83,9 +124,21 @@ impl Inner {
         for seq in &step.done_tasks {
             self.tasks.remove(&(step.run_id.clone(), *seq));
         }
-        for task in step.new_tasks {
-            self.tasks.insert((task.run_id.clone(), task.seq), task);
+        let now = now_ms();
+        for mut task in step.new_tasks {
+            task.token = step.token;
+            let key = (task.run_id.clone(), task.seq);
+            match &step.lease {
+                Some(lease) => {
+                    self.task_leases.insert(key.clone(), Held::new(lease, now));
+                }
+                None => {
+                    self.task_leases.remove(&key);
+                }
+            }
+            self.tasks.insert(key, task);
         }
+        let continued = new_run.is_some();
         if finished {
             let run_tasks: Vec<(String, u32)> = self
                 .tasks
@@ -94,6 +147,12 @@ impl Inner {
                 .collect();
             for key in run_tasks {
                 self.tasks.remove(&key);
+                self.task_leases.remove(&key);
+            }
+            self.run_leases.remove(&step.run_id);
+            if !continued {
+                let workflow_id = &self.runs[&step.run_id].record.workflow_id;
+                self.inbox.retain(|_, m| &m.workflow_id != workflow_id);
             }
         }
         if let Some(new_run) = new_run {
@@ -112,15 +171,70 @@ impl Inner {
                 .or_default()
                 .push(new_run.run_id.clone());
             self.order.push(new_run.run_id.clone());
+            if let Some(lease) = &step.lease {
+                self.run_leases
+                    .insert(new_run.run_id.clone(), Held::new(lease, now));
+            }
             self.runs.insert(
                 new_run.run_id,
                 StoredRun {
                     record,
                     history: vec![new_run.started_event],
+                    token: step.token,
                 },
             );
         }
         Ok(())
+    }
+
+    fn next_token(&mut self) -> Token {
+        self.last_token += 1;
+        self.last_token
+    }
+
+    /// Whether nobody but `worker` holds the run.
+    fn run_free(&self, run_id: &str, worker: &str, now: u64) -> (bool, bool) {
+        match self.run_leases.get(run_id) {
+            Some(held) if held.worker == worker => (true, true),
+            Some(held) if held.is_live(now) => (false, false),
+            _ => (true, false),
+        }
+    }
+
+    fn inbox_of(&self, workflow_id: &str) -> Vec<InboxRecord> {
+        self.inbox
+            .values()
+            .filter(|m| m.workflow_id == workflow_id)
+            .cloned()
+            .collect()
+    }
+
+    fn tasks_of(&self, run_id: &str) -> Vec<Task> {
+        self.tasks
+            .range((run_id.to_owned(), 0)..=(run_id.to_owned(), u32::MAX))
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    /// Checks a task's token: `Ok(None)` when the task is gone.
+    fn held_task(
+        &mut self,
+        operation: &'static str,
+        run_id: &str,
+        seq: u32,
+        token: Token,
+    ) -> Result<Option<&mut Task>, StoreError> {
+        match self.tasks.get_mut(&(run_id.to_owned(), seq)) {
+            None => Ok(None),
+            Some(task) if task.token == token => Ok(Some(task)),
+            Some(task) => Err(StoreError::fenced(
+                operation,
+                format!(
+                    "task {seq} of run `{run_id}` is held by another worker now (token {}, the write has {token})",
+                    task.token
+                ),
+            )),
+        }
     }
 }
 
@@ -154,6 +268,16 @@ impl Store for MemoryStore {
             created_ms: new.now_ms,
             updated_ms: new.now_ms,
         };
+        let token = match &new.owner {
+            Some(lease) => {
+                let token = inner.next_token();
+                inner
+                    .run_leases
+                    .insert(new.run_id.clone(), Held::new(lease, now_ms()));
+                token
+            }
+            None => 0,
+        };
         inner
             .workflows
             .insert(new.workflow_id, vec![new.run_id.clone()]);
@@ -163,9 +287,10 @@ impl Store for MemoryStore {
             StoredRun {
                 record,
                 history: vec![new.started_event],
+                token,
             },
         );
-        ready(Ok(Created::New))
+        ready(Ok(Created::New { token }))
     }
 
     fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>> {
@@ -178,10 +303,175 @@ impl Store for MemoryStore {
 
     fn retry_task(&self, retry: TaskRetry) -> BoxFuture<'_, Result<(), StoreError>> {
         let mut inner = self.lock();
-        if let Some(task) = inner.tasks.get_mut(&(retry.run_id, retry.seq)) {
-            task.attempt = retry.next_attempt;
-            task.due_ms = retry.due_ms;
-            task.last_error = Some(retry.last_error);
+        let result = inner
+            .held_task(RETRY, &retry.run_id, retry.seq, retry.token)
+            .map(|task| {
+                if let Some(task) = task {
+                    task.attempt = retry.next_attempt;
+                    task.due_ms = retry.due_ms;
+                    task.last_error = Some(retry.last_error);
+                }
+            });
+        ready(result)
+    }
+
+    fn complete_task(&self, done: TaskDone) -> BoxFuture<'_, Result<(), StoreError>> {
+        let mut inner = self.lock();
+        let found = match inner.held_task(COMPLETE, &done.run_id, done.seq, done.token) {
+            Ok(found) => found.is_some(),
+            Err(e) => return ready(Err(e)),
+        };
+        if found {
+            let key = (done.run_id.clone(), done.seq);
+            inner.tasks.remove(&key);
+            inner.task_leases.remove(&key);
+            inner.next_inbox_id += 1;
+            let id = inner.next_inbox_id;
+            inner.inbox.insert(
+                id,
+                InboxRecord {
+                    id,
+                    workflow_id: done.workflow_id,
+                    item: InboxItem::Completed {
+                        seq: done.seq,
+                        result: done.result,
+                    },
+                },
+            );
+        }
+        ready(Ok(()))
+    }
+
+    fn claim_runs<'a>(
+        &'a self,
+        lease: &'a Lease,
+        filter: ClaimFilter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<ClaimedRun>, StoreError>> {
+        let mut inner = self.lock();
+        let now = now_ms();
+        let horizon = now.saturating_add(filter.horizon_ms);
+        let mut claimed = Vec::new();
+        let candidates: Vec<String> = inner.order.clone();
+        for run_id in candidates {
+            if claimed.len() >= filter.limit {
+                break;
+            }
+            let run = &inner.runs[&run_id];
+            if run.record.status.is_finished() || !filter.names.contains(&run.record.name) {
+                continue;
+            }
+            let (free, mine) = inner.run_free(&run_id, &lease.worker, now);
+            if !free {
+                continue;
+            }
+            let has_inbox = inner
+                .inbox
+                .values()
+                .any(|m| m.workflow_id == run.record.workflow_id);
+            let ready = has_inbox
+                || (!mine
+                    && (run.history.len() == 1
+                        || run.record.status == RunStatus::Blocked
+                        || inner
+                            .tasks_of(&run_id)
+                            .iter()
+                            .any(|t| t.kind == TaskKind::Timer && t.due_ms <= horizon)));
+            if !ready {
+                continue;
+            }
+            let record = run.record.clone();
+            let token = if mine {
+                run.token
+            } else {
+                let token = inner.next_token();
+                inner.runs.get_mut(&run_id).expect("listed").token = token;
+                token
+            };
+            inner
+                .run_leases
+                .insert(run_id.clone(), Held::new(lease, now));
+            claimed.push(ClaimedRun {
+                inbox: inner.inbox_of(&record.workflow_id),
+                tasks: if mine {
+                    Vec::new()
+                } else {
+                    inner.tasks_of(&run_id)
+                },
+                record,
+                token,
+                taken: !mine,
+            });
+        }
+        ready(Ok(claimed))
+    }
+
+    fn claim_tasks<'a>(
+        &'a self,
+        lease: &'a Lease,
+        filter: ClaimFilter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Task>, StoreError>> {
+        let mut inner = self.lock();
+        let now = now_ms();
+        let horizon = now.saturating_add(filter.horizon_ms);
+        let mut candidates: Vec<(u64, (String, u32))> = inner
+            .tasks
+            .iter()
+            .filter(|(key, task)| {
+                task.kind == TaskKind::Activity
+                    && task.due_ms <= horizon
+                    && filter.names.contains(&task.name)
+                    && inner
+                        .runs
+                        .get(&task.run_id)
+                        .is_some_and(|r| r.record.status == RunStatus::Running)
+                    && inner
+                        .task_leases
+                        .get(*key)
+                        .is_none_or(|held| !held.is_live(now))
+            })
+            .map(|(key, task)| (task.due_ms, key.clone()))
+            .collect();
+        candidates.sort();
+        let mut claimed = Vec::new();
+        for (_, key) in candidates.into_iter().take(filter.limit) {
+            let token = inner.next_token();
+            inner.task_leases.insert(key.clone(), Held::new(lease, now));
+            let task = inner.tasks.get_mut(&key).expect("listed");
+            task.token = token;
+            claimed.push(task.clone());
+        }
+        ready(Ok(claimed))
+    }
+
+    fn renew<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let until = now_ms().saturating_add(lease.duration_ms());
+        for held in inner
+            .run_leases
+            .values_mut()
+            .chain(inner.task_leases.values_mut())
+        {
+            if held.worker == lease.worker {
+                held.until = until;
+            }
+        }
+        ready(Ok(None))
+    }
+
+    fn release(&self, release: Release) -> BoxFuture<'_, Result<(), StoreError>> {
+        let mut inner = self.lock();
+        match release {
+            Release::Worker(worker) => {
+                inner.run_leases.retain(|_, held| held.worker != worker);
+                inner.task_leases.retain(|_, held| held.worker != worker);
+            }
+            Release::Run { run_id, token } => {
+                if inner.runs.get(&run_id).is_some_and(|r| r.token == token) {
+                    inner.run_leases.remove(&run_id);
+                    inner.task_leases.retain(|(run, _), _| *run != run_id);
+                }
+            }
         }
         ready(Ok(()))
     }
@@ -239,10 +529,6 @@ impl Store for MemoryStore {
         ready(Ok(tasks))
     }
 
-    fn is_shared(&self) -> bool {
-        false
-    }
-
     fn enqueue(
         &self,
         workflow_id: &str,
@@ -295,11 +581,27 @@ impl Store for MemoryStore {
         &self,
         run_id: &str,
         seq: u32,
+        token: Token,
         details: Value,
+        lease: std::time::Duration,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        if let Some(task) = self.lock().tasks.get_mut(&(run_id.to_owned(), seq)) {
-            task.details = Some(details);
-        }
-        ready(Ok(()))
+        let mut inner = self.lock();
+        let result = match inner.held_task(HEARTBEAT, run_id, seq, token) {
+            Ok(Some(task)) => {
+                task.details = Some(details);
+                let until =
+                    now_ms().saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
+                if let Some(held) = inner.task_leases.get_mut(&(run_id.to_owned(), seq)) {
+                    held.until = until;
+                }
+                Ok(())
+            }
+            Ok(None) => Err(StoreError::fenced(
+                HEARTBEAT,
+                format!("task {seq} of run `{run_id}` is gone"),
+            )),
+            Err(e) => Err(e),
+        };
+        ready(result)
     }
 }

@@ -1,19 +1,43 @@
-//! The store boundary: one trait, an in-memory and a SQLite implementation,
-//! run by one conformance suite.
+//! The store boundary: one trait, implemented by the in-memory, SQLite and
+//! PostgreSQL stores and run by one conformance suite.
 //!
-//! The engine talks to the store in a few coarse operations. The important
-//! one is [`Store::commit_steps`]: everything one activation of one or several runs
-//! produced (history events, tasks created and completed, run status) is
-//! written in one transaction, so a crash leaves either all of a step or none
-//! of it. Many runs' steps share that transaction under load (group commit).
+//! The engine talks to the store in a few coarse operations:
+//!
+//! * **Claims.** A worker takes work under a [`Lease`]: [`Store::claim_runs`]
+//!   hands it runs that have something to do (new inbox messages, a first
+//!   activation, a due timer, a blocked run to retry) with their new
+//!   inputs, [`Store::claim_tasks`] activity attempts nobody holds. Each
+//!   claim gives the row a fresh [`Token`]; the worker renews its leases
+//!   with [`Store::renew`] while it lives and gives them back with
+//!   [`Store::release`]. A dead worker's leases expire and its work is
+//!   claimed by the others. Lease expiry uses the store's clock.
+//! * **Fenced writes.** Every write of claimed work carries the token it was
+//!   claimed with. A write whose token is no longer the row's (another
+//!   worker claimed it since) fails with a [`StoreError`] for which
+//!   `is_fenced()` is true, and changes nothing.
+//! * **Steps.** [`Store::commit_steps`] writes everything one activation of
+//!   one or several runs produced (history events, tasks created and
+//!   completed, inbox messages consumed, run status) in one transaction, so
+//!   a crash leaves either all of a step or none of it. Many runs' steps
+//!   share that transaction under load (group commit).
+//! * **Completions.** An activity that finishes on a worker that does not
+//!   own its run is stored with [`Store::complete_task`]: the attempt's task
+//!   ends and the completion becomes an inbox message of the run, in one
+//!   transaction. On the run's owner, the completion goes straight into the
+//!   run's next step instead.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::definition::{ActivityOptions, BoxFuture};
-use crate::error::{Error, StoreError};
+use crate::error::{Error, FailureData, StoreError};
 use crate::history::SignalData;
 
 pub(crate) mod memory;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 #[cfg(test)]
@@ -83,6 +107,26 @@ pub(crate) struct RunRecord {
     pub(crate) updated_ms: u64,
 }
 
+/// A fencing token: the value a claim gave a run or a task. Every write of
+/// claimed work carries it; a row never gets the same token twice. Rows
+/// nobody ever claimed have token 0.
+pub(crate) type Token = u64;
+
+/// Who claims work, and for how long a claim lasts unrenewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Lease {
+    /// The worker's id (unique among live workers).
+    pub(crate) worker: String,
+    /// How long a claim lasts without renewal.
+    pub(crate) duration: Duration,
+}
+
+impl Lease {
+    pub(crate) fn duration_ms(&self) -> u64 {
+        u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
 /// A new workflow: its first run and the run's first history event.
 #[derive(Debug, Clone)]
 pub(crate) struct NewWorkflow {
@@ -92,13 +136,16 @@ pub(crate) struct NewWorkflow {
     /// `Event::WorkflowStarted`, encoded.
     pub(crate) started_event: String,
     pub(crate) now_ms: u64,
+    /// The worker that creates the run and runs it (it owns the run with a
+    /// fresh token); `None` for a client, whose run any worker claims.
+    pub(crate) owner: Option<Arc<Lease>>,
 }
 
 /// What [`Store::create_workflow`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Created {
-    /// The workflow was created.
-    New,
+    /// The workflow was created; its run has this token (0 without owner).
+    New { token: Token },
     /// A workflow with that id exists already; this is its latest run.
     Existing(RunRecord),
 }
@@ -150,12 +197,21 @@ pub(crate) struct Task {
     pub(crate) last_error: Option<String>,
     /// The last heartbeat details of the activity, kept across attempts.
     pub(crate) details: Option<Value>,
+    /// The token of the claim that holds the task (set by the store: the
+    /// run's token for the tasks of a step, a fresh one for a claimed task).
+    pub(crate) token: Token,
 }
 
 /// Everything one activation of one run writes, committed atomically.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StepCommit {
     pub(crate) run_id: String,
+    /// The token the run was claimed (or created) with: the step fails,
+    /// fenced, unless it is still the run's.
+    pub(crate) token: Token,
+    /// The worker writing the step: the tasks it creates are held by it,
+    /// under the run's token. `None` leaves them for any worker to claim.
+    pub(crate) lease: Option<Arc<Lease>>,
     /// Index of the first new event: must equal the run's history length, or
     /// the commit fails (another writer got there first). Not checked when
     /// `events` is empty (a change of status or progress alone).
@@ -172,6 +228,8 @@ pub(crate) struct StepCommit {
     pub(crate) progress: Option<Value>,
     pub(crate) now_ms: u64,
     /// Inbox messages this step consumed (their events are among `events`).
+    /// A step that ends the run (other than by continue-as-new) also drops
+    /// the workflow's messages it did not consume: nothing reads them any more.
     pub(crate) done_inbox: Vec<u64>,
     /// The run continued as new: the next run of the same workflow, which
     /// becomes the workflow's latest run.
@@ -199,6 +257,8 @@ pub(crate) struct StatusChange {
 pub(crate) struct TaskRetry {
     pub(crate) run_id: String,
     pub(crate) seq: u32,
+    /// The task's token: fenced unless it is still the task's.
+    pub(crate) token: Token,
     pub(crate) next_attempt: u32,
     pub(crate) due_ms: u64,
     pub(crate) last_error: String,
@@ -213,7 +273,14 @@ pub(crate) enum InboxItem {
         reason: String,
     },
     /// A run created by a client process needs its first activation.
+    /// Written by earlier versions; runs needing a first activation are
+    /// now claimed without it.
     Wake,
+    /// An activity call finished on a worker that does not own its run.
+    Completed {
+        seq: u32,
+        result: Result<Value, FailureData>,
+    },
 }
 
 impl InboxItem {
@@ -227,6 +294,13 @@ impl InboxItem {
             InboxItem::Cancel => ("cancel", Value::Null),
             InboxItem::Terminate { reason } => ("terminate", Value::String(reason.clone())),
             InboxItem::Wake => ("wake", Value::Null),
+            InboxItem::Completed { seq, result } => (
+                "completed",
+                match result {
+                    Ok(output) => serde_json::json!({ "seq": seq, "output": output }),
+                    Err(failure) => serde_json::json!({ "seq": seq, "failure": failure }),
+                },
+            ),
         }
     }
 
@@ -239,6 +313,15 @@ impl InboxItem {
             "terminate" => InboxItem::Terminate {
                 reason: payload.as_str()?.to_owned(),
             },
+            "completed" => {
+                let seq = u32::try_from(payload.get("seq")?.as_u64()?).ok()?;
+                let result = match (payload.get("output"), payload.get("failure")) {
+                    (Some(output), None) => Ok(output.clone()),
+                    (None, Some(failure)) => Err(serde_json::from_value(failure.clone()).ok()?),
+                    _ => return None,
+                };
+                InboxItem::Completed { seq, result }
+            }
             _ => return None,
         })
     }
@@ -266,14 +349,79 @@ pub(crate) enum Enqueued {
 /// The history of a run, as stored: `(index, encoded event)` in index order.
 pub(crate) type HistoryRows = Vec<(u64, String)>;
 
+/// A run handed to a worker by [`Store::claim_runs`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClaimedRun {
+    pub(crate) record: RunRecord,
+    /// The run's token: the worker's steps of the run carry it.
+    pub(crate) token: Token,
+    /// Whether the claim gave the run to this worker (it was nobody's, or
+    /// its owner's lease had expired), as opposed to renewing this worker's
+    /// own claim to hand it new messages.
+    pub(crate) taken: bool,
+    /// The workflow's inbox messages not yet consumed, in arrival order.
+    pub(crate) inbox: Vec<InboxRecord>,
+    /// When `taken`: the run's tasks, so the new owner arms its timers.
+    pub(crate) tasks: Vec<Task>,
+}
+
+/// What a worker may claim, besides its lease.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClaimFilter<'a> {
+    /// Workflow types (for runs) or activity types (for tasks) this worker
+    /// has registered: others are left for workers that have them.
+    pub(crate) names: &'a [String],
+    /// At most this many rows per call.
+    pub(crate) limit: usize,
+    /// Timers and attempts due before the store's now plus this many
+    /// milliseconds are claimed already, so that the worker's own timer
+    /// fires them on time.
+    pub(crate) horizon_ms: u64,
+}
+
+/// An activity call that ended on a worker that does not own its run.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TaskDone {
+    pub(crate) workflow_id: String,
+    pub(crate) run_id: String,
+    pub(crate) seq: u32,
+    /// The task's token: fenced unless it is still the task's.
+    pub(crate) token: Token,
+    pub(crate) result: Result<Value, FailureData>,
+    pub(crate) now_ms: u64,
+}
+
+/// What [`Store::release`] gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Release {
+    /// Every run and task the worker holds (shutdown, or start-up: a worker
+    /// id is unique among live workers, so what a starting worker finds
+    /// under its id was left by a previous process of that id).
+    Worker(String),
+    /// One run and its tasks, if the token is still the run's.
+    Run { run_id: String, token: Token },
+}
+
+/// Wake-ups a store sends when other processes write: each receiver's value
+/// changes when something happened since it last looked.
+#[derive(Debug, Clone)]
+pub(crate) struct Notifications {
+    /// Work may be claimable: a run got a message or was created, a lease
+    /// was given back.
+    pub(crate) work: tokio::sync::watch::Receiver<u64>,
+    /// A workflow's run ended somewhere: result waiters look again.
+    pub(crate) done: tokio::sync::watch::Receiver<u64>,
+}
+
 /// The store boundary.
 ///
 /// Implementations must make each method atomic, and each step of a commit
 /// atomic on its own. Tasks are keyed by `(run_id, seq)`; a step that
 /// completes a task that no longer exists still succeeds (the completion may
 /// have been recorded by an earlier attempt), but a step whose `first_index`
-/// is not the history's length fails without writing anything, and without
-/// keeping the other steps of the commit from being written.
+/// is not the history's length, or whose token is not the run's, fails
+/// without writing anything, and without keeping the other steps of the
+/// commit from being written.
 pub(crate) trait Store: Send + Sync + 'static {
     /// Creates a workflow and its first run, or returns the existing latest
     /// run of that workflow id.
@@ -281,13 +429,50 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     /// Commits several runs' steps together (one transaction where the
     /// store has them), each step atomic on its own: a step that fails (its
-    /// run is unknown, its `first_index` is stale) writes nothing and does
-    /// not keep the others from being written. Returns one result per step,
-    /// in the order of `steps`.
+    /// run is unknown, its `first_index` is stale, its token fenced) writes
+    /// nothing and does not keep the others from being written. Returns one
+    /// result per step, in the order of `steps`.
     fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>>;
 
-    /// Records a failed attempt and the time of the next one.
+    /// Records a failed attempt and the time of the next one; the task
+    /// stays with the worker that holds it. Fenced by the task's token; a
+    /// task that is gone is not an error.
     fn retry_task(&self, retry: TaskRetry) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Ends an activity task and adds its completion to the workflow's
+    /// inbox, in one transaction. Fenced by the task's token; a task that is
+    /// gone (its completion is recorded already) is not an error and adds
+    /// nothing.
+    fn complete_task(&self, done: TaskDone) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Claims runs that have something to do for `lease.worker`: runs
+    /// nobody holds (or whose lease expired) that have inbox messages, have
+    /// never been activated, are blocked, or have a timer due within the
+    /// horizon; and runs this worker holds that have inbox messages. Oldest
+    /// first, at most `filter.limit`. Two concurrent claimers never get the
+    /// same run, except a worker's own runs again.
+    fn claim_runs<'a>(
+        &'a self,
+        lease: &'a Lease,
+        filter: ClaimFilter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<ClaimedRun>, StoreError>>;
+
+    /// Claims activity tasks of running runs that nobody holds (or whose
+    /// lease expired) and that are due within the horizon, earliest first,
+    /// each with a fresh token. Two concurrent claimers never get the same task.
+    fn claim_tasks<'a>(
+        &'a self,
+        lease: &'a Lease,
+        filter: ClaimFilter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Task>, StoreError>>;
+
+    /// Extends every lease `lease.worker` holds by `lease.duration` from
+    /// the store's now. Returns the store's clock (Unix ms) where it has
+    /// one of its own, so workers agree on due times.
+    fn renew<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
+
+    /// Gives leases back, so other workers may claim the work at once.
+    fn release(&self, release: Release) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// A run's record and its history.
     fn load_run(
@@ -300,15 +485,25 @@ pub(crate) trait Store: Send + Sync + 'static {
         -> BoxFuture<'_, Result<Option<RunRecord>, StoreError>>;
 
     /// Runs that are not finished (running or blocked), oldest first.
+    #[allow(dead_code)] // for tools and the conformance suite
     fn unfinished_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>>;
 
     /// Tasks of a run, or of every run when `run_id` is `None`, ordered by
     /// run id, then `seq`.
     fn tasks(&self, run_id: Option<&str>) -> BoxFuture<'_, Result<Vec<Task>, StoreError>>;
 
-    /// Whether other processes may write to this store (so a worker must
-    /// look for their requests).
-    fn is_shared(&self) -> bool;
+    /// How often a worker looks for work nobody told it about: other
+    /// processes' writes the store sends no notification for, a dead
+    /// worker's expired leases, timers due soon.
+    fn poll_interval(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    /// Wake-ups from other processes, for stores that send them. Without
+    /// them a worker of a shared store polls.
+    fn notifications(&self) -> Option<Notifications> {
+        None
+    }
 
     /// Adds a message to a workflow's inbox, unless the workflow is unknown
     /// or its latest run has ended. Ids grow in arrival order and are never
@@ -321,18 +516,23 @@ pub(crate) trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Enqueued, StoreError>>;
 
     /// Every inbox message not yet consumed, in arrival order.
+    #[allow(dead_code)] // for tools and the conformance suite
     fn inbox(&self) -> BoxFuture<'_, Result<Vec<InboxRecord>, StoreError>>;
 
     /// The runs of a workflow, oldest first.
     fn runs(&self, workflow_id: &str) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>>;
 
-    /// Stores an activity's latest heartbeat details on its task (a no-op
-    /// if the task is gone).
+    /// Stores an activity's latest heartbeat details on its task and
+    /// renews the task's lease by `lease`. Fenced by the task's token: a
+    /// fenced heartbeat tells the attempt that its task is gone or held by
+    /// another worker now.
     fn record_heartbeat(
         &self,
         run_id: &str,
         seq: u32,
+        token: Token,
         details: Value,
+        lease: Duration,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
@@ -341,16 +541,20 @@ pub(crate) trait Store: Send + Sync + 'static {
 pub(crate) enum StoreConfig {
     Memory,
     Sqlite(std::path::PathBuf, sqlite::SqliteSync),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PostgresConfig),
 }
 
 impl StoreConfig {
     /// Opens the store; `worker` takes it for this process's worker.
-    pub(crate) async fn open(&self, worker: bool) -> Result<std::sync::Arc<dyn Store>, Error> {
+    pub(crate) async fn open(&self, worker: bool) -> Result<Arc<dyn Store>, Error> {
         Ok(match self {
-            StoreConfig::Memory => std::sync::Arc::new(memory::MemoryStore::default()),
+            StoreConfig::Memory => Arc::new(memory::MemoryStore::default()),
             StoreConfig::Sqlite(path, sync) => {
-                std::sync::Arc::new(sqlite::SqliteStore::open_as(path, *sync, worker).await?)
+                Arc::new(sqlite::SqliteStore::open_as(path, *sync, worker).await?)
             }
+            #[cfg(feature = "postgres")]
+            StoreConfig::Postgres(config) => Arc::new(postgres::PostgresStore::open(config).await?),
         })
     }
 }

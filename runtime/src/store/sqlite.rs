@@ -73,11 +73,13 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::{
-    Created, Enqueued, HistoryRows, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus,
-    StepCommit, Store, Task, TaskKind, TaskRetry,
+    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
+    NewWorkflow, Release, RunRecord, RunStatus, StepCommit, Store, Task, TaskDone, TaskKind,
+    TaskRetry, Token,
 };
 use crate::definition::BoxFuture;
 use crate::error::{Error, StoreError};
+use crate::worker::now_ms;
 
 const OPEN: &str = "opening the SQLite database";
 const CREATE: &str = "creating a workflow";
@@ -91,6 +93,11 @@ const ENQUEUE: &str = "adding a message to a workflow's inbox";
 const INBOX: &str = "listing inbox messages";
 const RUNS: &str = "listing the runs of a workflow";
 const HEARTBEAT: &str = "recording heartbeat details";
+const COMPLETE: &str = "recording an activity's completion";
+const CLAIM_RUNS: &str = "claiming runs";
+const CLAIM_TASKS: &str = "claiming activity tasks";
+const RENEW: &str = "renewing leases";
+const RELEASE: &str = "releasing leases";
 
 /// The schema version this code reads and writes.
 #[cfg(test)]
@@ -137,6 +144,9 @@ pub(crate) struct SqliteStore {
     /// workflow step then costs no thread hand-off. `None` once closed.
     conn: Arc<Mutex<Option<Connection>>>,
     readers: Arc<Readers>,
+    /// The last fencing token given. Only the writing connection's holder
+    /// gives tokens, and one process writes a file at a time.
+    tokens: Arc<AtomicU64>,
     /// Transactions the writer ran, to test the grouping.
     #[cfg(test)]
     transactions: Arc<AtomicU64>,
@@ -189,14 +199,35 @@ impl SqliteStore {
         self.transactions.load(Ordering::Relaxed)
     }
 
-    /// Sends a request to the writer; `None` if the writer is gone.
-    fn submit<T>(
+    /// Runs `f` in the writer thread, in the transaction of the batch it
+    /// joins, under its own savepoint; answers once that transaction ended.
+    fn submit<T: Send + 'static>(
         &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Request,
-    ) -> Option<oneshot::Receiver<T>> {
+        operation: &'static str,
+        f: impl FnOnce(&Connection, &AtomicU64) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
         let (reply, answer) = oneshot::channel();
-        self.requests.as_ref()?.send(make(reply)).ok()?;
-        Some(answer)
+        let job: Job = Box::new(move |conn, tokens, abort| {
+            let result = isolated(conn, abort, operation, |conn| f(conn, tokens));
+            Box::new(move |failed: Option<&Abort>| {
+                let result = match (result, failed) {
+                    (Ok(_), Some(abort)) => Err(abort.error(operation)),
+                    (result, _) => result,
+                };
+                // A dropped receiver is a caller that stopped waiting.
+                let _ = reply.send(result);
+            })
+        });
+        let sent = self
+            .requests
+            .as_ref()
+            .is_some_and(|requests| requests.send(Request::Job(job)).is_ok());
+        Box::pin(async move {
+            if !sent {
+                return Err(writer_gone(operation));
+            }
+            answer.await.unwrap_or_else(|_| Err(writer_gone(operation)))
+        })
     }
 
     /// Runs `f` on a read connection, on the blocking pool.
@@ -243,18 +274,14 @@ fn writer_gone(operation: &'static str) -> StoreError {
 }
 
 impl Store for SqliteStore {
-    fn is_shared(&self) -> bool {
-        true
+    /// Client processes write messages without telling the worker: it
+    /// looks five times a second.
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(200)
     }
 
     fn create_workflow(&self, new: NewWorkflow) -> BoxFuture<'_, Result<Created, StoreError>> {
-        let answer = self.submit(|reply| Request::Create { new, reply });
-        Box::pin(async move {
-            match answer {
-                Some(answer) => answer.await.unwrap_or_else(|_| Err(writer_gone(CREATE))),
-                None => Err(writer_gone(CREATE)),
-            }
-        })
+        self.submit(CREATE, move |conn, tokens| create(conn, tokens, &new))
     }
 
     fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>> {
@@ -273,7 +300,7 @@ impl Store for SqliteStore {
                 Some(conn) => {
                     #[cfg(test)]
                     self.transactions.fetch_add(1, Ordering::Relaxed);
-                    write_batch(conn, vec![Request::Commit { steps, reply }]);
+                    write_batch(conn, &self.tokens, vec![Request::Commit { steps, reply }]);
                 }
                 None => return Box::pin(std::future::ready(gone())),
             }
@@ -283,13 +310,56 @@ impl Store for SqliteStore {
     }
 
     fn retry_task(&self, retry: TaskRetry) -> BoxFuture<'_, Result<(), StoreError>> {
-        let answer = self.submit(|reply| Request::Retry { retry, reply });
-        Box::pin(async move {
-            match answer {
-                Some(answer) => answer.await.unwrap_or_else(|_| Err(writer_gone(RETRY))),
-                None => Err(writer_gone(RETRY)),
-            }
+        self.submit(RETRY, move |conn, _| retry_task(conn, &retry))
+    }
+
+    fn complete_task(&self, done: TaskDone) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(COMPLETE, move |conn, _| complete_task(conn, &done))
+    }
+
+    fn claim_runs<'a>(
+        &'a self,
+        lease: &'a Lease,
+        filter: ClaimFilter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<ClaimedRun>, StoreError>> {
+        let lease = lease.clone();
+        let names = names_json(filter.names);
+        let (limit, horizon) = (filter.limit, filter.horizon_ms);
+        self.submit(CLAIM_RUNS, move |conn, tokens| {
+            claim_runs(conn, tokens, &lease, &names, limit, horizon)
         })
+    }
+
+    fn claim_tasks<'a>(
+        &'a self,
+        lease: &'a Lease,
+        filter: ClaimFilter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Task>, StoreError>> {
+        let lease = lease.clone();
+        let names = names_json(filter.names);
+        let (limit, horizon) = (filter.limit, filter.horizon_ms);
+        self.submit(CLAIM_TASKS, move |conn, tokens| {
+            claim_tasks(conn, tokens, &lease, &names, limit, horizon)
+        })
+    }
+
+    fn renew<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        let lease = lease.clone();
+        self.submit(RENEW, move |conn, _| {
+            let until = int(now_ms().saturating_add(lease.duration_ms()));
+            let sql = |e| store_error(RENEW, format!("worker `{}`", lease.worker), e);
+            conn.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE owner = ?1")
+                .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
+                .map_err(sql)?;
+            conn.prepare_cached("UPDATE tasks SET lease_until = ?2 WHERE owner = ?1")
+                .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
+                .map_err(sql)?;
+            Ok(None)
+        })
+    }
+
+    fn release(&self, release: Release) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.submit(RELEASE, move |conn, _| release_leases(conn, &release))
     }
 
     fn load_run(
@@ -343,34 +413,7 @@ impl Store for SqliteStore {
     fn tasks(&self, run_id: Option<&str>) -> BoxFuture<'_, Result<Vec<Task>, StoreError>> {
         let run_id = run_id.map(str::to_owned);
         self.read(TASKS, move |conn| {
-            let context = || match &run_id {
-                Some(run_id) => format!("tasks of run `{run_id}`"),
-                None => "the `tasks` table".to_owned(),
-            };
-            let (sql, args) = match &run_id {
-                Some(run_id) => (SELECT_RUN_TASKS, vec![run_id.as_str()]),
-                None => (SELECT_ALL_TASKS, Vec::new()),
-            };
-            let mut stmt = conn
-                .prepare_cached(sql)
-                .map_err(|e| store_error(TASKS, context(), e))?;
-            let rows = stmt
-                .query_map(rusqlite::params_from_iter(args), |row| {
-                    Ok(decode_task(TASKS, row))
-                })
-                .map_err(|e| store_error(TASKS, context(), e))?;
-            let mut tasks = Vec::new();
-            for row in rows {
-                match row.map_err(|e| store_error(TASKS, context(), e))? {
-                    Ok(task) => tasks.push(task),
-                    // Listing every run's tasks: skip, see the module docs.
-                    Err(e) if run_id.is_none() => {
-                        tracing::error!(error = %e, "skipping a corrupt task");
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(tasks)
+            select_tasks(conn, TASKS, run_id.as_deref())
         })
     }
 
@@ -381,38 +424,13 @@ impl Store for SqliteStore {
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
         let workflow_id = workflow_id.to_owned();
-        let answer = self.submit(|reply| Request::Enqueue {
-            workflow_id,
-            item,
-            now_ms,
-            reply,
-        });
-        Box::pin(async move {
-            match answer {
-                Some(answer) => answer.await.unwrap_or_else(|_| Err(writer_gone(ENQUEUE))),
-                None => Err(writer_gone(ENQUEUE)),
-            }
+        self.submit(ENQUEUE, move |conn, _| {
+            enqueue(conn, &workflow_id, &item, now_ms)
         })
     }
 
     fn inbox(&self) -> BoxFuture<'_, Result<Vec<InboxRecord>, StoreError>> {
-        self.read(INBOX, |conn| {
-            let context = || "the `inbox` table".to_owned();
-            let mut stmt = conn
-                .prepare_cached("SELECT id, workflow_id, kind, payload FROM inbox ORDER BY id")
-                .map_err(|e| store_error(INBOX, context(), e))?;
-            let rows = stmt
-                .query_map([], |row| Ok(decode_inbox(row)))
-                .map_err(|e| store_error(INBOX, context(), e))?;
-            let mut messages = Vec::new();
-            for row in rows {
-                match row.map_err(|e| store_error(INBOX, context(), e))? {
-                    Ok(message) => messages.push(message),
-                    Err(e) => tracing::error!(error = %e, "skipping a corrupt inbox message"),
-                }
-            }
-            Ok(messages)
-        })
+        self.read(INBOX, |conn| select_inbox(conn, INBOX, None))
     }
 
     fn runs(&self, workflow_id: &str) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>> {
@@ -435,20 +453,13 @@ impl Store for SqliteStore {
         &self,
         run_id: &str,
         seq: u32,
+        token: Token,
         details: Value,
+        lease: Duration,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let run_id = run_id.to_owned();
-        let answer = self.submit(|reply| Request::Heartbeat {
-            run_id,
-            seq,
-            details,
-            reply,
-        });
-        Box::pin(async move {
-            match answer {
-                Some(answer) => answer.await.unwrap_or_else(|_| Err(writer_gone(HEARTBEAT))),
-                None => Err(writer_gone(HEARTBEAT)),
-            }
+        self.submit(HEARTBEAT, move |conn, _| {
+            record_heartbeat(conn, &run_id, seq, token, &details, lease)
         })
     }
 }
@@ -468,6 +479,23 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
     let lock = if exclusive { Some(lock(&path)?) } else { None };
     configure_writer(&conn, sync).map_err(|e| schema::open_error(&path, e))?;
     schema::migrate(&mut conn, &path)?;
+    if exclusive {
+        // The lock file proves that no other worker process has the file:
+        // leases left by a previous process are void.
+        conn.execute_batch(
+            "UPDATE runs SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL;
+             UPDATE tasks SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL;",
+        )
+        .map_err(|e| schema::open_error(&path, e))?;
+    }
+    let last_token: i64 = conn
+        .query_row(
+            "SELECT max(coalesce((SELECT max(token) FROM runs), 0), coalesce((SELECT max(token) FROM tasks), 0))",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| schema::open_error(&path, e))?;
+    let tokens = Arc::new(AtomicU64::new(u64::try_from(last_token).unwrap_or(0)));
 
     let readers = Arc::new(Readers {
         path: path.clone(),
@@ -484,9 +512,10 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
     let writer = {
         let transactions = Arc::clone(&transactions);
         let conn = Arc::clone(&conn);
+        let tokens = Arc::clone(&tokens);
         std::thread::Builder::new()
             .name("reprise-sqlite-writer".to_owned())
-            .spawn(move || run_writer(&conn, queue, lock, &transactions))
+            .spawn(move || run_writer(&conn, &tokens, queue, lock, &transactions))
             .map_err(|e| Error::Store(StoreError::with_source(OPEN, false, e)))?
     };
     tracing::debug!(path = %path.display(), sync = sync.pragma(), "opened the SQLite store");
@@ -496,6 +525,7 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
         writer: Some(writer),
         conn,
         readers,
+        tokens,
         #[cfg(test)]
         transactions,
     })
@@ -602,85 +632,21 @@ impl Readers {
 // ---------------------------------------------------------------------------
 // The writer
 
+/// Work for the writing connection.
 enum Request {
-    Create {
-        new: NewWorkflow,
-        reply: oneshot::Sender<Result<Created, StoreError>>,
-    },
+    /// Workflow steps, from [`Store::commit_steps`].
     Commit {
         steps: Vec<StepCommit>,
         reply: oneshot::Sender<Vec<Result<(), StoreError>>>,
     },
-    Retry {
-        retry: TaskRetry,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    Enqueue {
-        workflow_id: String,
-        item: InboxItem,
-        now_ms: u64,
-        reply: oneshot::Sender<Result<Enqueued, StoreError>>,
-    },
-    Heartbeat {
-        run_id: String,
-        seq: u32,
-        details: Value,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
+    /// Any other write, made by [`SqliteStore::submit`].
+    Job(Job),
 }
 
-/// An executed request, waiting for its transaction's end to be answered.
-enum Done {
-    Create(
-        oneshot::Sender<Result<Created, StoreError>>,
-        Result<Created, StoreError>,
-    ),
-    Commit(
-        oneshot::Sender<Vec<Result<(), StoreError>>>,
-        Vec<Result<(), StoreError>>,
-    ),
-    Retry(
-        oneshot::Sender<Result<(), StoreError>>,
-        Result<(), StoreError>,
-    ),
-    Enqueue(
-        oneshot::Sender<Result<Enqueued, StoreError>>,
-        Result<Enqueued, StoreError>,
-    ),
-    Heartbeat(
-        oneshot::Sender<Result<(), StoreError>>,
-        Result<(), StoreError>,
-    ),
-}
-
-impl Done {
-    /// The transaction failed: nothing succeeded.
-    fn fail(&mut self, abort: &Abort) {
-        fn fail<T>(result: &mut Result<T, StoreError>, abort: &Abort, operation: &'static str) {
-            if result.is_ok() {
-                *result = Err(abort.error(operation));
-            }
-        }
-        match self {
-            Done::Create(_, result) => fail(result, abort, CREATE),
-            Done::Commit(_, results) => results.iter_mut().for_each(|r| fail(r, abort, COMMIT)),
-            Done::Retry(_, result) => fail(result, abort, RETRY),
-            Done::Enqueue(_, result) => fail(result, abort, ENQUEUE),
-            Done::Heartbeat(_, result) => fail(result, abort, HEARTBEAT),
-        }
-    }
-
-    fn answer(self) {
-        // A dropped receiver is a caller that stopped waiting: nothing to do.
-        match self {
-            Done::Create(reply, result) => drop(reply.send(result)),
-            Done::Commit(reply, results) => drop(reply.send(results)),
-            Done::Retry(reply, result) => drop(reply.send(result)),
-            Done::Enqueue(reply, result) => drop(reply.send(result)),
-            Done::Heartbeat(reply, result) => drop(reply.send(result)),
-        }
-    }
-}
+/// A write run in a batch's transaction; it returns how to answer its
+/// caller once the transaction ended (with the abort, if it failed).
+type Job = Box<dyn FnOnce(&Connection, &AtomicU64, &mut Option<Abort>) -> Answer + Send>;
+type Answer = Box<dyn FnOnce(Option<&Abort>) + Send>;
 
 /// Why a whole transaction failed.
 #[derive(Debug, Clone)]
@@ -714,6 +680,7 @@ struct BatchFailed(String);
 
 fn run_writer(
     conn: &Mutex<Option<Connection>>,
+    tokens: &AtomicU64,
     queue: mpsc::Receiver<Request>,
     lock: Option<File>,
     transactions: &AtomicU64,
@@ -730,7 +697,7 @@ fn run_writer(
         let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(conn) = guard.as_ref() {
             transactions.fetch_add(1, Ordering::Relaxed);
-            write_batch(conn, batch);
+            write_batch(conn, tokens, batch);
         }
     }
     // Close the database before releasing the lock.
@@ -746,52 +713,24 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// Runs a batch of requests in one transaction, then answers them.
-fn write_batch(conn: &Connection, batch: Vec<Request>) {
+fn write_batch(conn: &Connection, tokens: &AtomicU64, batch: Vec<Request>) {
     let count = batch.len();
     let mut abort = exec(conn, "BEGIN IMMEDIATE")
         .err()
         .map(|e| Abort::sql("starting a transaction", &e));
-    let mut done = Vec::with_capacity(count);
+    let mut commits = Vec::new();
+    let mut answers: Vec<Answer> = Vec::with_capacity(count);
     for request in batch {
-        done.push(match request {
-            Request::Create { new, reply } => {
-                let result = isolated(conn, &mut abort, CREATE, |conn| create(conn, &new));
-                Done::Create(reply, result)
-            }
+        match request {
             Request::Commit { steps, reply } => {
-                let results = steps
+                let results: Vec<_> = steps
                     .iter()
                     .map(|step| isolated(conn, &mut abort, COMMIT, |conn| apply_step(conn, step)))
                     .collect();
-                Done::Commit(reply, results)
+                commits.push((reply, results));
             }
-            Request::Retry { retry, reply } => {
-                let result = isolated(conn, &mut abort, RETRY, |conn| retry_task(conn, &retry));
-                Done::Retry(reply, result)
-            }
-            Request::Enqueue {
-                workflow_id,
-                item,
-                now_ms,
-                reply,
-            } => {
-                let result = isolated(conn, &mut abort, ENQUEUE, |conn| {
-                    enqueue(conn, &workflow_id, &item, now_ms)
-                });
-                Done::Enqueue(reply, result)
-            }
-            Request::Heartbeat {
-                run_id,
-                seq,
-                details,
-                reply,
-            } => {
-                let result = isolated(conn, &mut abort, HEARTBEAT, |conn| {
-                    record_heartbeat(conn, &run_id, seq, &details)
-                });
-                Done::Heartbeat(reply, result)
-            }
-        });
+            Request::Job(job) => answers.push(job(conn, tokens, &mut abort)),
+        }
     }
     if abort.is_none() {
         if let Err(e) = exec(conn, "COMMIT") {
@@ -805,9 +744,19 @@ fn write_batch(conn: &Connection, batch: Vec<Request>) {
                 tracing::error!(error = %e, "could not roll back a failed transaction");
             }
         }
-        done.iter_mut().for_each(|d| d.fail(abort));
     }
-    done.into_iter().for_each(Done::answer);
+    for (reply, mut results) in commits {
+        if let Some(abort) = &abort {
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(abort.error(COMMIT));
+            }
+        }
+        // A dropped receiver is a caller that stopped waiting.
+        let _ = reply.send(results);
+    }
+    for answer in answers {
+        answer(abort.as_ref());
+    }
 }
 
 /// Runs one unit of a batch under its own savepoint, so that its failure
@@ -859,7 +808,7 @@ fn isolated<T>(
     result
 }
 
-fn create(conn: &Connection, new: &NewWorkflow) -> Result<Created, StoreError> {
+fn create(conn: &Connection, tokens: &AtomicU64, new: &NewWorkflow) -> Result<Created, StoreError> {
     let context = || format!("workflow `{}`", new.workflow_id);
     let latest: Option<String> = conn
         .prepare_cached("SELECT latest_run_id FROM workflows WHERE workflow_id = ?1")
@@ -881,21 +830,33 @@ fn create(conn: &Connection, new: &NewWorkflow) -> Result<Created, StoreError> {
         return Ok(Created::Existing(record));
     }
     let now = int(new.now_ms);
+    let (owner, lease_until, token) = match &new.owner {
+        Some(lease) => (
+            Some(lease.worker.as_str()),
+            Some(int(now_ms().saturating_add(lease.duration_ms()))),
+            next_token(tokens),
+        ),
+        None => (None, None, 0),
+    };
     conn.prepare_cached(
         "INSERT INTO workflows (workflow_id, latest_run_id, name, created_ms) VALUES (?1, ?2, ?3, ?4)",
     )
     .and_then(|mut stmt| stmt.execute(params![new.workflow_id, new.run_id, new.name, now]))
     .and_then(|_| {
         conn.prepare_cached(
-            "INSERT INTO runs (run_id, workflow_id, name, status, created_ms, updated_ms, history_len)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1)",
+            "INSERT INTO runs (run_id, workflow_id, name, status, created_ms, updated_ms, history_len,
+                 owner, lease_until, token)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6, ?7, ?8)",
         )?
         .execute(params![
             new.run_id,
             new.workflow_id,
             new.name,
             RunStatus::Running.as_str(),
-            now
+            now,
+            owner,
+            lease_until,
+            int(token),
         ])
     })
     .and_then(|_| {
@@ -903,22 +864,44 @@ fn create(conn: &Connection, new: &NewWorkflow) -> Result<Created, StoreError> {
             .execute(params![new.run_id, new.started_event])
     })
     .map_err(|e| store_error(CREATE, context(), e))?;
-    Ok(Created::New)
+    Ok(Created::New { token })
+}
+
+fn next_token(tokens: &AtomicU64) -> Token {
+    tokens.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), StoreError> {
     let run_id = &step.run_id;
     let context = || format!("run `{run_id}`");
     let sql = |e| store_error(COMMIT, context(), e);
-    let run: Option<(i64, String, String)> = conn
-        .prepare_cached("SELECT history_len, workflow_id, name FROM runs WHERE run_id = ?1")
+    let run: Option<(i64, String, String, i64)> = conn
+        .prepare_cached("SELECT history_len, workflow_id, name, token FROM runs WHERE run_id = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row([run_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                .optional()
+            stmt.query_row([run_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()
         })
         .map_err(sql)?;
-    let Some((len, workflow_id, name)) = run else {
+    let Some((len, workflow_id, name, token)) = run else {
         return Err(StoreError::new(COMMIT, format!("no run `{run_id}`")));
+    };
+    if token != int(step.token) {
+        return Err(StoreError::fenced(
+            COMMIT,
+            format!(
+                "run `{run_id}` is held by another worker now (token {token}, the step has {})",
+                step.token
+            ),
+        ));
+    }
+    let (owner, lease_until) = match &step.lease {
+        Some(lease) => (
+            Some(lease.worker.as_str()),
+            Some(int(now_ms().saturating_add(lease.duration_ms()))),
+        ),
+        None => (None, None),
     };
     // A step without events (a change of status or progress alone) may
     // come from a worker that does not know the history's length.
@@ -968,8 +951,8 @@ fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), StoreError> {
         let mut insert = conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO tasks (run_id, seq, workflow_id, kind, name, input, options,
-                     attempt, scheduled_ms, due_ms, last_error, details, owner, lease_until)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL)",
+                     attempt, scheduled_ms, due_ms, last_error, details, owner, lease_until, token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )
             .map_err(sql)?;
         for task in &step.new_tasks {
@@ -996,6 +979,9 @@ fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), StoreError> {
                     int(task.due_ms),
                     task.last_error,
                     task.details.as_ref().map(json),
+                    owner,
+                    lease_until,
+                    token,
                 ])
                 .map_err(sql)?;
         }
@@ -1033,6 +1019,15 @@ fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), StoreError> {
         conn.prepare_cached("DELETE FROM tasks WHERE run_id = ?1")
             .and_then(|mut stmt| stmt.execute([run_id]))
             .map_err(sql)?;
+        conn.prepare_cached("UPDATE runs SET owner = NULL, lease_until = NULL WHERE run_id = ?1")
+            .and_then(|mut stmt| stmt.execute([run_id]))
+            .map_err(sql)?;
+        if step.new_run.is_none() {
+            // Nothing reads a finished workflow's messages any more.
+            conn.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1")
+                .and_then(|mut stmt| stmt.execute([&workflow_id]))
+                .map_err(sql)?;
+        }
     }
 
     if !step.done_inbox.is_empty() {
@@ -1048,8 +1043,9 @@ fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), StoreError> {
         // Continue-as-new: the next run of the workflow becomes its latest.
         let now = int(step.now_ms);
         conn.prepare_cached(
-            "INSERT INTO runs (run_id, workflow_id, name, status, created_ms, updated_ms, history_len)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1)",
+            "INSERT INTO runs (run_id, workflow_id, name, status, created_ms, updated_ms, history_len,
+                 owner, lease_until, token)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6, ?7, ?8)",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -1057,7 +1053,10 @@ fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), StoreError> {
                 workflow_id,
                 name,
                 RunStatus::Running.as_str(),
-                now
+                now,
+                owner,
+                lease_until,
+                token,
             ])
         })
         .and_then(|_| {
@@ -1099,19 +1098,69 @@ fn enqueue(
     })
 }
 
+/// The token of a task: `None` when the task is gone.
+fn task_token(
+    conn: &Connection,
+    operation: &'static str,
+    run_id: &str,
+    seq: u32,
+) -> Result<Option<i64>, StoreError> {
+    conn.prepare_cached("SELECT token FROM tasks WHERE run_id = ?1 AND seq = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![run_id, seq], |row| row.get(0))
+                .optional()
+        })
+        .map_err(|e| store_error(operation, format!("task {seq} of run `{run_id}`"), e))
+}
+
+/// Checks that a task is held under `token`: `Ok(false)` when it is gone.
+fn check_task(
+    conn: &Connection,
+    operation: &'static str,
+    run_id: &str,
+    seq: u32,
+    token: Token,
+) -> Result<bool, StoreError> {
+    match task_token(conn, operation, run_id, seq)? {
+        None => Ok(false),
+        Some(held) if held == int(token) => Ok(true),
+        Some(held) => Err(StoreError::fenced(
+            operation,
+            format!(
+                "task {seq} of run `{run_id}` is held by another worker now (token {held}, the write has {token})"
+            ),
+        )),
+    }
+}
+
 fn record_heartbeat(
     conn: &Connection,
     run_id: &str,
     seq: u32,
+    token: Token,
     details: &Value,
+    lease: Duration,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE tasks SET details = ?3 WHERE run_id = ?1 AND seq = ?2")
-        .and_then(|mut stmt| stmt.execute(params![run_id, seq, json(details)]))
-        .map_err(|e| store_error(HEARTBEAT, format!("task {seq} of run `{run_id}`"), e))?;
+    if !check_task(conn, HEARTBEAT, run_id, seq, token)? {
+        return Err(StoreError::fenced(
+            HEARTBEAT,
+            format!("task {seq} of run `{run_id}` is gone"),
+        ));
+    }
+    let until = int(now_ms().saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)));
+    conn.prepare_cached(
+        "UPDATE tasks SET details = ?3, lease_until = CASE WHEN owner IS NULL THEN NULL ELSE ?4 END
+         WHERE run_id = ?1 AND seq = ?2",
+    )
+    .and_then(|mut stmt| stmt.execute(params![run_id, seq, json(details), until]))
+    .map_err(|e| store_error(HEARTBEAT, format!("task {seq} of run `{run_id}`"), e))?;
     Ok(())
 }
 
 fn retry_task(conn: &Connection, retry: &TaskRetry) -> Result<(), StoreError> {
+    if !check_task(conn, RETRY, &retry.run_id, retry.seq, retry.token)? {
+        return Ok(());
+    }
     conn.prepare_cached(
         "UPDATE tasks SET attempt = ?3, due_ms = ?4, last_error = ?5 WHERE run_id = ?1 AND seq = ?2",
     )
@@ -1134,6 +1183,215 @@ fn retry_task(conn: &Connection, retry: &TaskRetry) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn complete_task(conn: &Connection, done: &TaskDone) -> Result<(), StoreError> {
+    if !check_task(conn, COMPLETE, &done.run_id, done.seq, done.token)? {
+        return Ok(());
+    }
+    let sql = |e| {
+        store_error(
+            COMPLETE,
+            format!("task {} of run `{}`", done.seq, done.run_id),
+            e,
+        )
+    };
+    conn.prepare_cached("DELETE FROM tasks WHERE run_id = ?1 AND seq = ?2")
+        .and_then(|mut stmt| stmt.execute(params![done.run_id, done.seq]))
+        .map_err(sql)?;
+    let (kind, payload) = InboxItem::Completed {
+        seq: done.seq,
+        result: done.result.clone(),
+    }
+    .encode();
+    conn.prepare_cached(
+        "INSERT INTO inbox (workflow_id, kind, payload, created_ms) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            done.workflow_id,
+            kind,
+            json(&payload),
+            int(done.now_ms)
+        ])
+    })
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// Names as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+fn names_json(names: &[String]) -> String {
+    serde_json::to_string(names).unwrap_or_else(|_| "[]".to_owned())
+}
+
+const SELECT_CLAIMABLE_RUNS: &str = "
+    SELECT r.run_id, coalesce(r.owner = ?1, 0) FROM runs r
+    WHERE r.status IN ('running', 'blocked')
+      AND (r.owner IS NULL OR r.owner = ?1 OR r.lease_until <= ?3)
+      AND r.name IN (SELECT value FROM json_each(?2))
+      AND (EXISTS (SELECT 1 FROM inbox i WHERE i.workflow_id = r.workflow_id)
+           OR ((r.owner IS NULL OR r.owner <> ?1)
+               AND (r.history_len = 1 OR r.status = 'blocked'
+                    OR EXISTS (SELECT 1 FROM tasks t
+                               WHERE t.run_id = r.run_id AND t.kind = 'timer' AND t.due_ms <= ?4))))
+    ORDER BY r.seq LIMIT ?5";
+
+fn claim_runs(
+    conn: &Connection,
+    tokens: &AtomicU64,
+    lease: &Lease,
+    names: &str,
+    limit: usize,
+    horizon_ms: u64,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    let sql = |e| store_error(CLAIM_RUNS, format!("worker `{}`", lease.worker), e);
+    let now = now_ms();
+    let until = int(now.saturating_add(lease.duration_ms()));
+    let candidates: Vec<(String, bool)> = conn
+        .prepare_cached(SELECT_CLAIMABLE_RUNS)
+        .and_then(|mut stmt| {
+            stmt.query_map(
+                params![
+                    lease.worker,
+                    names,
+                    int(now),
+                    int(now.saturating_add(horizon_ms)),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?
+            .collect()
+        })
+        .map_err(sql)?;
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for (run_id, mine) in candidates {
+        if mine {
+            conn.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE run_id = ?1")
+                .and_then(|mut stmt| stmt.execute(params![run_id, until]))
+                .map_err(sql)?;
+        } else {
+            let token = next_token(tokens);
+            conn.prepare_cached(
+                "UPDATE runs SET owner = ?2, lease_until = ?3, token = ?4 WHERE run_id = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute(params![run_id, lease.worker, until, int(token)]))
+            .map_err(sql)?;
+        }
+        let Some(record) = load_record(conn, CLAIM_RUNS, SELECT_RUN, &run_id)? else {
+            continue;
+        };
+        let token = conn
+            .prepare_cached("SELECT token FROM runs WHERE run_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([&run_id], |row| row.get::<_, i64>(0)))
+            .map_err(sql)?;
+        let inbox = select_inbox(conn, CLAIM_RUNS, Some(&record.workflow_id))?;
+        let tasks = if mine {
+            Vec::new()
+        } else {
+            select_tasks(conn, CLAIM_RUNS, Some(&run_id))?
+        };
+        claimed.push(ClaimedRun {
+            record,
+            token: u64::try_from(token).unwrap_or(0),
+            taken: !mine,
+            inbox,
+            tasks,
+        });
+    }
+    Ok(claimed)
+}
+
+const SELECT_CLAIMABLE_TASKS: &str = "
+    SELECT t.run_id, t.seq FROM tasks t JOIN runs r ON r.run_id = t.run_id
+    WHERE t.kind = 'activity' AND t.due_ms <= ?3 AND r.status = 'running'
+      AND (t.owner IS NULL OR t.lease_until <= ?2)
+      AND t.name IN (SELECT value FROM json_each(?1))
+    ORDER BY t.due_ms LIMIT ?4";
+
+fn claim_tasks(
+    conn: &Connection,
+    tokens: &AtomicU64,
+    lease: &Lease,
+    names: &str,
+    limit: usize,
+    horizon_ms: u64,
+) -> Result<Vec<Task>, StoreError> {
+    let sql = |e| store_error(CLAIM_TASKS, format!("worker `{}`", lease.worker), e);
+    let now = now_ms();
+    let until = int(now.saturating_add(lease.duration_ms()));
+    let candidates: Vec<(String, u32)> = conn
+        .prepare_cached(SELECT_CLAIMABLE_TASKS)
+        .and_then(|mut stmt| {
+            stmt.query_map(
+                params![
+                    names,
+                    int(now),
+                    int(now.saturating_add(horizon_ms)),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?
+            .collect()
+        })
+        .map_err(sql)?;
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for (run_id, seq) in candidates {
+        let token = next_token(tokens);
+        conn.prepare_cached(
+            "UPDATE tasks SET owner = ?3, lease_until = ?4, token = ?5 WHERE run_id = ?1 AND seq = ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![run_id, seq, lease.worker, until, int(token)]))
+        .map_err(sql)?;
+        let task = conn
+            .prepare_cached(SELECT_TASK)
+            .and_then(|mut stmt| {
+                stmt.query_row(params![run_id, seq], |row| {
+                    Ok(decode_task(CLAIM_TASKS, row))
+                })
+            })
+            .map_err(sql)?;
+        match task {
+            Ok(task) => claimed.push(task),
+            // A corrupt task: left claimed (so it is not handed out again
+            // and again) and reported.
+            Err(e) => tracing::error!(error = %e, "skipping a corrupt task"),
+        }
+    }
+    Ok(claimed)
+}
+
+fn release_leases(conn: &Connection, release: &Release) -> Result<(), StoreError> {
+    let sql = |e| store_error(RELEASE, format!("{release:?}"), e);
+    match release {
+        Release::Worker(worker) => {
+            conn.prepare_cached(
+                "UPDATE runs SET owner = NULL, lease_until = NULL WHERE owner = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute([worker]))
+            .map_err(sql)?;
+            conn.prepare_cached(
+                "UPDATE tasks SET owner = NULL, lease_until = NULL WHERE owner = ?1",
+            )
+            .and_then(|mut stmt| stmt.execute([worker]))
+            .map_err(sql)?;
+        }
+        Release::Run { run_id, token } => {
+            let released = conn
+                .prepare_cached(
+                    "UPDATE runs SET owner = NULL, lease_until = NULL WHERE run_id = ?1 AND token = ?2",
+                )
+                .and_then(|mut stmt| stmt.execute(params![run_id, int(*token)]))
+                .map_err(sql)?;
+            if released > 0 {
+                conn.prepare_cached(
+                    "UPDATE tasks SET owner = NULL, lease_until = NULL WHERE run_id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute([run_id]))
+                .map_err(sql)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------
 // Reading rows
 
@@ -1145,7 +1403,7 @@ macro_rules! run_columns {
 
 macro_rules! task_columns {
     () => {
-        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details"
+        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token"
     };
 }
 
@@ -1170,11 +1428,88 @@ const SELECT_RUN_TASKS: &str = concat!(
     task_columns!(),
     " FROM tasks WHERE run_id = ?1 ORDER BY seq"
 );
+const SELECT_TASK: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks WHERE run_id = ?1 AND seq = ?2"
+);
 const SELECT_ALL_TASKS: &str = concat!(
     "SELECT ",
     task_columns!(),
     " FROM tasks ORDER BY run_id, seq"
 );
+
+/// Tasks of a run (a corrupt one is an error), or of every run (a corrupt
+/// one is skipped and logged, see the module docs).
+fn select_tasks(
+    conn: &Connection,
+    operation: &'static str,
+    run_id: Option<&str>,
+) -> Result<Vec<Task>, StoreError> {
+    let context = || match run_id {
+        Some(run_id) => format!("tasks of run `{run_id}`"),
+        None => "the `tasks` table".to_owned(),
+    };
+    let (sql, args) = match run_id {
+        Some(run_id) => (SELECT_RUN_TASKS, vec![run_id]),
+        None => (SELECT_ALL_TASKS, Vec::new()),
+    };
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(|e| store_error(operation, context(), e))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |row| {
+            Ok(decode_task(operation, row))
+        })
+        .map_err(|e| store_error(operation, context(), e))?;
+    let mut tasks = Vec::new();
+    for row in rows {
+        match row.map_err(|e| store_error(operation, context(), e))? {
+            Ok(task) => tasks.push(task),
+            Err(e) if run_id.is_none() => {
+                tracing::error!(error = %e, "skipping a corrupt task");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(tasks)
+}
+
+/// Inbox messages of a workflow, or of every workflow, in arrival order;
+/// a corrupt one is skipped and logged.
+fn select_inbox(
+    conn: &Connection,
+    operation: &'static str,
+    workflow_id: Option<&str>,
+) -> Result<Vec<InboxRecord>, StoreError> {
+    let context = || "the `inbox` table".to_owned();
+    let (sql, args) = match workflow_id {
+        Some(id) => (
+            "SELECT id, workflow_id, kind, payload FROM inbox WHERE workflow_id = ?1 ORDER BY id",
+            vec![id],
+        ),
+        None => (
+            "SELECT id, workflow_id, kind, payload FROM inbox ORDER BY id",
+            Vec::new(),
+        ),
+    };
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(|e| store_error(operation, context(), e))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |row| {
+            Ok(decode_inbox(operation, row))
+        })
+        .map_err(|e| store_error(operation, context(), e))?;
+    let mut messages = Vec::new();
+    for row in rows {
+        match row.map_err(|e| store_error(operation, context(), e))? {
+            Ok(message) => messages.push(message),
+            Err(e) => tracing::error!(error = %e, "skipping a corrupt inbox message"),
+        }
+    }
+    Ok(messages)
+}
 
 /// The run selected by `sql` with the one parameter `key`.
 fn load_record(
@@ -1252,7 +1587,7 @@ fn decode_run(operation: &'static str, row: &Row<'_>) -> Result<RunRecord, Store
     })
 }
 
-fn decode_inbox(row: &Row<'_>) -> Result<InboxRecord, StoreError> {
+fn decode_inbox(operation: &'static str, row: &Row<'_>) -> Result<InboxRecord, StoreError> {
     let key = match row.get_ref(0) {
         Ok(ValueRef::Integer(n)) => format!("id {n}"),
         Ok(other) => format!("id {}", show(other)),
@@ -1260,7 +1595,7 @@ fn decode_inbox(row: &Row<'_>) -> Result<InboxRecord, StoreError> {
     };
     let fields = Fields {
         row,
-        operation: INBOX,
+        operation,
         table: "inbox",
         key,
     };
@@ -1315,6 +1650,7 @@ fn decode_task(operation: &'static str, row: &Row<'_>) -> Result<Task, StoreErro
         due_ms: fields.uint(9, "due_ms")?,
         last_error: fields.opt_text(10, "last_error")?,
         details: fields.opt_json(11, "details")?,
+        token: fields.uint(12, "token")?,
     })
 }
 

@@ -16,7 +16,7 @@ use crate::history::Resolution;
 use crate::replay::{panic_message, RunFault};
 use crate::store::{Task, TaskRetry};
 
-use super::{millis, now_ms, Engine, WfMsg};
+use super::{millis, Completion, Engine, WfMsg};
 
 /// How often an attempt's new heartbeat details are written to the store, at most.
 const HEARTBEAT_FLUSH: Duration = Duration::from_secs(1);
@@ -44,7 +44,7 @@ impl Engine {
             return;
         }
         let options = &task.options;
-        let now = now_ms();
+        let now = self.now_ms();
         let deadline = options
             .schedule_to_close
             .map(|d| task.scheduled_ms.saturating_add(millis(d)));
@@ -117,10 +117,23 @@ impl Engine {
                 if let Some(details) = details.filter(|_| flushed.is_none_or(|f| f < last)) {
                     if let Err(e) = self
                         .store
-                        .record_heartbeat(&task.run_id, task.seq, details)
+                        .record_heartbeat(
+                            &task.run_id,
+                            task.seq,
+                            task.token,
+                            details,
+                            self.lease.duration,
+                        )
                         .await
                     {
-                        tracing::warn!(error = %e, "could not store heartbeat details");
+                        if e.is_fenced() {
+                            // The task is gone or held by another worker:
+                            // this attempt's result would be dropped.
+                            tracing::warn!(error = %e, "the attempt lost its lease; it is cancelled");
+                            ctx.cancel();
+                        } else {
+                            tracing::warn!(error = %e, "could not store heartbeat details");
+                        }
                     }
                     flushed = Some(last);
                 }
@@ -159,13 +172,15 @@ impl Engine {
         };
         match tokio::time::timeout(Duration::from_millis(limit), guarded).await {
             Ok(result) => result,
-            Err(_) if deadline.is_some_and(|d| now_ms() >= d) => Err(ActivityError::non_retryable(
-                SCHEDULE_TO_CLOSE_TIMEOUT,
-                format!(
-                    "activity `{}` did not finish within its schedule_to_close timeout",
-                    task.name
-                ),
-            )),
+            Err(_) if deadline.is_some_and(|d| self.now_ms() >= d) => {
+                Err(ActivityError::non_retryable(
+                    SCHEDULE_TO_CLOSE_TIMEOUT,
+                    format!(
+                        "activity `{}` did not finish within its schedule_to_close timeout",
+                        task.name
+                    ),
+                ))
+            }
             Err(_) => Err(ActivityError::new(
                 START_TO_CLOSE_TIMEOUT,
                 format!(
@@ -189,7 +204,7 @@ impl Engine {
             .options
             .retry
             .delay_after(task.attempt, &data.kind, data.non_retryable);
-        let next_due = retry_in.map(|d| now_ms().saturating_add(millis(d)));
+        let next_due = retry_in.map(|d| self.now_ms().saturating_add(millis(d)));
         match next_due {
             Some(due)
                 if deadline.is_none_or(|deadline| due < deadline)
@@ -200,6 +215,7 @@ impl Engine {
                 let retry = TaskRetry {
                     run_id: task.run_id.clone(),
                     seq: task.seq,
+                    token: task.token,
                     next_attempt: task.attempt + 1,
                     due_ms: due,
                     last_error: error.to_string(),
@@ -207,14 +223,27 @@ impl Engine {
                 if let Some(details) = details.clone() {
                     if let Err(e) = self
                         .store
-                        .record_heartbeat(&task.run_id, task.seq, details)
+                        .record_heartbeat(
+                            &task.run_id,
+                            task.seq,
+                            task.token,
+                            details,
+                            self.lease.duration,
+                        )
                         .await
                     {
                         tracing::warn!(error = %e, "could not store heartbeat details");
                     }
                 }
-                if let Err(e) = self.store.retry_task(retry).await {
-                    tracing::error!(error = %e, "could not record a failed attempt; retrying anyway");
+                match self.store.retry_task(retry).await {
+                    Err(e) if e.is_fenced() => {
+                        tracing::warn!(error = %e, "the attempt lost its lease; another worker retries it");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not record a failed attempt; retrying anyway");
+                    }
+                    Ok(()) => {}
                 }
                 let mut next = task;
                 next.attempt += 1;
@@ -249,11 +278,13 @@ impl Engine {
             }
             data
         }));
-        self.send(WfMsg::Complete {
+        self.send(WfMsg::Complete(Box::new(Completion {
+            workflow_id: task.workflow_id.clone(),
             run_id: task.run_id.clone(),
             seq: task.seq,
+            token: task.token,
             resolution,
-        });
+        })));
     }
 
     /// Tells the attempts in flight of a run's call (or of all its calls)

@@ -1,5 +1,6 @@
-//! The workflow executor task: the cache of live runs, one activation per
-//! run touched by a batch of messages, one commit per batch.
+//! The workflow executor task: the runs this worker holds and the cache of
+//! live runs, one activation per run touched by a batch of messages, one
+//! commit per batch.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -7,11 +8,14 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::history::{Event, Input, RecordedHistory};
+use crate::history::{Event, Input, RecordedHistory, Resolution};
 use crate::replay::{Issued, LiveRun, Outcome, RunFault};
-use crate::store::{InboxItem, NewRun, RunStatus, StatusChange, StepCommit, Task, TaskKind};
+use crate::store::{
+    InboxItem, InboxRecord, NewRun, RunStatus, StatusChange, StepCommit, Task, TaskDone, TaskKind,
+    Token,
+};
 
-use super::{now_ms, Engine, StartedRun, WfMsg};
+use super::{Completion, Engine, StartedRun, WfMsg};
 
 /// Live runs in memory, least recently used evicted first.
 struct Cache {
@@ -78,6 +82,8 @@ struct AfterCommit {
     next_run: Option<Box<StartedRun>>,
     /// Inbox messages the step consumed.
     inbox: Vec<u64>,
+    /// The token the step was written with.
+    token: Token,
 }
 
 /// How long after a failed commit a run is driven again from the store.
@@ -93,6 +99,7 @@ impl AfterCommit {
             cancelled_calls: Vec::new(),
             next_run: None,
             inbox: Vec::new(),
+            token: 0,
         }
     }
 }
@@ -112,6 +119,9 @@ struct RunBatch {
 /// The workflow executor task.
 pub(super) struct Executor {
     engine: Arc<Engine>,
+    /// The runs this worker holds, with the token of its claim: the only
+    /// runs it steps. A run leaves when it ends or another worker takes it.
+    owned: HashMap<String, Token>,
     cache: Cache,
     /// Runs stopped by a fault: completions for them are dropped (their tasks
     /// stay in the store and run again after a restart with fixed code).
@@ -123,6 +133,12 @@ pub(super) struct Executor {
 
 /// Messages taken per batch, at most.
 const MAX_BATCH: usize = 4096;
+
+/// A step's fencing token and lease, for a run held here.
+fn fence(step: &mut StepCommit, engine: &Engine, token: Token) {
+    step.token = token;
+    step.lease = Some(engine.lease.clone());
+}
 
 /// What loading a run into the cache gave.
 enum Load {
@@ -159,6 +175,7 @@ impl Executor {
     pub(super) fn new(engine: Arc<Engine>, max_cached_runs: usize) -> Self {
         Self {
             engine,
+            owned: HashMap::new(),
             cache: Cache::new(max_cached_runs),
             blocked: HashSet::new(),
             delivered: HashSet::new(),
@@ -181,82 +198,81 @@ impl Executor {
             let mut per_run: Vec<(String, RunBatch)> = Vec::new();
             let mut index: HashMap<String, usize> = HashMap::new();
             let mut faults = Vec::new();
-            let mut stale = Vec::new();
+            let mut foreign = Vec::new();
             for msg in batch.drain(..) {
-                let run_id = match &msg {
-                    WfMsg::Resume { run_id } | WfMsg::Complete { run_id, .. } => run_id.clone(),
+                let (run_id, records) = match msg {
+                    WfMsg::Claimed(claimed) => {
+                        let claimed = *claimed;
+                        let run_id = claimed.record.run_id.clone();
+                        if claimed.taken {
+                            // Whatever this process remembers of the run
+                            // predates the other worker's steps.
+                            self.cache.remove(&run_id);
+                            self.blocked.remove(&run_id);
+                            for task in claimed.tasks {
+                                if task.kind == TaskKind::Timer {
+                                    self.engine.schedule(task);
+                                }
+                            }
+                        }
+                        self.owned.insert(run_id.clone(), claimed.token);
+                        let entry = entry(&mut per_run, &mut index, &run_id);
+                        entry.resume |= claimed.taken;
+                        (run_id, claimed.inbox)
+                    }
                     WfMsg::Started(started) => {
-                        self.prime(started);
-                        started.run_id.clone()
-                    }
-                    WfMsg::Inbox(record) => {
-                        if self.delivered.contains(&record.id) {
-                            continue;
-                        }
-                        let Some((run_id, ended)) = self.current_run(&record.workflow_id).await
-                        else {
-                            continue;
-                        };
-                        self.delivered.insert(record.id);
-                        if ended {
-                            // Accepted just before its workflow ended: it
-                            // reaches no run. Consume it, and say so.
-                            tracing::warn!(
-                                workflow.id = %record.workflow_id,
-                                message = ?record.item,
-                                "a message arrived as its workflow ended; dropped"
-                            );
-                            stale.push((run_id, record.workflow_id.clone(), record.id));
-                            continue;
-                        }
-                        run_id
-                    }
-                    WfMsg::Fault { run_id, fault } => {
-                        faults.push((run_id.clone(), fault.clone()));
+                        self.owned.insert(started.run_id.clone(), started.token);
+                        self.prime(&started);
+                        entry(&mut per_run, &mut index, &started.run_id).resume = true;
                         continue;
                     }
-                    WfMsg::Shutdown(_) | WfMsg::Barrier(_) => {
-                        match msg {
-                            WfMsg::Shutdown(tx) => stop = Some(tx),
-                            WfMsg::Barrier(tx) => barriers.push(tx),
-                            _ => {}
+                    WfMsg::Complete(done) => {
+                        let done = *done;
+                        if self.owned.contains_key(&done.run_id) {
+                            entry(&mut per_run, &mut index, &done.run_id)
+                                .inputs
+                                .push(Input::Resolve(done.seq, done.resolution));
+                        } else {
+                            foreign.push(done);
                         }
+                        continue;
+                    }
+                    WfMsg::Inbox { run_id, record } => {
+                        let run_id = if self.owned.contains_key(&run_id) {
+                            run_id
+                        } else {
+                            // The run may have continued as new: its
+                            // successor takes the message, if held here.
+                            match self.current_run(&record.workflow_id).await {
+                                Some(current) if self.owned.contains_key(&current) => current,
+                                // Its holder claims it from the store.
+                                _ => continue,
+                            }
+                        };
+                        (run_id, vec![record])
+                    }
+                    WfMsg::Fault { run_id, fault } => {
+                        faults.push((run_id, fault));
+                        continue;
+                    }
+                    WfMsg::Shutdown(tx) => {
+                        stop = Some(tx);
+                        continue;
+                    }
+                    WfMsg::Barrier(tx) => {
+                        barriers.push(tx);
                         continue;
                     }
                 };
-                let i = *index.entry(run_id.clone()).or_insert_with(|| {
-                    per_run.push((run_id, RunBatch::default()));
-                    per_run.len() - 1
-                });
-                let entry = &mut per_run[i].1;
-                match msg {
-                    WfMsg::Resume { .. } | WfMsg::Started(_) => entry.resume = true,
-                    WfMsg::Complete {
-                        seq, resolution, ..
-                    } => entry.inputs.push(Input::Resolve(seq, resolution)),
-                    WfMsg::Inbox(record) => match record.item {
-                        InboxItem::Signal(signal) => {
-                            entry.inputs.push(Input::Signal(signal));
-                            entry.inbox.push(record.id);
-                        }
-                        InboxItem::Cancel => {
-                            entry.inputs.push(Input::Cancel);
-                            entry.inbox.push(record.id);
-                        }
-                        InboxItem::Terminate { reason } => {
-                            entry.terminate.get_or_insert((record.id, reason));
-                        }
-                        InboxItem::Wake => {
-                            entry.resume = true;
-                            entry.inbox.push(record.id);
-                        }
-                    },
-                    WfMsg::Fault { .. } | WfMsg::Shutdown(_) | WfMsg::Barrier(_) => {
-                        unreachable!("handled above")
+                for record in records {
+                    if !self.delivered.insert(record.id) {
+                        continue;
                     }
+                    add_inbox(entry(&mut per_run, &mut index, &run_id), record);
                 }
             }
-            self.process(per_run, faults, stale).await;
+            self.store_foreign(foreign);
+            self.process(per_run, faults).await;
             for tx in barriers {
                 let _ = tx.send(());
             }
@@ -264,6 +280,38 @@ impl Executor {
                 let _ = tx.send(());
                 return;
             }
+        }
+    }
+
+    /// Stores completions of runs this worker does not hold as inputs of
+    /// those runs, for their owners (a timer's is dropped: the run's owner
+    /// fires its own timers).
+    fn store_foreign(&self, foreign: Vec<Completion>) {
+        for done in foreign {
+            let Resolution::Activity(result) = done.resolution else {
+                continue;
+            };
+            let engine = self.engine.clone();
+            let done = TaskDone {
+                workflow_id: done.workflow_id,
+                run_id: done.run_id,
+                seq: done.seq,
+                token: done.token,
+                result,
+                now_ms: engine.now_ms(),
+            };
+            tokio::spawn(async move {
+                match engine.store.complete_task(done).await {
+                    Ok(()) => engine.kick(),
+                    Err(e) if e.is_fenced() => {
+                        tracing::warn!(error = %e, "an activity finished after its lease was lost; its result is dropped");
+                    }
+                    // The task stays, and runs again: at-least-once.
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not store an activity's completion")
+                    }
+                }
+            });
         }
     }
 
@@ -292,11 +340,11 @@ impl Executor {
         }
     }
 
-    /// The latest run of a workflow, if it is not finished.
-    /// The latest run of a workflow, and whether it has ended.
-    async fn current_run(&mut self, workflow_id: &str) -> Option<(String, bool)> {
+    /// The latest run of a workflow, unless it has ended.
+    async fn current_run(&mut self, workflow_id: &str) -> Option<String> {
         match self.engine.store.latest_run(workflow_id).await {
-            Ok(Some(record)) => Some((record.run_id, record.status.is_finished())),
+            Ok(Some(record)) if !record.status.is_finished() => Some(record.run_id),
+            Ok(Some(_)) => None,
             Ok(None) => None,
             Err(e) => {
                 tracing::error!(workflow.id = %workflow_id, error = %e, "could not find the workflow's run");
@@ -305,25 +353,15 @@ impl Executor {
         }
     }
 
-    async fn process(
-        &mut self,
-        per_run: Vec<(String, RunBatch)>,
-        faults: Vec<(String, RunFault)>,
-        stale: Vec<(String, String, u64)>,
-    ) {
-        let now = now_ms();
+    async fn process(&mut self, per_run: Vec<(String, RunBatch)>, faults: Vec<(String, RunFault)>) {
+        let now = self.engine.now_ms();
         let mut steps = Vec::new();
         let mut after = Vec::new();
-        for (run_id, workflow_id, id) in stale {
-            steps.push(StepCommit {
-                run_id: run_id.clone(),
-                done_inbox: vec![id],
-                now_ms: now,
-                ..StepCommit::default()
-            });
-            after.push(AfterCommit::status(&workflow_id, &run_id, false));
-        }
         for (run_id, fault) in faults {
+            if !self.owned.contains_key(&run_id) {
+                tracing::warn!(run.id = %run_id, %fault, "a run held by another worker cannot go on here");
+                continue;
+            }
             if let Some((step, then)) = self.block(&run_id, &fault, now).await {
                 steps.push(step);
                 after.push(then);
@@ -339,23 +377,42 @@ impl Executor {
                 after.push(then);
             }
         }
+        for (step, then) in steps.iter_mut().zip(after.iter_mut()) {
+            let token = self.owned.get(&step.run_id).copied().unwrap_or_default();
+            fence(step, &self.engine, token);
+            then.token = token;
+            // The store holds the step's tasks under the run's token.
+            for task in &mut then.new_tasks {
+                task.token = token;
+            }
+        }
         if steps.is_empty() {
             return;
         }
         let results = self.engine.store.commit_steps(steps).await;
         for (result, then) in results.into_iter().zip(after) {
             if let Err(e) = result {
-                // The run's memory is ahead of the store: forget it, and
-                // drive it again from what is stored in a moment.
-                tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step; retrying");
                 self.cache.remove(&then.run_id);
+                self.blocked.remove(&then.run_id);
+                if self.owned.get(&then.run_id) == Some(&then.token) {
+                    self.owned.remove(&then.run_id);
+                }
+                if e.is_fenced() {
+                    // Another worker took the run (this worker's lease had
+                    // expired): it is theirs now.
+                    tracing::warn!(run.id = %then.run_id, error = %e, "a run moved to another worker; dropped here");
+                    continue;
+                }
+                // The run's memory is ahead of the store: forget it, and
+                // have it claimed again from what is stored in a moment.
+                tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step; retrying");
                 for id in &then.inbox {
                     self.delivered.remove(id);
                 }
                 let engine = self.engine.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(REDRIVE_DELAY).await;
-                    engine.redrive(&then.workflow_id, &then.run_id).await;
+                    engine.redrive(then.run_id, then.token).await;
                 });
                 continue;
             }
@@ -366,10 +423,13 @@ impl Executor {
                 self.engine.cancel_attempt(&then.run_id, Some(seq));
             }
             if then.wake {
+                self.owned.remove(&then.run_id);
                 self.engine.cancel_attempt(&then.run_id, None);
                 self.engine.wake_waiters(&then.workflow_id);
             }
-            if let Some(next) = then.next_run {
+            if let Some(mut next) = then.next_run {
+                // The same worker holds the next run, under the same token.
+                next.token = then.token;
                 self.engine.send(WfMsg::Started(next));
             }
         }
@@ -607,6 +667,7 @@ impl Executor {
                         due_ms: now,
                         last_error: None,
                         details: None,
+                        token: 0,
                     });
                 }
                 Issued::Timer { seq, fire_at_ms } => {
@@ -624,6 +685,7 @@ impl Executor {
                         due_ms: fire_at_ms,
                         last_error: None,
                         details: None,
+                        token: 0,
                     });
                 }
                 Issued::Marker { seq, kind, value } => {
@@ -688,6 +750,7 @@ impl Executor {
                     name,
                     input,
                     signals: activation.unconsumed_signals,
+                    token: 0,
                 }));
                 wake = true;
             }
@@ -728,6 +791,9 @@ impl Executor {
             now_ms: now,
             done_inbox: done_inbox.clone(),
             new_run,
+            // Set with the other steps' in `process`.
+            token: 0,
+            lease: None,
         };
         let after = AfterCommit {
             workflow_id,
@@ -737,7 +803,38 @@ impl Executor {
             cancelled_calls: activation.cancelled_calls,
             next_run,
             inbox: done_inbox,
+            token: 0,
         };
         Some((step, after))
     }
+}
+
+/// The batch entry of a run, created on first use.
+fn entry<'a>(
+    per_run: &'a mut Vec<(String, RunBatch)>,
+    index: &mut HashMap<String, usize>,
+    run_id: &str,
+) -> &'a mut RunBatch {
+    let i = *index.entry(run_id.to_owned()).or_insert_with(|| {
+        per_run.push((run_id.to_owned(), RunBatch::default()));
+        per_run.len() - 1
+    });
+    &mut per_run[i].1
+}
+
+/// Adds an inbox message to a run's batch.
+fn add_inbox(entry: &mut RunBatch, record: InboxRecord) {
+    match record.item {
+        InboxItem::Signal(signal) => entry.inputs.push(Input::Signal(signal)),
+        InboxItem::Cancel => entry.inputs.push(Input::Cancel),
+        InboxItem::Terminate { reason } => {
+            entry.terminate.get_or_insert((record.id, reason));
+            return;
+        }
+        InboxItem::Wake => entry.resume = true,
+        InboxItem::Completed { seq, result } => entry
+            .inputs
+            .push(Input::Resolve(seq, Resolution::Activity(result))),
+    }
+    entry.inbox.push(record.id);
 }

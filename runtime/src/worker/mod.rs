@@ -1,26 +1,36 @@
-//! The in-process worker: one workflow executor task, a timer task, and
-//! activity attempts on the tokio runtime.
+//! The worker: one workflow executor task, a timer task, activity attempts
+//! on the tokio runtime, and the tasks that claim work and renew leases.
 //!
-//! * The **workflow executor** owns the cache of live runs. It receives
-//!   messages (a run to start or resume, an activity's or timer's
-//!   completion), takes every message already queued as one batch, runs one
+//! * The **claimer** takes work from the store under this worker's lease:
+//!   runs that have something to do ([`Store::claim_runs`]) go to the
+//!   executor with their new inbox messages, activity attempts nobody holds
+//!   ([`Store::claim_tasks`]) are dispatched here. It looks when the store
+//!   notifies it (another process wrote), when this process kicks it, and
+//!   at a slow poll otherwise.
+//! * The **renewer** extends this worker's leases while it lives, and reads
+//!   the store's clock so due times agree across workers.
+//! * The **workflow executor** owns the cache of live runs and the tokens of
+//!   the runs this worker holds. It receives messages (a claimed run, a run
+//!   this process created, an activity's or timer's completion, an inbox
+//!   message), takes every message already queued as one batch, runs one
 //!   activation per run touched, and commits all of the batch's steps in one
 //!   store transaction (group commit). Only after that commit are the new
 //!   activity tasks dispatched, the new timers armed and the waiters of
-//!   finished workflows woken.
-//! * The **timer task** keeps one heap of deadlines: durable timers, and
-//!   activity attempts waiting out a retry backoff.
+//!   finished workflows woken. A completion for a run this worker does not
+//!   hold is stored as an input of that run instead, for its owner.
+//! * The **timer task** keeps one heap of deadlines: durable timers of the
+//!   runs held here, and activity attempts waiting out a retry backoff.
 //! * **Activity attempts** run as tokio tasks, at most
 //!   `max_concurrent_activities` at once. A final result goes to the
-//!   executor, which records it with the workflow's reaction to it in one
-//!   commit and deletes the task; a retryable failure is recorded on the task
-//!   with the time of the next attempt.
+//!   executor; a retryable failure is recorded on the task with the time of
+//!   the next attempt.
 
 mod activity;
 mod executor;
 mod timer;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,7 +44,9 @@ use crate::context::{ActivityContext, AttemptInfo};
 use crate::history::{Resolution, SignalData};
 use crate::registry::Registry;
 use crate::replay::RunFault;
-use crate::store::{InboxRecord, RunStatus, Store, Task, TaskKind};
+use crate::store::{
+    ClaimFilter, ClaimedRun, InboxRecord, Lease, Release, Store, Task, TaskKind, Token,
+};
 
 /// The current wall-clock time in Unix milliseconds.
 pub(crate) fn now_ms() -> u64 {
@@ -51,27 +63,32 @@ fn millis(d: Duration) -> u64 {
 /// A message to the workflow executor.
 #[derive(Debug)]
 pub(crate) enum WfMsg {
-    /// A run exists in the store and may need its first activation, or (if
-    /// blocked) another try at replay.
-    Resume { run_id: String },
+    /// The claimer took a run, or found new messages for a run held here.
+    Claimed(Box<ClaimedRun>),
     /// A run this process just created: it needs its first activation, and
     /// its start is known without reading it back from the store.
     Started(Box<StartedRun>),
     /// A completion for a run.
-    Complete {
-        run_id: String,
-        seq: u32,
-        resolution: Resolution,
-    },
-    /// A message from a workflow's inbox: a signal, a cancellation or a
-    /// termination.
-    Inbox(InboxRecord),
+    Complete(Box<Completion>),
+    /// A message this process put in a workflow's inbox, for its run.
+    Inbox { run_id: String, record: InboxRecord },
     /// A run cannot go on (e.g. an activity it calls is not registered).
     Fault { run_id: String, fault: RunFault },
     /// Answered once every message sent before it is processed.
     Barrier(oneshot::Sender<()>),
     /// Finish the current batch and stop.
     Shutdown(oneshot::Sender<()>),
+}
+
+/// An activity call or a timer that finished.
+#[derive(Debug)]
+pub(crate) struct Completion {
+    pub(crate) workflow_id: String,
+    pub(crate) run_id: String,
+    pub(crate) seq: u32,
+    /// The token of the attempt's task (0 for a timer).
+    pub(crate) token: Token,
+    pub(crate) resolution: Resolution,
 }
 
 /// What a newly created run starts with.
@@ -82,6 +99,8 @@ pub(crate) struct StartedRun {
     pub(crate) name: String,
     pub(crate) input: Value,
     pub(crate) signals: Vec<SignalData>,
+    /// The token this worker holds the run with.
+    pub(crate) token: Token,
 }
 
 /// Settings of the worker.
@@ -90,7 +109,39 @@ pub(crate) struct WorkerConfig {
     pub(crate) max_concurrent_activities: usize,
     pub(crate) max_cached_runs: usize,
     /// False for a client: no executor, timers or activities in this process.
-    pub(crate) run_workflows: bool,
+    pub(crate) worker: bool,
+    /// This worker's id (`None`: host name, pid and a random suffix).
+    pub(crate) worker_id: Option<String>,
+    /// How long a claim lasts unrenewed.
+    pub(crate) lease: Duration,
+    /// How often the claimer looks without being woken (`None`: the store's
+    /// default).
+    pub(crate) poll_interval: Option<Duration>,
+}
+
+impl WorkerConfig {
+    pub(crate) fn new() -> Self {
+        Self {
+            max_concurrent_activities: 100,
+            max_cached_runs: 10_000,
+            worker: true,
+            worker_id: None,
+            lease: Duration::from_secs(10),
+            poll_interval: None,
+        }
+    }
+}
+
+/// The default worker id: host name, process id and a random suffix.
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &suffix[..8])
 }
 
 /// What the runtime, its handles and the worker tasks share.
@@ -105,8 +156,19 @@ pub(crate) struct Engine {
     /// Attempts in flight, by `(run_id, seq)`, to tell them of a cancellation.
     running: Mutex<BTreeMap<(String, u32), ActivityContext>>,
     shutdown: tokio::sync::watch::Sender<bool>,
-    /// A client runtime: results are polled, not pushed.
-    pub(crate) client: bool,
+    /// Whether this process runs workflows (false for a client).
+    pub(crate) worker: bool,
+    /// This worker's lease: its id and how long its claims last.
+    pub(crate) lease: Arc<Lease>,
+    /// The store's clock minus this process's, in ms (0 for stores
+    /// without a clock of their own).
+    clock_offset: AtomicI64,
+    /// Wakes the claimer: this process stored work for others to claim.
+    kick: tokio::sync::Notify,
+    poll_interval: Duration,
+    /// Names for claims: the registered workflow and activity types.
+    workflow_names: Vec<String>,
+    activity_names: Vec<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -121,17 +183,20 @@ impl std::fmt::Debug for Engine {
 #[derive(Debug)]
 pub(crate) struct WorkerTasks {
     executor: Option<tokio::task::JoinHandle<()>>,
-    /// The timer heap and the watcher of other processes' requests.
+    /// The timer heap, the claimer and the renewer.
     others: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// How often a worker looks for requests (signals, cancellations) that
-/// client processes wrote to a shared store.
-const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// Runs or tasks taken per claim, at most.
+const CLAIM_LIMIT: usize = 256;
+/// The longest wait between two claims after a store error.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Engine {
-    /// Starts the worker: resumes every unfinished run, re-arms timers and
-    /// re-dispatches activity tasks found in the store.
+    /// Starts the worker: gives back what a previous process of this
+    /// worker id held, then claims every run and activity task that has
+    /// something to do before returning, so that blocked runs that replay
+    /// cleanly now are running again when `build` returns.
     pub(crate) async fn start(
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
@@ -140,7 +205,16 @@ impl Engine {
         let (wf_tx, wf_rx) = mpsc::unbounded_channel();
         let (due_tx, due_rx) = mpsc::unbounded_channel();
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let lease = Arc::new(Lease {
+            worker: config.worker_id.clone().unwrap_or_else(default_worker_id),
+            duration: config.lease,
+        });
+        let poll_interval = config
+            .poll_interval
+            .unwrap_or_else(|| store.poll_interval());
         let engine = Arc::new(Engine {
+            workflow_names: registry.workflow_names(),
+            activity_names: registry.activity_names(),
             store,
             registry,
             wf_tx,
@@ -149,9 +223,13 @@ impl Engine {
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(BTreeMap::new()),
             shutdown,
-            client: !config.run_workflows,
+            worker: config.worker,
+            lease,
+            clock_offset: AtomicI64::new(0),
+            kick: tokio::sync::Notify::new(),
+            poll_interval,
         });
-        if !config.run_workflows {
+        if !config.worker {
             return Ok((
                 engine,
                 WorkerTasks {
@@ -160,56 +238,93 @@ impl Engine {
                 },
             ));
         }
-        let unfinished = engine.store.unfinished_runs().await?;
-        let tasks = engine.store.tasks(None).await?;
+        engine
+            .store
+            .release(Release::Worker(engine.lease.worker.clone()))
+            .await?;
+        engine.renew().await?;
         let executor =
             tokio::spawn(Executor::new(engine.clone(), config.max_cached_runs).run(wf_rx));
         let timers = tokio::spawn(run_timers(engine.clone(), due_rx));
-        let with_tasks: HashSet<&str> = tasks.iter().map(|t| t.run_id.as_str()).collect();
-        for run in &unfinished {
-            // A run with tasks resumes when they complete; one without any
-            // (never activated, blocked, or between a completion and its
-            // commit) is activated now.
-            if run.status == RunStatus::Blocked || !with_tasks.contains(run.run_id.as_str()) {
-                engine.send(WfMsg::Resume {
-                    run_id: run.run_id.clone(),
-                });
+        // Runs first, all of them, then a barrier: the executor has
+        // activated (or blocked again) every claimed run before tasks are
+        // claimed, and before `build` returns.
+        loop {
+            let runs = engine.claim_runs().await?;
+            if runs < CLAIM_LIMIT {
+                break;
             }
         }
-        for record in engine.store.inbox().await? {
-            engine.send(WfMsg::Inbox(record));
-        }
-        // Blocked runs that replay cleanly now are running again before
-        // `build` returns, so a caller never sees their stale status.
         let (tx, rx) = oneshot::channel();
         engine.send(WfMsg::Barrier(tx));
         let _ = rx.await;
-        // Tasks of runs still blocked wait for a runtime with fixed code:
-        // running them now would only spend their retries.
-        let blocked: HashSet<String> = engine
-            .store
-            .unfinished_runs()
-            .await?
-            .into_iter()
-            .filter(|r| r.status == RunStatus::Blocked)
-            .map(|r| r.run_id)
-            .collect();
-        for task in tasks {
-            if !blocked.contains(&task.run_id) {
-                engine.schedule(task);
-            }
-        }
-        let mut others = vec![timers];
-        if engine.store.is_shared() {
-            others.push(tokio::spawn(watch_inbox(engine.clone())));
-        }
+        engine.claim_tasks().await?;
+        let claimer = tokio::spawn(run_claimer(engine.clone()));
+        let renewer = tokio::spawn(run_renewer(engine.clone()));
         Ok((
             engine,
             WorkerTasks {
                 executor: Some(executor),
-                others,
+                others: vec![timers, claimer, renewer],
             },
         ))
+    }
+
+    /// The current time in Unix ms on the store's clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        let offset = self.clock_offset.load(Ordering::Relaxed);
+        now_ms().saturating_add_signed(offset)
+    }
+
+    /// Renews this worker's leases; adopts the store's clock if it has one.
+    async fn renew(&self) -> Result<(), crate::error::StoreError> {
+        let local = now_ms();
+        if let Some(store_now) = self.store.renew(&self.lease).await? {
+            let offset = i64::try_from(store_now).unwrap_or(i64::MAX)
+                - i64::try_from(local).unwrap_or(i64::MAX);
+            self.clock_offset.store(offset, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// One claim of runs; returns how many were claimed.
+    async fn claim_runs(&self) -> Result<usize, crate::error::StoreError> {
+        let filter = ClaimFilter {
+            names: &self.workflow_names,
+            limit: CLAIM_LIMIT,
+            horizon_ms: millis(self.poll_interval.saturating_mul(2)),
+        };
+        let runs = self.store.claim_runs(&self.lease, filter).await?;
+        let count = runs.len();
+        for run in runs {
+            self.send(WfMsg::Claimed(Box::new(run)));
+        }
+        Ok(count)
+    }
+
+    /// One claim of activity tasks, as many as free slots; returns how many
+    /// were claimed and whether that filled the free slots.
+    async fn claim_tasks(self: &Arc<Self>) -> Result<bool, crate::error::StoreError> {
+        let free = self.slots.available_permits().min(CLAIM_LIMIT);
+        if free == 0 || self.activity_names.is_empty() {
+            return Ok(false);
+        }
+        let filter = ClaimFilter {
+            names: &self.activity_names,
+            limit: free,
+            horizon_ms: millis(self.poll_interval.saturating_mul(2)),
+        };
+        let tasks = self.store.claim_tasks(&self.lease, filter).await?;
+        let full = tasks.len() == free;
+        for task in tasks {
+            self.schedule(task);
+        }
+        Ok(full)
+    }
+
+    /// Wakes the claimer now.
+    pub(crate) fn kick(&self) {
+        self.kick.notify_one();
     }
 
     pub(crate) fn send(&self, msg: WfMsg) {
@@ -229,7 +344,7 @@ impl Engine {
                     },
                 ));
             }
-            TaskKind::Activity if task.due_ms > now_ms() => {
+            TaskKind::Activity if task.due_ms > self.now_ms() => {
                 let _ = self
                     .due_tx
                     .send((task.due_ms, Due::Attempt(Box::new(task))));
@@ -284,26 +399,24 @@ impl Engine {
     }
 
     /// Drives a run again from what the store holds, after a step of it
-    /// could not be committed: its stored tasks are scheduled again (an
-    /// activity may run twice: at-least-once), its inbox messages delivered
-    /// again, and it is activated if it needs to be.
-    pub(crate) async fn redrive(self: &Arc<Self>, workflow_id: &str, run_id: &str) {
-        match self.store.tasks(Some(run_id)).await {
-            Ok(tasks) => tasks.into_iter().for_each(|task| self.schedule(task)),
-            Err(e) => {
-                tracing::error!(run.id = %run_id, error = %e, "could not read the run's tasks")
+    /// could not be committed: the run and its tasks are given back to the
+    /// store (retrying until the store answers), then claimed again, by
+    /// this worker or another, and replayed from their history. Its
+    /// activities may run again: at-least-once.
+    pub(crate) async fn redrive(self: &Arc<Self>, run_id: String, token: Token) {
+        let mut wait = Duration::from_millis(100);
+        let release = Release::Run { run_id, token };
+        loop {
+            match self.store.release(release.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not give a run back to the store; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_BACKOFF);
+                }
             }
         }
-        match self.store.inbox().await {
-            Ok(records) => records
-                .into_iter()
-                .filter(|r| r.workflow_id == workflow_id)
-                .for_each(|r| self.send(WfMsg::Inbox(r))),
-            Err(e) => tracing::error!(run.id = %run_id, error = %e, "could not read the inbox"),
-        }
-        self.send(WfMsg::Resume {
-            run_id: run_id.to_owned(),
-        });
+        self.kick();
     }
 
     /// Registers a waiter woken when `workflow_id`'s current run finishes.
@@ -343,6 +456,17 @@ impl Engine {
             task.abort();
             let _ = task.await;
         }
+        if self.worker {
+            // Other workers may take this worker's runs at once, without
+            // waiting for its leases to expire.
+            if let Err(e) = self
+                .store
+                .release(Release::Worker(self.lease.worker.clone()))
+                .await
+            {
+                tracing::warn!(error = %e, "could not give this worker's leases back; they expire");
+            }
+        }
         self.waiters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -364,23 +488,56 @@ impl Engine {
     }
 }
 
-/// Hands the worker the inbox messages other processes stored (the
-/// executor drops the ones it has seen).
-async fn watch_inbox(engine: Arc<Engine>) {
-    let mut seen = HashSet::new();
+/// Claims work whenever the store notifies, this process kicks, or the
+/// poll interval passes; at once again while claims come back full.
+async fn run_claimer(engine: Arc<Engine>) {
+    let mut work = engine.store.notifications().map(|n| n.work);
+    let mut backoff = Duration::from_millis(100);
     loop {
-        tokio::time::sleep(WATCH_INTERVAL).await;
-        match engine.store.inbox().await {
-            Ok(records) => {
-                let ids: HashSet<u64> = records.iter().map(|r| r.id).collect();
-                for record in records {
-                    if !seen.contains(&record.id) {
-                        engine.send(WfMsg::Inbox(record));
+        let claimed = async {
+            let runs = engine.claim_runs().await?;
+            let full = engine.claim_tasks().await?;
+            Ok::<bool, crate::error::StoreError>(runs == CLAIM_LIMIT || full)
+        }
+        .await;
+        match claimed {
+            Ok(true) => {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Ok(false) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim work; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        }
+        let notified = async {
+            match work.as_mut() {
+                Some(rx) => {
+                    if rx.changed().await.is_err() {
+                        std::future::pending::<()>().await;
                     }
                 }
-                seen = ids;
+                None => std::future::pending().await,
             }
-            Err(e) => tracing::warn!(error = %e, "could not read the inbox"),
+        };
+        tokio::select! {
+            () = engine.kick.notified() => {}
+            () = notified => {}
+            () = tokio::time::sleep(engine.poll_interval) => {}
+        }
+    }
+}
+
+/// Renews this worker's leases three times per lease.
+async fn run_renewer(engine: Arc<Engine>) {
+    let every = (engine.lease.duration / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = engine.renew().await {
+            tracing::warn!(error = %e, "could not renew this worker's leases");
         }
     }
 }

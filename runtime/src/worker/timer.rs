@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::history::Resolution;
 use crate::store::Task;
 
-use super::{now_ms, Engine, WfMsg};
+use super::{Completion, Engine, WfMsg};
 
 /// Something the timer task waits for.
 #[derive(Debug)]
@@ -32,7 +32,7 @@ pub(super) async fn run_timers(engine: Arc<Engine>, mut rx: mpsc::UnboundedRecei
         let sleep = async {
             match next {
                 Some(due) => {
-                    let wait = due.saturating_sub(now_ms());
+                    let wait = due.saturating_sub(engine.now_ms());
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                 }
                 None => std::future::pending().await,
@@ -52,18 +52,22 @@ pub(super) async fn run_timers(engine: Arc<Engine>, mut rx: mpsc::UnboundedRecei
                 }
             }
             () = sleep => {
-                let now = now_ms();
+                let now = engine.now_ms();
                 while let Some(Reverse((due, id))) = heap.peek().copied() {
                     if due > now {
                         break;
                     }
                     heap.pop();
                     match items.remove(&id) {
-                        Some(Due::Timer { run_id, seq }) => engine.send(WfMsg::Complete {
-                            run_id,
-                            seq,
-                            resolution: Resolution::Timer,
-                        }),
+                        Some(Due::Timer { run_id, seq }) => {
+                            engine.send(WfMsg::Complete(Box::new(Completion {
+                                workflow_id: String::new(),
+                                run_id,
+                                seq,
+                                token: 0,
+                                resolution: Resolution::Timer,
+                            })))
+                        }
                         Some(Due::Attempt(task)) => engine.dispatch(*task),
                         None => {}
                     }

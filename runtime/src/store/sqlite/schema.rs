@@ -89,6 +89,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_ms  INTEGER NOT NULL
     );
     ",
+    // 2: leases and fencing tokens (a run's claim by a worker, a task's
+    // claim by a worker), and the inbox by workflow for claims.
+    "
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN lease_until INTEGER;
+    ALTER TABLE runs ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX inbox_of_workflow ON inbox (workflow_id, id);
+    CREATE INDEX tasks_due ON tasks (due_ms) WHERE kind = 'activity';
+    ",
 ];
 
 /// The schema version this code writes and reads.
