@@ -66,3 +66,4 @@ pub fn example_binary(name: &str) -> PathBuf {
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .expect("cargo reports the example's executable")
 }
+pub mod pg;

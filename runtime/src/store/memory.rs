@@ -150,10 +150,14 @@ impl Inner {
                 self.task_leases.remove(&key);
             }
             self.run_leases.remove(&step.run_id);
-            if !continued {
-                let workflow_id = &self.runs[&step.run_id].record.workflow_id;
-                self.inbox.retain(|_, m| &m.workflow_id != workflow_id);
-            }
+            // Nothing reads a finished workflow's messages any more; after
+            // a continue-as-new, completions of the old run's calls are not
+            // the new run's.
+            let workflow_id = &self.runs[&step.run_id].record.workflow_id;
+            self.inbox.retain(|_, m| {
+                &m.workflow_id != workflow_id
+                    || (continued && !matches!(m.item, InboxItem::Completed { .. }))
+            });
         }
         if let Some(new_run) = new_run {
             let record = RunRecord {
@@ -460,7 +464,8 @@ impl Store for MemoryStore {
     }
 
     fn release(&self, release: Release) -> BoxFuture<'_, Result<(), StoreError>> {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         match release {
             Release::Worker(worker) => {
                 inner.run_leases.retain(|_, held| held.worker != worker);
@@ -469,7 +474,12 @@ impl Store for MemoryStore {
             Release::Run { run_id, token } => {
                 if inner.runs.get(&run_id).is_some_and(|r| r.token == token) {
                     inner.run_leases.remove(&run_id);
-                    inner.task_leases.retain(|(run, _), _| *run != run_id);
+                    // Only the tasks held with the run: an attempt another
+                    // worker claimed stays with it.
+                    let tasks = &inner.tasks;
+                    inner.task_leases.retain(|key, _| {
+                        key.0 != run_id || tasks.get(key).is_some_and(|t| t.token != token)
+                    });
                 }
             }
         }

@@ -1022,12 +1022,17 @@ fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), StoreError> {
         conn.prepare_cached("UPDATE runs SET owner = NULL, lease_until = NULL WHERE run_id = ?1")
             .and_then(|mut stmt| stmt.execute([run_id]))
             .map_err(sql)?;
-        if step.new_run.is_none() {
-            // Nothing reads a finished workflow's messages any more.
-            conn.prepare_cached("DELETE FROM inbox WHERE workflow_id = ?1")
-                .and_then(|mut stmt| stmt.execute([&workflow_id]))
-                .map_err(sql)?;
-        }
+        // Nothing reads a finished workflow's messages any more; after a
+        // continue-as-new, completions of the old run's calls are not the
+        // new run's.
+        let leftovers = if step.new_run.is_none() {
+            "DELETE FROM inbox WHERE workflow_id = ?1"
+        } else {
+            "DELETE FROM inbox WHERE workflow_id = ?1 AND kind = 'completed'"
+        };
+        conn.prepare_cached(leftovers)
+            .and_then(|mut stmt| stmt.execute([&workflow_id]))
+            .map_err(sql)?;
     }
 
     if !step.done_inbox.is_empty() {
@@ -1381,10 +1386,12 @@ fn release_leases(conn: &Connection, release: &Release) -> Result<(), StoreError
                 .and_then(|mut stmt| stmt.execute(params![run_id, int(*token)]))
                 .map_err(sql)?;
             if released > 0 {
+                // Only the tasks held with the run: an attempt another
+                // worker claimed stays with it.
                 conn.prepare_cached(
-                    "UPDATE tasks SET owner = NULL, lease_until = NULL WHERE run_id = ?1",
+                    "UPDATE tasks SET owner = NULL, lease_until = NULL WHERE run_id = ?1 AND token = ?2",
                 )
-                .and_then(|mut stmt| stmt.execute([run_id]))
+                .and_then(|mut stmt| stmt.execute(params![run_id, int(*token)]))
                 .map_err(sql)?;
             }
         }
