@@ -10,47 +10,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::definition::{BoxFuture, Workflow};
+use crate::engine::{Engine, StartedRun};
 use crate::error::{Error, StoreError, WorkflowError};
 use crate::history::Event;
 use crate::store::{
-    Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, RunStatus, TaskKind,
+    Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, TaskKind, WorkflowStatus,
 };
-use crate::worker::{Engine, StartedRun, WfMsg};
-
-/// The status of a workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WorkflowStatus {
-    /// Running, or waiting for an activity, a timer or a signal.
-    Running,
-    /// Stopped by a non-determinism error or an unregistered activity; its
-    /// history is intact and it resumes when a runtime with fixed code starts.
-    Blocked,
-    /// Returned `Ok`.
-    Completed,
-    /// Returned `Err`, or its history could not be read.
-    Failed,
-    /// Ended by [`Runtime::cancel`](crate::Runtime::cancel).
-    Cancelled,
-    /// Ended by [`Runtime::terminate`](crate::Runtime::terminate).
-    Terminated,
-    /// This run continued as a new run (only ever the status of an older run).
-    ContinuedAsNew,
-}
-
-impl From<RunStatus> for WorkflowStatus {
-    fn from(s: RunStatus) -> Self {
-        match s {
-            RunStatus::Running => WorkflowStatus::Running,
-            RunStatus::Blocked => WorkflowStatus::Blocked,
-            RunStatus::Completed => WorkflowStatus::Completed,
-            RunStatus::Failed => WorkflowStatus::Failed,
-            RunStatus::Cancelled => WorkflowStatus::Cancelled,
-            RunStatus::Terminated => WorkflowStatus::Terminated,
-            RunStatus::ContinuedAsNew => WorkflowStatus::ContinuedAsNew,
-        }
-    }
-}
 
 /// What [`Runtime::describe`](crate::Runtime::describe) tells about a workflow.
 #[derive(Debug, Clone)]
@@ -241,14 +206,14 @@ async fn create(
         // A worker claims it from the store.
         Created::New { .. } if !engine.worker => run_id,
         Created::New { token } => {
-            engine.send(WfMsg::Started(Box::new(StartedRun {
+            engine.run_started(StartedRun {
                 workflow_id,
                 run_id: run_id.clone(),
                 name,
                 input,
                 signals: Vec::new(),
                 token,
-            })));
+            });
             run_id
         }
         Created::Existing(record) if record.name != name => {
@@ -412,27 +377,27 @@ fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowEr
     };
     match record.status {
         // The latest run never has this status; a waiter looks again.
-        RunStatus::Running | RunStatus::ContinuedAsNew => None,
-        RunStatus::Cancelled => Some(Err(WorkflowError::cancelled_error())),
-        RunStatus::Terminated => Some(Err(WorkflowError::with_kind(
+        WorkflowStatus::Running | WorkflowStatus::ContinuedAsNew => None,
+        WorkflowStatus::Cancelled => Some(Err(WorkflowError::cancelled_error())),
+        WorkflowStatus::Terminated => Some(Err(WorkflowError::with_kind(
             "Terminated",
             record
                 .error
                 .clone()
                 .unwrap_or_else(|| "the workflow was terminated".to_owned()),
         ))),
-        RunStatus::Blocked => Some(Err(WorkflowError::with_kind(
+        WorkflowStatus::Blocked => Some(Err(WorkflowError::with_kind(
             "Blocked",
             record
                 .error
                 .clone()
                 .unwrap_or_else(|| "the run is blocked".to_owned()),
         ))),
-        RunStatus::Completed => {
+        WorkflowStatus::Completed => {
             let value = record.result.clone().unwrap_or(Value::Null);
             Some(serde_json::from_value(value).map_err(decode_error))
         }
-        RunStatus::Failed => Some(Err(match (&record.result, &record.error) {
+        WorkflowStatus::Failed => Some(Err(match (&record.result, &record.error) {
             (Some(value), _) => {
                 serde_json::from_value::<WorkflowError>(value.clone()).unwrap_or_else(decode_error)
             }
@@ -470,13 +435,13 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
     Ok(WorkflowInfo {
         workflow_id: record.workflow_id.clone(),
         workflow_type: record.name.clone(),
-        status: record.status.into(),
+        status: record.status,
         progress: record.progress.clone(),
         runs: runs
             .iter()
             .map(|r| RunInfo {
                 run_id: r.run_id.clone(),
-                status: r.status.into(),
+                status: r.status,
                 started_at: time(r.created_ms),
                 updated_at: time(r.updated_ms),
             })
@@ -497,14 +462,14 @@ pub(crate) async fn send(engine: &Engine, workflow_id: &str, item: InboxItem) ->
         Enqueued::Accepted { id, run_id } => {
             if engine.worker {
                 // If this worker holds the run, it need not wait for a claim.
-                engine.send(WfMsg::Inbox {
+                engine.message_stored(
                     run_id,
-                    record: InboxRecord {
+                    InboxRecord {
                         id,
                         workflow_id: workflow_id.to_owned(),
                         item,
                     },
-                });
+                );
             } else {
                 engine.kick();
             }

@@ -60,20 +60,20 @@ extern crate self as reprise;
 mod client;
 mod context;
 mod definition;
+mod engine;
 mod error;
 mod history;
 mod registry;
 mod replay;
 mod retry;
+mod run;
 mod runtime;
 mod signal;
+mod status;
 mod store;
 pub mod testing;
-mod worker;
 
-pub use crate::client::{
-    PendingStep, RunInfo, StartWorkflow, WorkflowHandle, WorkflowInfo, WorkflowStatus,
-};
+pub use crate::client::{PendingStep, RunInfo, StartWorkflow, WorkflowHandle, WorkflowInfo};
 pub use crate::context::{
     ActivityCall, ActivityContext, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext,
 };
@@ -82,6 +82,7 @@ pub use crate::error::{ActivityError, Error, StoreError, WorkflowError};
 pub use crate::retry::RetryPolicy;
 pub use crate::runtime::{Runtime, RuntimeBuilder};
 pub use crate::signal::Signal;
+pub use crate::status::WorkflowStatus;
 pub use crate::store::sqlite::SqliteSync;
 pub use reprise_macros::{activity, workflow, Signal};
 

@@ -7,13 +7,13 @@ use serde_json::Value;
 
 use crate::client::{self, StartWorkflow, WorkflowHandle, WorkflowInfo};
 use crate::definition::{Activity, Workflow};
+use crate::engine::{Engine, WorkerConfig, WorkerTasks};
 use crate::error::Error;
 use crate::history::SignalData;
 use crate::registry::Registry;
 use crate::signal::Signal;
 use crate::store::sqlite::SqliteSync;
 use crate::store::{InboxItem, StoreConfig};
-use crate::worker::{Engine, WorkerConfig, WorkerTasks};
 
 /// Builds a [`Runtime`]: the store, the workflow and activity types, limits.
 ///

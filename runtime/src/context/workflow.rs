@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::definition::{Activity, ActivityOptions};
 use crate::error::{ActivityError, WorkflowError};
 use crate::history::{MarkerKind, Resolution};
-use crate::replay::{lock, Issued, RunCore, RunFault};
 use crate::retry::RetryPolicy;
+use crate::run::{lock, Issued, RunCore, RunFault};
 use crate::signal::Signal;
 
 /// The handle a workflow body uses for everything durable.

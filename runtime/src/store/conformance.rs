@@ -106,7 +106,11 @@ fn timer(workflow_id: &str, run_id: &str, seq: u32, due_ms: u64) -> Task {
     }
 }
 
-fn status(status: RunStatus, result: Option<Value>, error: Option<&str>) -> Option<StatusChange> {
+fn status(
+    status: WorkflowStatus,
+    result: Option<Value>,
+    error: Option<&str>,
+) -> Option<StatusChange> {
     Some(StatusChange {
         status,
         result,
@@ -177,7 +181,7 @@ async fn create_is_idempotent_on_the_workflow_id(store: &dyn Store) {
         workflow_id: "w1".to_owned(),
         run_id: "r1".to_owned(),
         name: "etl".to_owned(),
-        status: RunStatus::Running,
+        status: WorkflowStatus::Running,
         result: None,
         error: None,
         progress: None,
@@ -208,7 +212,7 @@ async fn commit_appends_events_and_tasks(store: &dyn Store) {
     let run = record(store, "r1").await;
     assert_eq!(run.updated_ms, 2_001);
     assert_eq!(run.created_ms, 100);
-    assert_eq!(run.status, RunStatus::Running);
+    assert_eq!(run.status, WorkflowStatus::Running);
 
     // The next step starts where the history ends; a task created again
     // replaces the stored one.
@@ -253,7 +257,7 @@ async fn a_stale_first_index_writes_nothing(store: &dyn Store) {
             vec![StepCommit {
                 done_tasks: vec![1],
                 new_tasks: vec![activity("w1", "r1", 2)],
-                status: status(RunStatus::Completed, Some(json!(1)), None),
+                status: status(WorkflowStatus::Completed, Some(json!(1)), None),
                 progress: Some(json!("done")),
                 now_ms: 9_999,
                 ..step("r1", first_index, 2)
@@ -291,12 +295,12 @@ async fn a_failed_step_does_not_block_the_others(store: &dyn Store) {
             },
             StepCommit {
                 new_tasks: vec![activity("w2", "r2", 1)],
-                status: status(RunStatus::Failed, None, Some("boom")),
+                status: status(WorkflowStatus::Failed, None, Some("boom")),
                 ..step("r2", 7, 2)
             },
             step("missing", 1, 1),
             StepCommit {
-                status: status(RunStatus::Completed, Some(json!("ok")), None),
+                status: status(WorkflowStatus::Completed, Some(json!("ok")), None),
                 ..step("r3", 1, 1)
             },
         ])
@@ -317,8 +321,8 @@ async fn a_failed_step_does_not_block_the_others(store: &dyn Store) {
     assert_eq!(history(store, "r1").await, expected_history("r1", 3));
     assert_eq!(history(store, "r2").await, expected_history("r2", 1));
     assert_eq!(history(store, "r3").await, expected_history("r3", 2));
-    assert_eq!(record(store, "r2").await.status, RunStatus::Running);
-    assert_eq!(record(store, "r3").await.status, RunStatus::Completed);
+    assert_eq!(record(store, "r2").await.status, WorkflowStatus::Running);
+    assert_eq!(record(store, "r3").await.status, WorkflowStatus::Completed);
     assert_eq!(
         task_keys(&store.tasks(None).await.unwrap()),
         vec![("r1", 1)]
@@ -401,7 +405,7 @@ async fn finishing_a_run_removes_its_tasks(store: &dyn Store) {
         store,
         vec![StepCommit {
             new_tasks: vec![activity("w1", "r1", 3)],
-            status: status(RunStatus::Completed, Some(json!({ "rows": 3 })), None),
+            status: status(WorkflowStatus::Completed, Some(json!({ "rows": 3 })), None),
             ..step("r1", 3, 2)
         }],
     )
@@ -410,7 +414,7 @@ async fn finishing_a_run_removes_its_tasks(store: &dyn Store) {
     assert!(store.tasks(Some("r1")).await.unwrap().is_empty());
     assert_eq!(store.tasks(Some("r2")).await.unwrap().len(), 2);
     let r1 = record(store, "r1").await;
-    assert_eq!(r1.status, RunStatus::Completed);
+    assert_eq!(r1.status, WorkflowStatus::Completed);
     assert_eq!(r1.result, Some(json!({ "rows": 3 })));
 
     let failure = json!({ "kind": "Http", "message": "503" });
@@ -418,12 +422,16 @@ async fn finishing_a_run_removes_its_tasks(store: &dyn Store) {
         store,
         vec![
             StepCommit {
-                status: status(RunStatus::Failed, Some(failure.clone()), None),
+                status: status(WorkflowStatus::Failed, Some(failure.clone()), None),
                 ..step("r2", 3, 1)
             },
             // Blocked is not finished: the tasks stay.
             StepCommit {
-                status: status(RunStatus::Blocked, None, Some("history does not decode")),
+                status: status(
+                    WorkflowStatus::Blocked,
+                    None,
+                    Some("history does not decode"),
+                ),
                 ..step("r3", 3, 0)
             },
         ],
@@ -432,13 +440,16 @@ async fn finishing_a_run_removes_its_tasks(store: &dyn Store) {
     .unwrap();
     assert!(store.tasks(Some("r2")).await.unwrap().is_empty());
     let r2 = record(store, "r2").await;
-    assert_eq!((r2.status, r2.result), (RunStatus::Failed, Some(failure)));
+    assert_eq!(
+        (r2.status, r2.result),
+        (WorkflowStatus::Failed, Some(failure))
+    );
     assert_eq!(
         task_keys(&store.tasks(None).await.unwrap()),
         vec![("r3", 1), ("r3", 2)]
     );
     let r3 = record(store, "r3").await;
-    assert_eq!(r3.status, RunStatus::Blocked);
+    assert_eq!(r3.status, WorkflowStatus::Blocked);
     assert_eq!(r3.error.as_deref(), Some("history does not decode"));
 }
 
@@ -499,15 +510,15 @@ async fn unfinished_runs_lists_running_and_blocked_runs_oldest_first(store: &dyn
         store,
         vec![
             StepCommit {
-                status: status(RunStatus::Completed, Some(Value::Null), None),
+                status: status(WorkflowStatus::Completed, Some(Value::Null), None),
                 ..step("r2", 1, 1)
             },
             StepCommit {
-                status: status(RunStatus::Blocked, None, Some("nondeterminism")),
+                status: status(WorkflowStatus::Blocked, None, Some("nondeterminism")),
                 ..step("r3", 1, 1)
             },
             StepCommit {
-                status: status(RunStatus::Failed, Some(json!("no")), None),
+                status: status(WorkflowStatus::Failed, Some(json!("no")), None),
                 ..step("r4", 1, 1)
             },
         ],
@@ -524,14 +535,14 @@ async fn unfinished_runs_lists_running_and_blocked_runs_oldest_first(store: &dyn
     commit(
         store,
         vec![StepCommit {
-            status: status(RunStatus::Running, None, None),
+            status: status(WorkflowStatus::Running, None, None),
             ..step("r3", 2, 1)
         }],
     )
     .await
     .unwrap();
     let runs = store.unfinished_runs().await.unwrap();
-    assert_eq!(runs[1].status, RunStatus::Running);
+    assert_eq!(runs[1].status, WorkflowStatus::Running);
     assert_eq!(runs[1].error, None);
     assert_eq!(ids(runs), ["r1", "r3", "r5"]);
 }
@@ -598,7 +609,7 @@ async fn progress_is_kept(store: &dyn Store) {
     commit(
         store,
         vec![StepCommit {
-            status: status(RunStatus::Blocked, None, Some("stuck")),
+            status: status(WorkflowStatus::Blocked, None, Some("stuck")),
             ..step("r1", 3, 0)
         }],
     )
@@ -628,7 +639,7 @@ async fn latest_run_follows_the_workflow(store: &dyn Store) {
     commit(
         store,
         vec![StepCommit {
-            status: status(RunStatus::Completed, Some(Value::Null), None),
+            status: status(WorkflowStatus::Completed, Some(Value::Null), None),
             progress: Some(json!(7)),
             ..step("r1", 1, 2)
         }],
@@ -642,7 +653,7 @@ async fn latest_run_follows_the_workflow(store: &dyn Store) {
             workflow_id: "w1".to_owned(),
             run_id: "r1".to_owned(),
             name: "etl".to_owned(),
-            status: RunStatus::Completed,
+            status: WorkflowStatus::Completed,
             // `Some(null)`, the output of a workflow returning `()`, is not `None`.
             result: Some(Value::Null),
             error: None,
@@ -666,7 +677,7 @@ async fn a_step_without_events_skips_the_first_index_check(store: &dyn Store) {
     commit(
         store,
         vec![StepCommit {
-            status: status(RunStatus::Blocked, None, Some("stuck")),
+            status: status(WorkflowStatus::Blocked, None, Some("stuck")),
             ..step("r1", 0, 0)
         }],
     )
@@ -675,7 +686,7 @@ async fn a_step_without_events_skips_the_first_index_check(store: &dyn Store) {
     let run = record(store, "r1").await;
     assert_eq!(
         (run.status, run.error.as_deref()),
-        (RunStatus::Blocked, Some("stuck"))
+        (WorkflowStatus::Blocked, Some("stuck"))
     );
     assert_eq!(history(store, "r1").await, expected_history("r1", 3));
     // With events, the check applies.
@@ -686,11 +697,11 @@ async fn a_step_without_events_skips_the_first_index_check(store: &dyn Store) {
 
 async fn every_end_of_a_run_finishes_it(store: &dyn Store) {
     let ends = [
-        RunStatus::Completed,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-        RunStatus::Terminated,
-        RunStatus::ContinuedAsNew,
+        WorkflowStatus::Completed,
+        WorkflowStatus::Failed,
+        WorkflowStatus::Cancelled,
+        WorkflowStatus::Terminated,
+        WorkflowStatus::ContinuedAsNew,
     ];
     for (i, end) in ends.into_iter().enumerate() {
         let (w, r) = (format!("w{i}"), format!("r{i}"));
@@ -739,7 +750,7 @@ async fn continue_as_new_starts_the_next_run(store: &dyn Store) {
     commit(
         store,
         vec![StepCommit {
-            status: status(RunStatus::ContinuedAsNew, None, None),
+            status: status(WorkflowStatus::ContinuedAsNew, None, None),
             new_run: Some(NewRun {
                 run_id: "r1b".to_owned(),
                 started_event: started("r1b"),
@@ -752,13 +763,13 @@ async fn continue_as_new_starts_the_next_run(store: &dyn Store) {
     .unwrap();
 
     let old = record(store, "r1").await;
-    assert_eq!(old.status, RunStatus::ContinuedAsNew);
+    assert_eq!(old.status, WorkflowStatus::ContinuedAsNew);
     assert!(store.tasks(Some("r1")).await.unwrap().is_empty());
     let new = RunRecord {
         workflow_id: "w1".to_owned(),
         run_id: "r1b".to_owned(),
         name: "etl".to_owned(),
-        status: RunStatus::Running,
+        status: WorkflowStatus::Running,
         result: None,
         error: None,
         progress: None,
@@ -788,7 +799,7 @@ async fn continue_as_new_starts_the_next_run(store: &dyn Store) {
     let error = commit(
         store,
         vec![StepCommit {
-            status: status(RunStatus::ContinuedAsNew, None, None),
+            status: status(WorkflowStatus::ContinuedAsNew, None, None),
             new_run: Some(NewRun {
                 run_id: "r2".to_owned(),
                 started_event: started("r2"),
@@ -799,7 +810,7 @@ async fn continue_as_new_starts_the_next_run(store: &dyn Store) {
     .await
     .unwrap_err();
     assert!(error.to_string().contains("`r2` exists already"), "{error}");
-    assert_eq!(record(store, "r1b").await.status, RunStatus::Running);
+    assert_eq!(record(store, "r1b").await.status, WorkflowStatus::Running);
     assert_eq!(history(store, "r1b").await, vec![started("r1b")]);
     assert_eq!(store.latest_run("w1").await.unwrap().unwrap().run_id, "r1b");
     assert_eq!(store.runs("w2").await.unwrap().len(), 1);
@@ -890,7 +901,7 @@ async fn the_inbox_keeps_messages_until_a_step_consumes_them(store: &dyn Store) 
     commit(
         store,
         vec![StepCommit {
-            status: status(RunStatus::Terminated, None, Some("by hand")),
+            status: status(WorkflowStatus::Terminated, None, Some("by hand")),
             done_inbox: vec![id],
             ..step("r1", 3, 1)
         }],
@@ -899,13 +910,13 @@ async fn the_inbox_keeps_messages_until_a_step_consumes_them(store: &dyn Store) 
     .unwrap();
     assert_eq!(
         enqueue("w1", InboxItem::Cancel).await,
-        Enqueued::Finished(RunStatus::Terminated)
+        Enqueued::Finished(WorkflowStatus::Terminated)
     );
     // Unless it continued as new: its messages go to the next run.
     commit(
         store,
         vec![StepCommit {
-            status: status(RunStatus::ContinuedAsNew, None, None),
+            status: status(WorkflowStatus::ContinuedAsNew, None, None),
             new_run: Some(NewRun {
                 run_id: "r2b".to_owned(),
                 started_event: started("r2b"),
@@ -1269,7 +1280,7 @@ async fn a_finished_run_is_not_claimed_and_drops_its_messages(store: &dyn Store)
         .unwrap();
     let mut end = step("r0", 1, 2);
     end.token = run[0].token;
-    end.status = status(RunStatus::Completed, Some(json!(1)), None);
+    end.status = status(WorkflowStatus::Completed, Some(json!(1)), None);
     commit(store, vec![end]).await.unwrap();
     assert!(store.inbox().await.unwrap().is_empty());
     assert!(claim_runs_by(store, &lease("b", 60_000), 10)
@@ -1429,11 +1440,11 @@ mod sqlite_only {
                     ..step("r1", 1, 3)
                 },
                 StepCommit {
-                    status: status(RunStatus::Completed, Some(json!([1, 2])), None),
+                    status: status(WorkflowStatus::Completed, Some(json!([1, 2])), None),
                     ..step("r2", 1, 1)
                 },
                 StepCommit {
-                    status: status(RunStatus::Blocked, None, Some("bad history")),
+                    status: status(WorkflowStatus::Blocked, None, Some("bad history")),
                     ..step("r3", 1, 0)
                 },
             ],

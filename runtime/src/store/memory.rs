@@ -8,12 +8,12 @@ use serde_json::Value;
 
 use super::{
     ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
-    NewWorkflow, Release, RunRecord, RunStatus, StepCommit, Store, Task, TaskDone, TaskKind,
-    TaskRetry, Token,
+    NewWorkflow, Release, RunRecord, StepCommit, Store, Task, TaskDone, TaskKind, TaskRetry, Token,
+    WorkflowStatus,
 };
 use crate::definition::BoxFuture;
+use crate::engine::now_ms;
 use crate::error::StoreError;
-use crate::worker::now_ms;
 
 const COMMIT: &str = "committing a workflow step";
 const RETRY: &str = "recording a failed attempt";
@@ -162,7 +162,7 @@ impl Inner {
         if let Some(new_run) = new_run {
             let record = RunRecord {
                 run_id: new_run.run_id.clone(),
-                status: RunStatus::Running,
+                status: WorkflowStatus::Running,
                 result: None,
                 error: None,
                 progress: None,
@@ -265,7 +265,7 @@ impl Store for MemoryStore {
             workflow_id: new.workflow_id.clone(),
             run_id: new.run_id.clone(),
             name: new.name,
-            status: RunStatus::Running,
+            status: WorkflowStatus::Running,
             result: None,
             error: None,
             progress: None,
@@ -375,7 +375,7 @@ impl Store for MemoryStore {
             let ready = has_inbox
                 || (!mine
                     && (run.history.len() == 1
-                        || run.record.status == RunStatus::Blocked
+                        || run.record.status == WorkflowStatus::Blocked
                         || inner
                             .tasks_of(&run_id)
                             .iter()
@@ -427,7 +427,7 @@ impl Store for MemoryStore {
                     && inner
                         .runs
                         .get(&task.run_id)
-                        .is_some_and(|r| r.record.status == RunStatus::Running)
+                        .is_some_and(|r| r.record.status == WorkflowStatus::Running)
                     && inner
                         .task_leases
                         .get(*key)

@@ -43,53 +43,7 @@ pub(crate) mod sqlite;
 #[cfg(test)]
 mod conformance;
 
-/// Status of a run, and of a workflow (the status of its latest run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RunStatus {
-    Running,
-    /// Stopped by a non-determinism or decoding error; resumes at the next
-    /// start-up once the code is fixed.
-    Blocked,
-    Completed,
-    Failed,
-    /// Ended by `Runtime::cancel`.
-    Cancelled,
-    /// Ended by `Runtime::terminate`.
-    Terminated,
-    /// Ended by `continue_as_new`; a newer run of the workflow goes on.
-    ContinuedAsNew,
-}
-
-impl RunStatus {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Blocked => "blocked",
-            RunStatus::Completed => "completed",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Terminated => "terminated",
-            RunStatus::ContinuedAsNew => "continued_as_new",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "running" => RunStatus::Running,
-            "blocked" => RunStatus::Blocked,
-            "completed" => RunStatus::Completed,
-            "failed" => RunStatus::Failed,
-            "cancelled" => RunStatus::Cancelled,
-            "terminated" => RunStatus::Terminated,
-            "continued_as_new" => RunStatus::ContinuedAsNew,
-            _ => return None,
-        })
-    }
-
-    pub(crate) fn is_finished(self) -> bool {
-        !matches!(self, RunStatus::Running | RunStatus::Blocked)
-    }
-}
+pub(crate) use crate::status::WorkflowStatus;
 
 /// A run as the store keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +51,7 @@ pub(crate) struct RunRecord {
     pub(crate) workflow_id: String,
     pub(crate) run_id: String,
     pub(crate) name: String,
-    pub(crate) status: RunStatus,
+    pub(crate) status: WorkflowStatus,
     /// The output (completed) or the `WorkflowError` (failed), as JSON.
     pub(crate) result: Option<Value>,
     /// Why a run is blocked or failed outside its code (corrupt history, ...).
@@ -247,7 +201,7 @@ pub(crate) struct NewRun {
 /// A run's change of status.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StatusChange {
-    pub(crate) status: RunStatus,
+    pub(crate) status: WorkflowStatus,
     pub(crate) result: Option<Value>,
     pub(crate) error: Option<String>,
 }
@@ -343,7 +297,7 @@ pub(crate) enum Enqueued {
     /// No workflow has that id.
     NotFound,
     /// The workflow's latest run has ended.
-    Finished(RunStatus),
+    Finished(WorkflowStatus),
 }
 
 /// The history of a run, as stored: `(index, encoded event)` in index order.

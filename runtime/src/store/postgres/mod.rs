@@ -108,8 +108,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
-    NewWorkflow, Notifications, Release, RunRecord, RunStatus, StepCommit, Store, Task, TaskDone,
-    TaskKind, TaskRetry, Token,
+    NewWorkflow, Notifications, Release, RunRecord, StepCommit, Store, Task, TaskDone, TaskKind,
+    TaskRetry, Token, WorkflowStatus,
 };
 use crate::definition::BoxFuture;
 use crate::error::{Error, StoreError};
@@ -1382,7 +1382,7 @@ impl PostgresStore {
                 ));
             };
             let record = decode_run(ENQUEUE, &row)?;
-            if record.status == RunStatus::ContinuedAsNew {
+            if record.status == WorkflowStatus::ContinuedAsNew {
                 // The run continued as new while this waited for its lock:
                 // the workflow's latest run is another one now.
                 continue;
@@ -1602,7 +1602,7 @@ async fn apply_step(
         execute(tx, "DELETE FROM tasks WHERE run_id = $1", &[run_id])
             .await
             .map_err(sql)?;
-        if status == RunStatus::ContinuedAsNew {
+        if status == WorkflowStatus::ContinuedAsNew {
             // The next run reads the workflow's messages, but completions
             // are of this run's activity calls: nothing can use them now.
             execute(
@@ -1759,7 +1759,7 @@ fn run_fields<'a>(operation: &'static str, row: &'a Row) -> Fields<'a> {
 fn decode_run(operation: &'static str, row: &Row) -> Result<RunRecord, StoreError> {
     let fields = run_fields(operation, row);
     let status = fields.text(3, "status")?;
-    let status = RunStatus::parse(&status).ok_or_else(|| {
+    let status = WorkflowStatus::parse(&status).ok_or_else(|| {
         fields.corrupt(
             "status",
             format_args!("holds `{}`, not a run status", clip(&status)),

@@ -61,7 +61,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
     -- `unfinished_runs` and the run claims: the unfinished runs, in creation
     -- order, without scanning the finished ones. The statuses are those for
-    -- which `RunStatus::is_finished` is false (a unit test checks it).
+    -- which `WorkflowStatus::is_finished` is false (a unit test checks it).
     CREATE INDEX runs_unfinished ON runs (seq) WHERE status IN ('running', 'blocked');
 
     -- `runs(workflow_id)`, oldest first.

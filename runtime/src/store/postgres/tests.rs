@@ -229,16 +229,7 @@ fn urls_are_redacted_and_retargeted() {
 
 #[test]
 fn the_unfinished_statuses_are_those_the_statements_list() {
-    use RunStatus::*;
-    for status in [
-        Running,
-        Blocked,
-        Completed,
-        Failed,
-        Cancelled,
-        Terminated,
-        ContinuedAsNew,
-    ] {
+    for status in WorkflowStatus::ALL {
         let listed = !status.is_finished();
         let quoted = format!("'{}'", status.as_str());
         assert_eq!(SELECT_UNFINISHED.contains(&quoted), listed, "{status:?}");
@@ -801,7 +792,7 @@ async fn finishing_steps_notify_and_continue_as_new_keeps_the_owner() {
     let mut s = step("r1", token, 1, 1);
     s.lease = Some(Arc::new(a.clone()));
     s.status = Some(StatusChange {
-        status: RunStatus::ContinuedAsNew,
+        status: WorkflowStatus::ContinuedAsNew,
         result: None,
         error: None,
     });
@@ -833,7 +824,7 @@ async fn finishing_steps_notify_and_continue_as_new_keeps_the_owner() {
     assert_eq!(mine[0].token, token);
     let mut end = step("r2", token, 1, 1);
     end.status = Some(StatusChange {
-        status: RunStatus::Completed,
+        status: WorkflowStatus::Completed,
         result: Some(json!(5)),
         error: None,
     });
@@ -844,7 +835,7 @@ async fn finishing_steps_notify_and_continue_as_new_keeps_the_owner() {
             .enqueue("w", signal("late"), 6)
             .await
             .expect("enqueue"),
-        Enqueued::Finished(RunStatus::Completed)
+        Enqueued::Finished(WorkflowStatus::Completed)
     );
 }
 

@@ -9,10 +9,11 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::history::{Event, Input, RecordedHistory, Resolution};
-use crate::replay::{Issued, LiveRun, Outcome, RunFault};
+use crate::replay::{LiveRun, Outcome};
+use crate::run::{Issued, RunFault};
 use crate::store::{
-    InboxItem, InboxRecord, NewRun, RunStatus, StatusChange, StepCommit, Task, TaskDone, TaskKind,
-    Token,
+    InboxItem, InboxRecord, NewRun, StatusChange, StepCommit, Task, TaskDone, TaskKind, Token,
+    WorkflowStatus,
 };
 
 use super::{Completion, Engine, StartedRun, WfMsg};
@@ -151,7 +152,7 @@ enum Load {
 fn status_step(
     run_id: &str,
     workflow_id: &str,
-    status: RunStatus,
+    status: WorkflowStatus,
     error: Option<String>,
     now: u64,
 ) -> (StepCommit, AfterCommit) {
@@ -167,7 +168,7 @@ fn status_step(
     };
     (
         step,
-        AfterCommit::status(workflow_id, run_id, status != RunStatus::Running),
+        AfterCommit::status(workflow_id, run_id, status != WorkflowStatus::Running),
     )
 }
 
@@ -465,7 +466,7 @@ impl Executor {
             step.first_index = rows.len() as u64;
             step.events = vec![serde_json::to_string(&event).expect("events encode to JSON")];
             step.status = Some(StatusChange {
-                status: RunStatus::Terminated,
+                status: WorkflowStatus::Terminated,
                 result: None,
                 error: Some(reason.to_owned()),
             });
@@ -493,7 +494,7 @@ impl Executor {
         Some(status_step(
             run_id,
             &workflow_id,
-            RunStatus::Blocked,
+            WorkflowStatus::Blocked,
             Some(message),
             now,
         ))
@@ -527,7 +528,7 @@ impl Executor {
                 return Load::Stopped(Some(Box::new(status_step(
                     run_id,
                     wf,
-                    RunStatus::Failed,
+                    WorkflowStatus::Failed,
                     Some(message),
                     now,
                 ))));
@@ -542,7 +543,7 @@ impl Executor {
         let message = match replayed {
             Ok((run, None)) => {
                 self.cache.insert(run_id.to_owned(), run);
-                let unblocked = record.status == RunStatus::Blocked;
+                let unblocked = record.status == WorkflowStatus::Blocked;
                 if unblocked {
                     tracing::info!(workflow.id = %wf, run.id = %run_id, "blocked run replays cleanly; resumed");
                     self.blocked.remove(run_id);
@@ -558,14 +559,15 @@ impl Executor {
         };
         tracing::error!(error = %message, "workflow run stopped; it resumes after a restart with fixed code");
         self.blocked.insert(run_id.to_owned());
-        if record.status == RunStatus::Blocked && record.error.as_deref() == Some(message.as_str())
+        if record.status == WorkflowStatus::Blocked
+            && record.error.as_deref() == Some(message.as_str())
         {
             return Load::Stopped(None);
         }
         Load::Stopped(Some(Box::new(status_step(
             run_id,
             wf,
-            RunStatus::Blocked,
+            WorkflowStatus::Blocked,
             Some(message),
             now,
         ))))
@@ -594,7 +596,7 @@ impl Executor {
         let run = self.cache.get_mut(run_id).expect("loaded above");
         let mut accepted = Vec::with_capacity(inputs.len());
         {
-            let core = crate::replay::lock(&run.core);
+            let core = crate::run::lock(&run.core);
             let mut seen = HashSet::new();
             for input in inputs {
                 match &input {
@@ -604,10 +606,10 @@ impl Executor {
             }
         }
         if accepted.is_empty() && !run.is_fresh() {
-            let workflow_id = crate::replay::lock(&run.core).workflow_id.to_string();
+            let workflow_id = crate::run::lock(&run.core).workflow_id.to_string();
             if unblocked {
                 let (mut step, after) =
-                    status_step(run_id, &workflow_id, RunStatus::Running, None, now);
+                    status_step(run_id, &workflow_id, WorkflowStatus::Running, None, now);
                 step.done_inbox = done_inbox;
                 return Some((step, after));
             }
@@ -624,7 +626,7 @@ impl Executor {
             return None;
         }
         let name = run.name.to_string();
-        let workflow_id = crate::replay::lock(&run.core).workflow_id.to_string();
+        let workflow_id = crate::run::lock(&run.core).workflow_id.to_string();
         let mut events = Vec::with_capacity(2 + accepted.len() + 2);
         let mut done_tasks = Vec::with_capacity(accepted.len());
         events.push(Event::Activation { time_ms: now });
@@ -694,14 +696,14 @@ impl Executor {
             }
         }
         let mut status = unblocked.then_some(StatusChange {
-            status: RunStatus::Running,
+            status: WorkflowStatus::Running,
             result: None,
             error: None,
         });
         let mut wake = false;
         let mut new_run = None;
         let mut next = None;
-        let finished = |status: RunStatus, result: Option<Value>| {
+        let finished = |status: WorkflowStatus, result: Option<Value>| {
             Some(StatusChange {
                 status,
                 result,
@@ -714,18 +716,18 @@ impl Executor {
                 events.push(Event::WorkflowCompleted {
                     output: output.clone(),
                 });
-                status = finished(RunStatus::Completed, Some(output));
+                status = finished(WorkflowStatus::Completed, Some(output));
                 wake = true;
             }
             Outcome::Finished(Err(error)) => {
                 let result = serde_json::to_value(&error).ok();
                 events.push(Event::WorkflowFailed { error });
-                status = finished(RunStatus::Failed, result);
+                status = finished(WorkflowStatus::Failed, result);
                 wake = true;
             }
             Outcome::Cancelled => {
                 events.push(Event::WorkflowCancelled);
-                status = finished(RunStatus::Cancelled, None);
+                status = finished(WorkflowStatus::Cancelled, None);
                 wake = true;
             }
             Outcome::ContinueAsNew(input) => {
@@ -739,7 +741,7 @@ impl Executor {
                     run_id: next_run_id.clone(),
                     input: input.clone(),
                 });
-                status = finished(RunStatus::ContinuedAsNew, None);
+                status = finished(WorkflowStatus::ContinuedAsNew, None);
                 new_run = Some(NewRun {
                     run_id: next_run_id.clone(),
                     started_event: serde_json::to_string(&started).expect("events encode to JSON"),
@@ -763,7 +765,7 @@ impl Executor {
                 return Some(status_step(
                     run_id,
                     &workflow_id,
-                    RunStatus::Blocked,
+                    WorkflowStatus::Blocked,
                     Some(message),
                     now,
                 ));

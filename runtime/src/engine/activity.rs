@@ -13,7 +13,8 @@ use crate::error::{
     START_TO_CLOSE_TIMEOUT,
 };
 use crate::history::Resolution;
-use crate::replay::{panic_message, RunFault};
+use crate::replay::panic_message;
+use crate::run::RunFault;
 use crate::store::{Task, TaskRetry};
 
 use super::{millis, Completion, Engine, WfMsg};

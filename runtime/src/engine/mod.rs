@@ -43,7 +43,7 @@ use self::timer::{run_timers, Due};
 use crate::context::{ActivityContext, AttemptInfo};
 use crate::history::{Resolution, SignalData};
 use crate::registry::Registry;
-use crate::replay::RunFault;
+use crate::run::RunFault;
 use crate::store::{
     ClaimFilter, ClaimedRun, InboxRecord, Lease, Release, Store, Task, TaskKind, Token,
 };
@@ -62,7 +62,7 @@ fn millis(d: Duration) -> u64 {
 
 /// A message to the workflow executor.
 #[derive(Debug)]
-pub(crate) enum WfMsg {
+enum WfMsg {
     /// The claimer took a run, or found new messages for a run held here.
     Claimed(Box<ClaimedRun>),
     /// A run this process just created: it needs its first activation, and
@@ -82,13 +82,13 @@ pub(crate) enum WfMsg {
 
 /// An activity call or a timer that finished.
 #[derive(Debug)]
-pub(crate) struct Completion {
-    pub(crate) workflow_id: String,
-    pub(crate) run_id: String,
-    pub(crate) seq: u32,
+struct Completion {
+    workflow_id: String,
+    run_id: String,
+    seq: u32,
     /// The token of the attempt's task (0 for a timer).
-    pub(crate) token: Token,
-    pub(crate) resolution: Resolution,
+    token: Token,
+    resolution: Resolution,
 }
 
 /// What a newly created run starts with.
@@ -327,7 +327,18 @@ impl Engine {
         self.kick.notify_one();
     }
 
-    pub(crate) fn send(&self, msg: WfMsg) {
+    /// Hands a run this process just created to the executor.
+    pub(crate) fn run_started(&self, run: StartedRun) {
+        self.send(WfMsg::Started(Box::new(run)));
+    }
+
+    /// Hands a message this process just stored in a workflow's inbox to
+    /// the executor, which delivers it at once if this worker holds the run.
+    pub(crate) fn message_stored(&self, run_id: String, record: InboxRecord) {
+        self.send(WfMsg::Inbox { run_id, record });
+    }
+
+    fn send(&self, msg: WfMsg) {
         // Fails only after shutdown, when nothing is to be done any more.
         let _ = self.wf_tx.send(msg);
     }
