@@ -205,6 +205,15 @@ impl Executor {
                     WfMsg::Claimed(claimed) => {
                         let claimed = *claimed;
                         let run_id = claimed.record.run_id.clone();
+                        if !claimed.taken && !self.owned.contains_key(&run_id) {
+                            // Held under this worker's id, but not known
+                            // here (a claim whose answer was lost, or a run
+                            // being given back): give it back, so that it
+                            // is claimed whole, timers and all.
+                            let engine = self.engine.clone();
+                            tokio::spawn(async move { engine.redrive(run_id, claimed.token).await });
+                            continue;
+                        }
                         if claimed.taken {
                             // Whatever this process remembers of the run
                             // predates the other worker's steps.

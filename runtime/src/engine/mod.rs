@@ -496,6 +496,16 @@ impl Engine {
         for task in tasks.others {
             task.abort();
         }
+        let handle = tokio::runtime::Handle::try_current();
+        if let (true, Ok(handle)) = (self.worker, handle) {
+            // Best effort: other workers may take this worker's runs at once
+            // (else its leases expire).
+            let store = self.store.clone();
+            let release = Release::Worker(self.lease.worker.clone());
+            handle.spawn(async move {
+                let _ = store.release(release).await;
+            });
+        }
     }
 }
 
