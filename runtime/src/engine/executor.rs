@@ -211,7 +211,9 @@ impl Executor {
                             // being given back): give it back, so that it
                             // is claimed whole, timers and all.
                             let engine = self.engine.clone();
-                            tokio::spawn(async move { engine.redrive(run_id, claimed.token).await });
+                            tokio::spawn(
+                                async move { engine.redrive(run_id, claimed.token).await },
+                            );
                             continue;
                         }
                         if claimed.taken {

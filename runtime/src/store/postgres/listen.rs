@@ -20,7 +20,9 @@ use tokio::task::JoinHandle;
 use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, Socket};
 
-use super::{describe, scrub, Target};
+use super::errors::describe;
+use super::secrets::scrub;
+use super::Target;
 
 /// The channel of "work may be claimable".
 pub(super) const WORK: &str = "reprise_work";

@@ -14,7 +14,9 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::error::SqlState;
 
-use super::{describe, scrub, Target};
+use super::errors::{describe, store_error};
+use super::secrets::scrub;
+use super::Target;
 use crate::error::Error;
 
 /// The key of the advisory lock the migrations run under (`reprise` in
@@ -281,11 +283,7 @@ fn open_error_about(target: &Target, what: &str, e: tokio_postgres::Error) -> Er
             target.user
         ));
     }
-    Error::Store(super::store_error(
-        super::OPEN,
-        format!("{target}: {what}"),
-        e,
-    ))
+    Error::Store(store_error(super::OPEN, format!("{target}: {what}"), e))
 }
 
 /// The database is another application's.

@@ -5,6 +5,7 @@
 
 use tokio_postgres::NoTls;
 
+use super::errors::describe;
 use super::{PostgresConfig, PostgresStore};
 
 /// The server tests use, unless `REPRISE_TEST_POSTGRES` names another.
@@ -64,7 +65,7 @@ impl Drop for TestDatabase {
                 client
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await
-                    .map_err(|e| super::describe(&e))
+                    .map_err(|e| describe(&e))
             })
         })
         .join();
@@ -80,10 +81,10 @@ impl Drop for TestDatabase {
 async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .map_err(|e| super::describe(&e))?;
+        .map_err(|e| describe(&e))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            eprintln!("test connection: {}", super::describe(&e));
+            eprintln!("test connection: {}", describe(&e));
         }
     });
     Ok(client)
@@ -112,10 +113,7 @@ pub(crate) async fn test_database() -> (String, TestDatabase) {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
     {
-        panic!(
-            "cannot create the test database `{name}`: {}",
-            super::describe(&e)
-        );
+        panic!("cannot create the test database `{name}`: {}", describe(&e));
     }
     let url = with_database(&server, &name);
     (url, TestDatabase { server, name })

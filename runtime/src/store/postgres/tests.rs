@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
+use super::sql::CLAIM_RUNS_SQL;
 use super::testing::{client, test_database, test_store, with_database};
 use super::*;
 use crate::definition::ActivityOptions;
 use crate::history::SignalData;
-use crate::store::{NewRun, StatusChange};
+use crate::store::{NewRun, StatusChange, TaskKind, WorkflowStatus};
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use super::{store_error, OPEN};
+use super::errors::store_error;
+use super::OPEN;
 use crate::error::Error;
 
 /// The migrations, in order; `schema_version` is how many were applied.
