@@ -6,12 +6,33 @@
 //! cargo run --release --example bench -- --workload all --store sqlite
 //! cargo run --release --example bench -- --workload all --store sqlite --sync full
 //! cargo run --release --example bench -- --workload w1 --store sqlite      # one workload
-//! cargo run --release --example bench -- --quick                          # every workload, tiny, both stores (CI)
+//! cargo run --release --example bench -- --workload w1 --params 1000,10000 # chosen K
+//! cargo run --release --example bench -- --quick                          # every workload, tiny, memory and SQLite (CI)
+//! cargo run --release --example bench -- --workload all --store postgres               # in-process and 1 worker process
+//! cargo run --release --example bench -- --workload all --store postgres --workers 3   # 3 worker processes
 //! ```
 //!
-//! Flags: `--store memory|sqlite|all` (default `all`),
+//! Flags: `--store memory|sqlite|postgres|all` (default `all`: memory and
+//! SQLite; PostgreSQL needs a server, so only when asked),
 //! `--workload w1|w2|w3|replay|restart|all` (default `all`),
-//! `--sync normal|full` (SQLite durability, default `normal`), `--quick`.
+//! `--sync normal|full` (SQLite durability, default `normal`), `--quick`,
+//! `--params P,...` (the workload's K or N instead of its defaults),
+//! `--workers N` and `--postgres-url URL` (PostgreSQL).
+//!
+//! PostgreSQL (`--store postgres`): the server is `--postgres-url`, else env
+//! `REPRISE_BENCH_POSTGRES`, else `postgres://postgres@127.0.0.1:5432/postgres`;
+//! `psql` must be on `PATH`. Each measurement creates a database
+//! `reprise_bench_<random>` (with `psql ... -c "CREATE DATABASE ..."`) and
+//! drops it after. With `--workers N` (N > 0) the measurement spawns N
+//! worker processes (this binary, hidden flag `--child-worker`) on that
+//! database and waits until each has built its runtime; the measuring
+//! process is a client (`.worker(false)`) that starts the workflows and
+//! awaits their results, which the workers run. `--workers 1` (the default)
+//! also measures the in-process runtime (one process that is both, as for
+//! the other stores; `"workers": 0` in its line). Lines of worker processes
+//! carry their peak RSS (`worker_peak_rss_mb`). Defaults on PostgreSQL: W1
+//! K = 100 and 1000, W2 N = 500, W3 and replay as on the other stores;
+//! restart is SQLite only.
 //!
 //! Workloads (`docs/PERFORMANCE.md` keeps the figures and the targets):
 //!
@@ -80,6 +101,22 @@ struct Args {
     /// Tiny parameters, for CI.
     #[arg(long)]
     quick: bool,
+    /// The parameters (K, N, activities) of the workload, instead of its
+    /// defaults: `--params 1000,10000`.
+    #[arg(long, value_delimiter = ',')]
+    params: Vec<u64>,
+    /// PostgreSQL: how many worker processes run the workflows (this
+    /// process is then only their client). With 1 (the default) the
+    /// in-process figure (one runtime that is both) is measured too; 0
+    /// measures only that.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// PostgreSQL: the server, as a libpq URL of a database this user may
+    /// create databases from (default: env `REPRISE_BENCH_POSTGRES`, else
+    /// `postgres://postgres@127.0.0.1:5432/postgres`). Each measurement
+    /// creates a database `reprise_bench_<random>` there and drops it after.
+    #[arg(long, value_name = "URL")]
+    postgres_url: Option<String>,
     /// Internal: run one measurement of this workload in this process.
     #[arg(long, value_enum, hide = true)]
     job: Option<WorkloadArg>,
@@ -92,12 +129,32 @@ struct Args {
     /// Internal: the step at which the restart child says it may be killed.
     #[arg(long, hide = true, default_value_t = u64::MAX)]
     kill_at: u64,
+    /// Internal: be a PostgreSQL worker process on the database of
+    /// `--postgres-url`, until stdin closes.
+    #[arg(long, hide = true)]
+    child_worker: bool,
+}
+
+/// The default PostgreSQL server of `--store postgres`.
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+impl Args {
+    fn postgres_url(&self) -> String {
+        self.postgres_url
+            .clone()
+            .or_else(|| std::env::var("REPRISE_BENCH_POSTGRES").ok())
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum StoreArg {
     Memory,
     Sqlite,
+    /// Not part of `all`: it needs a server.
+    Postgres,
+    /// Memory and SQLite.
     All,
 }
 
@@ -131,6 +188,7 @@ impl StoreArg {
         match self {
             StoreArg::Memory => "memory",
             StoreArg::Sqlite => "sqlite",
+            StoreArg::Postgres => "postgres",
             StoreArg::All => "all",
         }
     }
@@ -291,13 +349,275 @@ fn sqlite_sync(sync: SyncArg) -> SqliteSync {
     }
 }
 
-/// The runtime builder of one measurement, without its types.
-fn builder(store: StoreArg, sync: SyncArg, db: &Path) -> reprise::RuntimeBuilder {
-    let b = Runtime::builder();
-    match store {
-        StoreArg::Memory => b.in_memory(),
-        _ => b.sqlite(db).sqlite_sync(sqlite_sync(sync)),
+/// What one measurement runs on.
+#[derive(Debug, Clone)]
+struct Opts {
+    store: StoreArg,
+    sync: SyncArg,
+    quick: bool,
+    /// PostgreSQL: the server (`--postgres-url`).
+    pg_url: String,
+    /// PostgreSQL: worker processes; 0 = this process's runtime is the worker.
+    workers: usize,
+}
+
+impl Opts {
+    /// The common fields of a measurement's line.
+    fn line(&self, workload: &str) -> serde_json::Map<String, Value> {
+        let mut m = line(workload, self.store, self.sync, self.quick);
+        if self.store == StoreArg::Postgres {
+            m.insert("workers".into(), self.workers.into());
+            let mode = if self.workers == 0 {
+                "in_process"
+            } else {
+                "client_and_worker_processes"
+            };
+            m.insert("mode".into(), mode.into());
+        }
+        m
     }
+}
+
+/// Runs `psql` on `url` with one SQL command: its output (unaligned, no
+/// headers).
+fn psql(url: &str, sql: &str) -> Res<String> {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `psql` (is it installed?): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "psql `{sql}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `url` without the password of a `scheme://user:password@host` URL.
+fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    match (rest.find(':'), rest.find('@')) {
+        (Some(colon), Some(at)) if colon < at => format!(
+            "{}://{}:***{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_owned(),
+    }
+}
+
+/// `url` with its database name replaced by `db` (URL or `key=value` form).
+fn with_dbname(url: &str, db: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return format!("{url} dbname={db}");
+    };
+    let rest = &url[scheme_end + 3..];
+    let query_at = rest.find('?').unwrap_or(rest.len());
+    let (main, query) = rest.split_at(query_at);
+    let authority = main.split('/').next().unwrap_or(main);
+    format!("{}://{authority}/{db}{query}", &url[..scheme_end])
+}
+
+/// A fresh PostgreSQL database, dropped on drop.
+struct PgDb {
+    /// The server's URL the database was created from.
+    admin: String,
+    name: String,
+    /// The database's URL.
+    url: String,
+}
+
+impl PgDb {
+    fn create(admin: &str) -> Res<Self> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "reprise_bench_{:x}_{:x}{nanos:x}",
+            std::process::id(),
+            unix_us()
+        );
+        psql(admin, &format!("CREATE DATABASE {name}"))?;
+        Ok(Self {
+            admin: admin.to_owned(),
+            url: with_dbname(admin, &name),
+            name,
+        })
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(e) = psql(&self.admin, &sql) {
+            eprintln!("bench: {e}");
+        }
+    }
+}
+
+/// A PostgreSQL worker process (this binary, `--child-worker`).
+struct WorkerChild {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+/// Where a measurement keeps its data, and which processes run its
+/// workflows: a temporary directory (memory, SQLite), or a fresh database
+/// and, with `workers` > 0, that many worker processes (PostgreSQL).
+struct Env {
+    opts: Opts,
+    dir: TempDir,
+    workers: Vec<WorkerChild>,
+    /// Dropped after the workers.
+    pg: Option<PgDb>,
+}
+
+impl Env {
+    fn new(label: &str, opts: &Opts) -> Res<Self> {
+        let dir = TempDir::new(label)?;
+        let pg = if opts.store == StoreArg::Postgres {
+            Some(PgDb::create(&opts.pg_url)?)
+        } else {
+            None
+        };
+        let mut env = Self {
+            opts: opts.clone(),
+            dir,
+            workers: Vec::new(),
+            pg,
+        };
+        env.start_workers()?;
+        Ok(env)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.db()
+    }
+
+    /// The runtime builder of the measurement's own process, without its
+    /// types: on PostgreSQL with worker processes, a client.
+    fn builder(&self) -> reprise::RuntimeBuilder {
+        let b = Runtime::builder();
+        match (&self.pg, self.opts.store) {
+            (Some(pg), _) => b.postgres(pg.url.clone()).worker(self.opts.workers == 0),
+            (None, StoreArg::Memory) => b.in_memory(),
+            (None, _) => b
+                .sqlite(self.dir.db())
+                .sqlite_sync(sqlite_sync(self.opts.sync)),
+        }
+    }
+
+    /// Spawns the worker processes and waits until each has built its
+    /// runtime.
+    fn start_workers(&mut self) -> Res<()> {
+        let Some(pg) = &self.pg else { return Ok(()) };
+        let exe = std::env::current_exe()?;
+        let mut started = Vec::new();
+        for _ in 0..self.opts.workers {
+            let mut child = Command::new(&exe)
+                .args(["--child-worker", "--postgres-url", &pg.url])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()?;
+            let out = child.stdout.take().ok_or("no stdout")?;
+            started.push(WorkerChild {
+                child,
+                out: BufReader::new(out),
+            });
+        }
+        for w in &mut started {
+            let guard = watchdog(w.child.id(), Duration::from_secs(60));
+            let ready = tokio::task::block_in_place(|| collect_lines(&mut w.out, &["READY"]));
+            drop(guard);
+            ready?;
+        }
+        self.workers.extend(started);
+        Ok(())
+    }
+
+    /// Shuts the worker processes down (each gives its leases back): their
+    /// peak RSS, in MB.
+    fn stop_workers(&mut self) -> Res<Vec<f64>> {
+        let mut rss = Vec::new();
+        for mut w in std::mem::take(&mut self.workers) {
+            drop(w.child.stdin.take()); // EOF: the worker shuts down
+            let guard = watchdog(w.child.id(), Duration::from_secs(60));
+            let kb = tokio::task::block_in_place(|| collect_lines(&mut w.out, &["RSS"]));
+            drop(guard);
+            w.child.wait()?;
+            rss.push(round(kb?[0][0] as f64 / 1024.0, 1));
+        }
+        Ok(rss)
+    }
+
+    /// Adds the worker processes' peak RSS to `m` (stopping them).
+    fn finish(&mut self, m: &mut serde_json::Map<String, Value>) -> Res<()> {
+        if !self.workers.is_empty() {
+            let rss = self.stop_workers()?;
+            m.insert("worker_peak_rss_mb".into(), rss.into());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for mut w in self.workers.drain(..) {
+            let _ = w.child.kill();
+            let _ = w.child.wait();
+        }
+    }
+}
+
+/// A PostgreSQL worker process: every workflow and activity of the bench,
+/// on the database at `url`. Prints `READY` once built; shuts down when
+/// stdin closes and prints `RSS` (its peak RSS, kB).
+fn child_worker(url: &str) -> Res<()> {
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio_rt.block_on(async {
+        let rt = Runtime::builder()
+            .postgres(url)
+            .workflow(sequential)
+            .workflow(three_steps)
+            .workflow(sleeper)
+            .workflow(replayed)
+            .activity(noop)
+            .build()
+            .await?;
+        println!("READY {}", unix_us());
+        tokio::task::spawn_blocking(|| {
+            let mut buf = String::new();
+            while std::io::stdin().read_line(&mut buf).is_ok_and(|n| n > 0) {
+                buf.clear();
+            }
+        })
+        .await?;
+        rt.shutdown().await?;
+        let kb = (peak_rss_mb() * 1024.0).round() as u64;
+        println!("RSS {kb}");
+        Ok(())
+    })
 }
 
 /// The common fields of a measurement's line.
@@ -310,10 +630,10 @@ fn line(
     let mut m = serde_json::Map::new();
     m.insert("workload".into(), workload.into());
     m.insert("store".into(), store.name().into());
-    let sync = if store == StoreArg::Memory {
-        Value::Null
-    } else {
+    let sync = if store == StoreArg::Sqlite {
         sync.name().into()
+    } else {
+        Value::Null
     };
     m.insert("sync".into(), sync);
     m.insert("quick".into(), quick.into());
@@ -359,11 +679,13 @@ async fn finish(rt: &Runtime, id: &str, expected: u64) -> Res<f64> {
 /// it reports the median.
 const W1_RUNS: usize = 3;
 
-async fn job_w1(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> {
+async fn job_w1(opts: &Opts, k: u64) -> Res<()> {
     let mut walls = Vec::new();
+    let mut worker_rss = Vec::new();
     for _ in 0..W1_RUNS {
-        let dir = TempDir::new("w1")?;
-        let rt = builder(store, sync, &dir.db())
+        let mut env = Env::new("w1", opts)?;
+        let rt = env
+            .builder()
             .workflow(sequential)
             .activity(noop)
             .build()
@@ -372,6 +694,7 @@ async fn job_w1(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> 
         let out = rt.start(sequential, k).id("w1").await?.result().await?;
         walls.push(t.elapsed().as_secs_f64());
         rt.shutdown().await?;
+        worker_rss.extend(env.stop_workers()?);
         if out != k * k.saturating_sub(1) / 2 {
             return Err(format!("w1 returned {out}").into());
         }
@@ -382,8 +705,12 @@ async fn job_w1(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> 
     );
     let wall = median(walls);
     let per_step = wall * 1e6 / k as f64;
-    let target = if store == StoreArg::Memory { 5.0 } else { 50.0 };
-    let mut m = line("w1", store, sync, quick);
+    let target = match opts.store {
+        StoreArg::Memory => 5.0,
+        StoreArg::Postgres => 1000.0,
+        _ => 50.0,
+    };
+    let mut m = opts.line("w1");
     m.insert("k".into(), k.into());
     m.insert("runs".into(), W1_RUNS.into());
     m.insert("wall_s".into(), round(wall, 4).into());
@@ -398,13 +725,18 @@ async fn job_w1(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> 
     m.insert("target_per_step_us".into(), target.into());
     m.insert("met".into(), (per_step <= target).into());
     m.insert("peak_rss_mb".into(), peak_rss_mb().into());
+    if !worker_rss.is_empty() {
+        let max = worker_rss.iter().copied().fold(0.0, f64::max);
+        m.insert("worker_peak_rss_mb".into(), max.into());
+    }
     emit(m);
     Ok(())
 }
 
-async fn job_w2(store: StoreArg, sync: SyncArg, n: u64, quick: bool) -> Res<()> {
-    let dir = TempDir::new("w2")?;
-    let rt = builder(store, sync, &dir.db())
+async fn job_w2(opts: &Opts, n: u64) -> Res<()> {
+    let mut env = Env::new("w2", opts)?;
+    let rt = env
+        .builder()
         .workflow(three_steps)
         .activity(noop)
         .build()
@@ -431,28 +763,31 @@ async fn job_w2(store: StoreArg, sync: SyncArg, n: u64, quick: bool) -> Res<()> 
     drop(handles);
     rt.shutdown().await?;
     let rate = n as f64 / wall;
-    let mut m = line("w2", store, sync, quick);
+    let mut m = opts.line("w2");
     m.insert("n".into(), n.into());
     m.insert("activities_each".into(), 3.into());
     m.insert("start_all_s".into(), round(started, 4).into());
     m.insert("wall_s".into(), round(wall, 4).into());
     m.insert("workflows_per_s".into(), round(rate, 0).into());
-    if store == StoreArg::Sqlite {
-        m.insert("target_workflows_per_s".into(), 5000.into());
-        m.insert("met".into(), (rate >= 5000.0).into());
+    let target = match opts.store {
+        StoreArg::Sqlite => Some(5000.0),
+        StoreArg::Postgres => Some(1500.0),
+        _ => None,
+    };
+    if let Some(target) = target {
+        m.insert("target_workflows_per_s".into(), target.into());
+        m.insert("met".into(), (rate >= target).into());
     }
     m.insert("peak_rss_mb".into(), peak_rss_mb().into());
+    env.finish(&mut m)?;
     emit(m);
     Ok(())
 }
 
-async fn job_w3(store: StoreArg, sync: SyncArg, n: u64, quick: bool) -> Res<()> {
-    let sleep_ms: u64 = if quick { 100 } else { 1000 };
-    let dir = TempDir::new("w3")?;
-    let rt = builder(store, sync, &dir.db())
-        .workflow(sleeper)
-        .build()
-        .await?;
+async fn job_w3(opts: &Opts, n: u64) -> Res<()> {
+    let sleep_ms: u64 = if opts.quick { 100 } else { 1000 };
+    let mut env = Env::new("w3", opts)?;
+    let rt = env.builder().workflow(sleeper).build().await?;
     let t = Instant::now();
     let starts = (0..n).map(|i| {
         rt.start(sleeper, sleep_ms)
@@ -472,7 +807,7 @@ async fn job_w3(store: StoreArg, sync: SyncArg, n: u64, quick: bool) -> Res<()> 
     rt.shutdown().await?;
     let lag = wall - sleep_ms as f64 / 1000.0;
     let rss = peak_rss_mb();
-    let mut m = line("w3", store, sync, quick);
+    let mut m = opts.line("w3");
     m.insert("n".into(), n.into());
     m.insert("sleep_ms".into(), sleep_ms.into());
     m.insert("start_all_s".into(), round(started, 4).into());
@@ -480,23 +815,37 @@ async fn job_w3(store: StoreArg, sync: SyncArg, n: u64, quick: bool) -> Res<()> 
     m.insert("lag_after_deadline_s".into(), round(lag, 4).into());
     m.insert("workflows_per_s".into(), round(n as f64 / wall, 0).into());
     m.insert("peak_rss_mb".into(), rss.into());
+    env.finish(&mut m)?;
+    let worker_rss = m
+        .get("worker_peak_rss_mb")
+        .and_then(Value::as_array)
+        .map_or(0.0, |v| {
+            v.iter().filter_map(Value::as_f64).fold(0.0, f64::max)
+        });
     m.insert("target".into(), "lag <= 1.5 s, peak RSS <= 150 MB".into());
-    m.insert("met".into(), (lag <= 1.5 && rss <= 150.0).into());
+    m.insert(
+        "met".into(),
+        (lag <= 1.5 && rss <= 150.0 && worker_rss <= 150.0).into(),
+    );
     emit(m);
     Ok(())
 }
 
+/// The query of [`count_events`] (the same tables in SQLite and PostgreSQL).
+const COUNT_EVENTS: &str = "SELECT COUNT(*) FROM history WHERE run_id = \
+     (SELECT latest_run_id FROM workflows WHERE workflow_id = ?1)";
+
 /// The number of history events of the latest run of `id`, read from the
-/// SQLite file (the runtime must be shut down).
-fn count_events(db: &Path, id: &str) -> Res<u64> {
+/// store (the runtime that wrote them must be shut down).
+fn count_events(env: &Env, id: &str) -> Res<u64> {
+    if let Some(pg) = &env.pg {
+        let sql = COUNT_EVENTS.replace("?1", &format!("'{id}'"));
+        return Ok(psql(&pg.url, &sql)?.parse()?);
+    }
+    let db = env.db();
     let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM history WHERE run_id = \
-         (SELECT latest_run_id FROM workflows WHERE workflow_id = ?1)",
-        [id],
-        |row| row.get(0),
-    )?;
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let n: i64 = conn.query_row(COUNT_EVENTS, [id], |row| row.get(0))?;
     Ok(n as u64)
 }
 
@@ -541,25 +890,25 @@ async fn replay_all(rt: &Runtime, expected: u64) -> Res<f64> {
     Ok(median(times))
 }
 
-async fn job_replay(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<()> {
-    let dir = TempDir::new("replay")?;
-    let db = dir.db();
+async fn job_replay(opts: &Opts, k: u64) -> Res<()> {
+    let mut env = Env::new("replay", opts)?;
     let expected = k * k.saturating_sub(1) / 2;
     // WorkflowStarted, Activation + ActivityScheduled, then per activity
     // Activation + ActivityCompleted + the next command: ActivityScheduled,
     // or TimerStarted after the last one.
     let derived = 3 * k + 3;
-    let make = |cached: usize| {
-        builder(store, sync, &db)
+    let make = |env: &Env, cached: usize| {
+        env.builder()
             .workflow(replayed)
             .activity(noop)
             .max_cached_workflows(cached)
     };
     let (events, counted, build_ms, baseline_us, replay_us, how);
-    if store == StoreArg::Memory {
+    let mut worker_rss = Vec::new();
+    if opts.store == StoreArg::Memory {
         // One runtime, a cache of one run: each workflow started evicts the
         // previous one, so every long workflow is replayed when signalled.
-        let rt = make(1).build().await?;
+        let rt = make(&env, 1).build().await?;
         let t = Instant::now();
         build_histories(&rt, k).await?;
         let history_s = t.elapsed().as_secs_f64();
@@ -572,27 +921,51 @@ async fn job_replay(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<
         how = format!(
             "evicted (max_cached_workflows(1)); {REPLAYS} histories built in {history_s:.3} s"
         );
-    } else {
-        {
-            let rt = make(10_000).build().await?;
-            build_histories(&rt, k).await?;
-            rt.shutdown().await?;
-        }
-        events = count_events(&db, "replay-0")?;
+    } else if opts.store == StoreArg::Postgres && opts.workers > 0 {
+        // The client stays; the worker processes that built the histories
+        // shut down (giving their runs back) and new ones start.
+        let rt = make(&env, 10_000).build().await?;
+        build_histories(&rt, k).await?;
+        worker_rss.extend(env.stop_workers()?);
+        events = count_events(&env, "replay-0")?;
         counted = true;
         let t = Instant::now();
-        let rt = make(10_000).build().await?;
+        env.start_workers()?;
         build_ms = t.elapsed().as_secs_f64() * 1e3;
         baseline_us = baseline(&rt).await?;
         replay_us = replay_all(&rt, expected).await?;
         rt.shutdown().await?;
-        how = "new runtime on the same SQLite file".to_owned();
+        worker_rss.extend(env.stop_workers()?);
+        how = format!(
+            "{} new worker process(es) on the same database",
+            opts.workers
+        );
+    } else {
+        {
+            let rt = make(&env, 10_000).build().await?;
+            build_histories(&rt, k).await?;
+            rt.shutdown().await?;
+        }
+        events = count_events(&env, "replay-0")?;
+        counted = true;
+        let t = Instant::now();
+        let rt = make(&env, 10_000).build().await?;
+        build_ms = t.elapsed().as_secs_f64() * 1e3;
+        baseline_us = baseline(&rt).await?;
+        replay_us = replay_all(&rt, expected).await?;
+        rt.shutdown().await?;
+        how = if opts.store == StoreArg::Postgres {
+            "new runtime on the same database"
+        } else {
+            "new runtime on the same SQLite file"
+        }
+        .to_owned();
     }
     if counted && events != derived {
         eprintln!("bench: replay history has {events} events, expected {derived}");
     }
     let per_event = (replay_us - baseline_us).max(0.0) / events as f64;
-    let mut m = line("replay", store, sync, quick);
+    let mut m = opts.line("replay");
     m.insert("activities".into(), k.into());
     m.insert("events".into(), events.into());
     m.insert("replays".into(), REPLAYS.into());
@@ -615,6 +988,10 @@ async fn job_replay(store: StoreArg, sync: SyncArg, k: u64, quick: bool) -> Res<
     m.insert("target_us_per_event".into(), 2.0.into());
     m.insert("met".into(), (per_event <= 2.0).into());
     m.insert("peak_rss_mb".into(), peak_rss_mb().into());
+    if !worker_rss.is_empty() {
+        m.insert("worker_peak_rss_mb".into(), worker_rss.into());
+    }
+    env.finish(&mut m)?;
     emit(m);
     Ok(())
 }
@@ -624,13 +1001,20 @@ fn run_job(args: &Args, job: WorkloadArg) -> Res<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (store, sync, p, q) = (args.store, args.sync, args.param, args.quick);
+    let opts = Opts {
+        store: args.store,
+        sync: args.sync,
+        quick: args.quick,
+        pg_url: args.postgres_url(),
+        workers: args.workers,
+    };
+    let p = args.param;
     rt.block_on(async move {
         match job {
-            WorkloadArg::W1 => job_w1(store, sync, p, q).await,
-            WorkloadArg::W2 => job_w2(store, sync, p, q).await,
-            WorkloadArg::W3 => job_w3(store, sync, p, q).await,
-            WorkloadArg::Replay => job_replay(store, sync, p, q).await,
+            WorkloadArg::W1 => job_w1(&opts, p).await,
+            WorkloadArg::W2 => job_w2(&opts, p).await,
+            WorkloadArg::W3 => job_w3(&opts, p).await,
+            WorkloadArg::Replay => job_replay(&opts, p).await,
             other => Err(format!("no job `{}`", other.name()).into()),
         }
     })
@@ -691,7 +1075,7 @@ fn collect_lines(out: &mut BufReader<ChildStdout>, tags: &[&str]) -> Res<Vec<Vec
                 .filter(|&i| found[i].is_none())
                 .map(|i| tags[i])
                 .collect();
-            return Err(format!("the restart child ended without printing {missing:?}").into());
+            return Err(format!("the child ended without printing {missing:?}").into());
         }
         let mut words = buf.split_whitespace();
         let Some(tag) = words.next() else { continue };
@@ -711,7 +1095,7 @@ fn watchdog(pid: u32, limit: Duration) -> std::sync::mpsc::Sender<()> {
     let (done, wait) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
-            eprintln!("bench: the restart child {pid} is stuck; killing it");
+            eprintln!("bench: the child {pid} is stuck; killing it");
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
     });
@@ -769,13 +1153,8 @@ fn restart(sync: SyncArg, quick: bool) -> Res<()> {
 // The parent: runs every measurement in a child process.
 
 /// Runs one measurement in a child process, forwards its line, returns it.
-fn measure(
-    store: StoreArg,
-    sync: SyncArg,
-    job: WorkloadArg,
-    param: u64,
-    quick: bool,
-) -> Res<Value> {
+fn measure(opts: &Opts, job: WorkloadArg, param: u64) -> Res<Value> {
+    let store = opts.store;
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.args([
         "--job",
@@ -783,19 +1162,24 @@ fn measure(
         "--store",
         store.name(),
         "--sync",
-        sync.name(),
+        opts.sync.name(),
     ])
     .args(["--param", &param.to_string()]);
-    if quick {
+    if store == StoreArg::Postgres {
+        cmd.args(["--postgres-url", &opts.pg_url])
+            .args(["--workers", &opts.workers.to_string()]);
+    }
+    if opts.quick {
         cmd.arg("--quick");
     }
     let out = cmd.stderr(Stdio::inherit()).output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
-            "{} on {} (param {param}) failed: {}; {stdout}",
+            "{} on {} (param {param}, workers {}) failed: {}; {stdout}",
             job.name(),
             store.name(),
+            opts.workers,
             out.status
         )
         .into());
@@ -807,11 +1191,32 @@ fn measure(
     )?)
 }
 
+/// The default parameters of `workload` on `store`.
+fn default_params(workload: WorkloadArg, store: StoreArg, quick: bool) -> &'static [u64] {
+    let pg = store == StoreArg::Postgres;
+    match (workload, quick) {
+        // PostgreSQL steps cost round trips to the server: K = 10000 would
+        // take a minute.
+        (WorkloadArg::W1, false) if pg => &[100, 1000],
+        (WorkloadArg::W1, false) => &[100, 1000, 10_000],
+        (WorkloadArg::W1, true) => &[10, 100],
+        (WorkloadArg::W2, false) if pg => &[500],
+        (WorkloadArg::W2, false) => &[500, 5000],
+        (WorkloadArg::W2, true) => &[50],
+        (WorkloadArg::W3, false) => &[2000, 10_000],
+        (WorkloadArg::W3, true) => &[100],
+        (WorkloadArg::Replay, false) => &[3333],
+        (WorkloadArg::Replay, true) => &[300],
+        _ => &[],
+    }
+}
+
 fn run_all(args: &Args) -> Res<()> {
     let stores: &[StoreArg] = match args.store {
         StoreArg::All => &[StoreArg::Memory, StoreArg::Sqlite],
         StoreArg::Memory => &[StoreArg::Memory],
         StoreArg::Sqlite => &[StoreArg::Sqlite],
+        StoreArg::Postgres => &[StoreArg::Postgres],
     };
     let all = [
         WorkloadArg::W1,
@@ -827,64 +1232,87 @@ fn run_all(args: &Args) -> Res<()> {
     };
     let quick = args.quick;
     let sync = args.sync;
+    let pg_url = args.postgres_url();
+    if args.store == StoreArg::Postgres {
+        psql(&pg_url, "SELECT 1").map_err(|e| {
+            format!(
+                "--store postgres: the server at `{}` does not answer: {e}",
+                redact(&pg_url)
+            )
+        })?;
+    }
     let started = Instant::now();
     let mut failures = Vec::new();
     for &store in stores {
+        // PostgreSQL: one worker process is measured next to the in-process
+        // runtime; other counts alone.
+        let worker_counts: Vec<usize> = match (store, args.workers) {
+            (StoreArg::Postgres, 1) => vec![0, 1],
+            (StoreArg::Postgres, n) => vec![n],
+            _ => vec![0],
+        };
         for &workload in &workloads {
-            let params: &[u64] = match (workload, quick) {
-                (WorkloadArg::W1, false) => &[100, 1000, 10_000],
-                (WorkloadArg::W1, true) => &[10, 100],
-                (WorkloadArg::W2, false) => &[500, 5000],
-                (WorkloadArg::W2, true) => &[50],
-                (WorkloadArg::W3, false) => &[2000, 10_000],
-                (WorkloadArg::W3, true) => &[100],
-                (WorkloadArg::Replay, false) => &[3333],
-                (WorkloadArg::Replay, true) => &[300],
-                _ => &[],
+            let params = if args.params.is_empty() {
+                default_params(workload, store, quick)
+            } else {
+                &args.params[..]
             };
             if workload == WorkloadArg::Restart {
-                let result = if store == StoreArg::Memory {
-                    let mut m = line("restart", store, sync, quick);
-                    m.insert(
-                        "skipped".into(),
-                        "the in-memory store does not outlive its process; see --store sqlite"
-                            .into(),
-                    );
-                    emit(m);
-                    Ok(())
-                } else {
-                    restart(sync, quick)
+                let result = match store {
+                    StoreArg::Memory | StoreArg::Postgres => {
+                        let why = if store == StoreArg::Memory {
+                            "the in-memory store does not outlive its process; see --store sqlite"
+                        } else {
+                            "SQLite only: on PostgreSQL a dead worker's runs move to the others \
+                             once its lease expires (`lease`)"
+                        };
+                        let mut m = line("restart", store, sync, quick);
+                        m.insert("skipped".into(), why.into());
+                        emit(m);
+                        Ok(())
+                    }
+                    _ => restart(sync, quick),
                 };
                 if let Err(e) = result {
                     failures.push(format!("restart on {}: {e}", store.name()));
                 }
                 continue;
             }
-            let mut walls = BTreeMap::new();
-            for &p in params {
-                match measure(store, sync, workload, p, quick) {
-                    Ok(v) => {
-                        if let Some(w) = v.get("wall_s").and_then(Value::as_f64) {
-                            walls.insert(p, w);
-                        }
-                    }
-                    Err(e) => failures.push(e.to_string()),
-                }
-            }
-            if workload == WorkloadArg::W1 {
-                let (&k_small, &k_big) = match params {
-                    [.., a, b] => (a, b),
-                    _ => continue,
+            for &workers in &worker_counts {
+                let opts = Opts {
+                    store,
+                    sync,
+                    quick,
+                    pg_url: pg_url.clone(),
+                    workers,
                 };
-                if let (Some(small), Some(big)) = (walls.get(&k_small), walls.get(&k_big)) {
-                    let ratio = big / small;
-                    let mut m = line("w1_ratio", store, sync, quick);
-                    m.insert("k_small".into(), k_small.into());
-                    m.insert("k_big".into(), k_big.into());
-                    m.insert("ratio".into(), round(ratio, 2).into());
-                    m.insert("target_max_ratio".into(), 11.into());
-                    m.insert("met".into(), (ratio <= 11.0).into());
-                    emit(m);
+                let mut walls = BTreeMap::new();
+                for &p in params {
+                    match measure(&opts, workload, p) {
+                        Ok(v) => {
+                            if let Some(w) = v.get("wall_s").and_then(Value::as_f64) {
+                                walls.insert(p, w);
+                            }
+                        }
+                        Err(e) => failures.push(e.to_string()),
+                    }
+                }
+                if workload == WorkloadArg::W1 {
+                    let (&k_small, &k_big) = match params {
+                        [.., a, b] => (a, b),
+                        _ => continue,
+                    };
+                    if let (Some(small), Some(big)) = (walls.get(&k_small), walls.get(&k_big)) {
+                        let ratio = big / small;
+                        let max_ratio = 1.1 * k_big as f64 / k_small as f64;
+                        let mut m = opts.line("w1_ratio");
+                        m.insert("k_small".into(), k_small.into());
+                        m.insert("k_big".into(), k_big.into());
+                        m.insert("ratio".into(), round(ratio, 2).into());
+                        m.insert("target_max_ratio".into(), round(max_ratio, 2).into());
+                        m.insert("met".into(), (ratio <= max_ratio).into());
+                        emit(m);
+                    }
                 }
             }
         }
@@ -902,9 +1330,12 @@ fn main() -> Res<()> {
     if let Some(dir) = &args.child_restart {
         return child_restart(dir, args.sync, args.kill_at);
     }
+    if args.child_worker {
+        return child_worker(&args.postgres_url());
+    }
     if let Some(job) = args.job {
         if args.store == StoreArg::All {
-            return Err("--job needs --store memory or --store sqlite".into());
+            return Err("--job needs --store memory, sqlite or postgres".into());
         }
         return run_job(&args, job);
     }

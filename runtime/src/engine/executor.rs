@@ -257,8 +257,12 @@ impl Executor {
                             // successor takes the message, if held here.
                             match self.current_run(&record.workflow_id).await {
                                 Some(current) if self.owned.contains_key(&current) => current,
-                                // Its holder claims it from the store.
-                                _ => continue,
+                                // Its holder claims it from the store: if
+                                // nobody holds it, this worker, at once.
+                                _ => {
+                                    self.engine.kick();
+                                    continue;
+                                }
                             }
                         };
                         (run_id, vec![record])

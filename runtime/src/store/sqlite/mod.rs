@@ -361,9 +361,12 @@ impl Store for SqliteStore {
         self.submit(RENEW, move |conn, _| {
             let until = int(now_ms().saturating_add(lease.duration_ms()));
             let sql = |e| store_error(RENEW, format!("worker `{}`", lease.worker), e);
-            conn.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE owner = ?1")
-                .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
-                .map_err(sql)?;
+            conn.prepare_cached(
+                "UPDATE runs SET lease_until = ?2
+                 WHERE owner = ?1 AND status IN ('running', 'blocked')",
+            )
+            .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
+            .map_err(sql)?;
             conn.prepare_cached("UPDATE tasks SET lease_until = ?2 WHERE owner = ?1")
                 .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
                 .map_err(sql)?;

@@ -98,7 +98,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX inbox_of_workflow ON inbox (workflow_id, id);
-    CREATE INDEX tasks_due ON tasks (due_ms) WHERE kind = 'activity';
+    -- Claims: unfinished runs nobody holds, and held runs by lease expiry.
+    -- A step writes neither (it changes neither `owner` nor `lease_until`):
+    -- only creating, claiming, renewing and ending a run do. Tasks have no
+    -- such index: their table holds only pending tasks, and one written at
+    -- every step would cost a page per step.
+    CREATE INDEX runs_free ON runs (seq)
+        WHERE owner IS NULL AND status IN ('running', 'blocked');
+    CREATE INDEX runs_held ON runs (lease_until)
+        WHERE owner IS NOT NULL AND status IN ('running', 'blocked');
     ",
 ];
 

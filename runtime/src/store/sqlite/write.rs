@@ -446,17 +446,36 @@ pub(super) fn names_json(names: &[String]) -> String {
     serde_json::to_string(names).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// Runs a worker may claim, driven by indexes so that a poll costs little
+/// however many runs wait: those with messages (from the inbox), those
+/// nobody holds (`runs_free`), those whose holder's lease expired
+/// (`runs_held`). $1 worker, $2 names (JSON), $3 now, $4 horizon, $5 limit.
 const SELECT_CLAIMABLE_RUNS: &str = "
-    SELECT r.run_id, coalesce(r.owner = ?1, 0) FROM runs r
-    WHERE r.status IN ('running', 'blocked')
-      AND (r.owner IS NULL OR r.owner = ?1 OR r.lease_until <= ?3)
-      AND r.name IN (SELECT value FROM json_each(?2))
-      AND (EXISTS (SELECT 1 FROM inbox i WHERE i.workflow_id = r.workflow_id)
-           OR ((r.owner IS NULL OR r.owner <> ?1)
-               AND (r.history_len = 1 OR r.status = 'blocked'
-                    OR EXISTS (SELECT 1 FROM tasks t
-                               WHERE t.run_id = r.run_id AND t.kind = 'timer' AND t.due_ms <= ?4))))
-    ORDER BY r.seq LIMIT ?5";
+    WITH ready(seq, run_id, mine) AS (
+        SELECT r.seq, r.run_id, coalesce(r.owner = ?1, 0)
+        FROM (SELECT DISTINCT workflow_id FROM inbox) i
+        JOIN workflows w ON w.workflow_id = i.workflow_id
+        JOIN runs r ON r.run_id = w.latest_run_id
+        WHERE r.status IN ('running', 'blocked')
+          AND (r.owner IS NULL OR r.owner = ?1 OR r.lease_until <= ?3)
+        UNION
+        SELECT r.seq, r.run_id, 0 FROM runs r
+        WHERE r.owner IS NULL AND r.status IN ('running', 'blocked')
+          AND (r.history_len = 1 OR r.status = 'blocked'
+               OR EXISTS (SELECT 1 FROM tasks t
+                          WHERE t.run_id = r.run_id AND t.kind = 'timer' AND t.due_ms <= ?4))
+        UNION
+        SELECT r.seq, r.run_id, 0 FROM runs r
+        WHERE r.owner IS NOT NULL AND r.status IN ('running', 'blocked')
+          AND r.lease_until <= ?3 AND r.owner <> ?1
+          AND (r.history_len = 1 OR r.status = 'blocked'
+               OR EXISTS (SELECT 1 FROM tasks t
+                          WHERE t.run_id = r.run_id AND t.kind = 'timer' AND t.due_ms <= ?4))
+    )
+    SELECT ready.run_id, max(ready.mine) FROM ready JOIN runs r ON r.seq = ready.seq
+    WHERE r.name IN (SELECT value FROM json_each(?2))
+    GROUP BY ready.seq
+    ORDER BY ready.seq LIMIT ?5";
 
 pub(super) fn claim_runs(
     conn: &Connection,
