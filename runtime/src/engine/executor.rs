@@ -317,14 +317,24 @@ impl Executor {
                 now_ms: engine.now_ms(),
             };
             tokio::spawn(async move {
-                match engine.store.complete_task(done).await {
-                    Ok(()) => engine.kick(),
-                    Err(e) if e.is_fenced() => {
-                        tracing::warn!(error = %e, "an activity finished after its lease was lost; its result is dropped");
-                    }
-                    // The task stays, and runs again: at-least-once.
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not store an activity's completion")
+                // Retried until the store answers: the token makes a repeat
+                // harmless, and until then nobody else may run the task.
+                let mut wait = std::time::Duration::from_millis(100);
+                loop {
+                    match engine.store.complete_task(done.clone()).await {
+                        Ok(()) => return engine.kick(),
+                        Err(e) if e.is_fenced() => {
+                            tracing::warn!(error = %e, "an activity finished after its lease was lost; its result is dropped");
+                            return;
+                        }
+                        // After shutdown the task runs again elsewhere (its
+                        // lease is given back or expires).
+                        Err(_) if *engine.shutdown.borrow() => return,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not store an activity's completion; retrying");
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                        }
                     }
                 }
             });

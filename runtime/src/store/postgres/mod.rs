@@ -80,6 +80,8 @@
 //! is stored as `i64::MAX`. The password of the URL never appears in an
 //! error, a log line or a `Debug` output.
 
+/// The writes of a group commit, a statement per kind.
+mod batch;
 /// Error messages and the errors of the server and the pool.
 mod errors;
 /// Wake-ups by `LISTEN`/`NOTIFY`.
@@ -380,7 +382,12 @@ impl Store for PostgresStore {
             if steps.is_empty() {
                 return Vec::new();
             }
-            match self.commit_batch(&steps).await {
+            let t0 = std::time::Instant::now();
+            let r = self.commit_batch(&steps).await;
+            if std::env::var("DBGB").is_ok() {
+                eprintln!("BATCH {} {:?}", steps.len(), t0.elapsed());
+            }
+            match r {
                 Ok(results) => results,
                 Err(abort) => {
                     tracing::error!(error = %abort.message, steps = steps.len(), "a commit of the PostgreSQL store failed");

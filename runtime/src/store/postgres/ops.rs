@@ -1,20 +1,22 @@
 //! The transaction of each operation, one attempt each (`*_once`; the
 //! store's methods decide whether to retry), and the writing of a step.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
+use super::batch;
 use super::errors::{describe, is_retryable, store_error};
 use super::rows::{
     clip, decode_inbox_rows, decode_run, decode_task, int, json, run_fields, span, Fields,
 };
 use super::sql::{
     execute, query, query_opt, run_columns, CLAIM_RUNS_SQL, CLAIM_TASKS_SQL, INSERT_FIRST_RUN,
-    INSERT_NEXT_RUN, NOTIFY_DONE, NOTIFY_WORK, OWN_RUNS_SQL, RELEASE_RUN, RELEASE_RUN_TASKS,
-    RELEASE_WORKER_RUNS, RELEASE_WORKER_TASKS, RENEW_RUNS, RENEW_TASKS, SELECT_INBOX_OF_WORKFLOWS,
-    SELECT_LATEST_RUN, SELECT_RUN_WITH_HISTORY, SELECT_TASKS_OF_RUNS, UPSERT_TASKS,
+    INSERT_NEXT_RUN, LOCK_RUNS, NOTIFY_DONE, NOTIFY_WORK, OWN_RUNS_SQL, RELEASE_RUN,
+    RELEASE_RUN_TASKS, RELEASE_WORKER_RUNS, RELEASE_WORKER_TASKS, RENEW_RUNS, RENEW_TASKS,
+    SELECT_INBOX_OF_WORKFLOWS, SELECT_LATEST_RUN, SELECT_RUN_WITH_HISTORY, SELECT_TASKS_OF_RUNS,
+    UPSERT_TASKS,
 };
 use super::{
     PostgresStore, CLAIM_RUNS, CLAIM_TASKS, COMMIT, CREATE, ENQUEUE, LOAD_RUN, RELEASE, RENEW,
@@ -126,46 +128,77 @@ impl PostgresStore {
             .transaction()
             .await
             .map_err(|e| Abort::sql("starting a transaction", &e))?;
-        // Rows are locked in `run_id` order by every group commit, so two
-        // commits never wait for each other in a cycle.
-        let mut order: Vec<usize> = (0..steps.len()).collect();
-        order.sort_by(|&a, &b| steps[a].run_id.cmp(&steps[b].run_id));
-        let mut results: Vec<Option<Result<(), StoreError>>> = steps.iter().map(|_| None).collect();
-        for i in order {
-            let step = &steps[i];
-            tx.batch_execute("SAVEPOINT step")
+        // One read locks every run of the batch, in `run_id` order (as every
+        // group commit does, so two commits never wait for each other in a
+        // cycle), and one finds the next runs' ids already taken.
+        let run_ids: Vec<&str> = steps.iter().map(|s| s.run_id.as_str()).collect();
+        let new_ids: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| s.new_run.as_ref().map(|n| n.run_id.as_str()))
+            .collect();
+        let lock_params: [&(dyn ToSql + Sync); 1] = [&run_ids];
+        let (locked, taken) = tokio::try_join!(query(&tx, LOCK_RUNS, &lock_params), async {
+            if new_ids.is_empty() {
+                Ok(Vec::new())
+            } else {
+                query(
+                    &tx,
+                    "SELECT run_id FROM runs WHERE run_id = ANY($1)",
+                    &[&new_ids],
+                )
                 .await
-                .map_err(|e| Abort::sql("opening a savepoint", &e))?;
-            let result = apply_step(&tx, step).await;
-            let closed = match &result {
-                Ok(()) => tx.batch_execute("RELEASE SAVEPOINT step").await,
-                Err(_) => {
-                    tx.batch_execute("ROLLBACK TO SAVEPOINT step; RELEASE SAVEPOINT step")
-                        .await
-                }
-            };
-            if let Err(e) = closed {
-                // The connection or the transaction is gone: so is the
-                // whole batch. Report the step's own error if it had one.
-                return Err(match result {
-                    Err(step_error) => Abort {
-                        retryable: step_error.is_retryable() || is_retryable(&e),
-                        message: step_error.to_string(),
-                    },
-                    Ok(()) => Abort::sql("closing a savepoint", &e),
-                });
             }
-            results[i] = Some(result);
+        },)
+        .map_err(|e| Abort::sql("locking the runs of the steps", &e))?;
+        let taken: HashSet<String> = taken.iter().filter_map(|row| row.try_get(0).ok()).collect();
+        let mut runs: HashMap<String, Result<Locked, StoreError>> = HashMap::new();
+        for row in &locked {
+            if let Ok(run_id) = row.try_get::<_, String>(0) {
+                runs.insert(run_id, Locked::decode(row));
+            }
+        }
+        // Each step is checked against its run as the steps before it in
+        // the batch leave it; a step that fails its checks writes nothing.
+        let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(steps.len());
+        let mut valid: Vec<(&StepCommit, Locked)> = Vec::with_capacity(steps.len());
+        for step in steps {
+            let checked = match runs.get_mut(&step.run_id) {
+                None => Err(StoreError::new(COMMIT, format!("no run `{}`", step.run_id))),
+                Some(Err(e)) => Err(StoreError::new(COMMIT, e.to_string())),
+                Some(Ok(run)) => run.check(step, &taken).map(|()| {
+                    let before = run.clone();
+                    run.len = run.len.saturating_add(step.events.len() as u64);
+                    before
+                }),
+            };
+            match checked {
+                Ok(run) => {
+                    valid.push((step, run));
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        // The writes of every step go out at once: the connection pipelines
+        // them, and PostgreSQL runs them in the order sent, so each step's
+        // writes keep their order. Steps touch rows of their own run (and
+        // workflow) only.
+        let mut seen = HashSet::with_capacity(valid.len());
+        if valid
+            .iter()
+            .all(|(step, _)| seen.insert(step.run_id.as_str()))
+        {
+            batch::write(&tx, &valid).await.map_err(Abort::from)?;
+        } else {
+            // Two steps of one run: each after the other, as checked.
+            for (step, run) in &valid {
+                write_step(&tx, step, run).await.map_err(Abort::from)?;
+            }
         }
         tx.commit()
             .await
             .map_err(|e| Abort::sql("committing", &e))?;
-        Ok(results
-            .into_iter()
-            .map(|result| {
-                result.unwrap_or_else(|| Err(StoreError::new(COMMIT, "the step was not written")))
-            })
-            .collect())
+        Ok(results)
     }
 
     /// One attempt of `claim_runs`: the claim, then the claimed
@@ -536,131 +569,155 @@ pub(super) fn task_fenced(
     )
 }
 
-/// Writes one step (under the caller's savepoint).
-async fn apply_step(
-    tx: &deadpool_postgres::Transaction<'_>,
-    step: &StepCommit,
-) -> Result<(), StoreError> {
-    let run_id = &step.run_id;
-    let context = || format!("run `{run_id}`");
-    let sql = |e| store_error(COMMIT, context(), e);
-    let row = query_opt(
-        tx,
-        "SELECT history_len, workflow_id, name, token FROM runs WHERE run_id = $1 FOR UPDATE",
-        &[run_id],
-    )
-    .await
-    .map_err(sql)?;
-    let Some(row) = row else {
-        return Err(StoreError::new(COMMIT, format!("no run `{run_id}`")));
-    };
-    let fields = Fields::new(&row, COMMIT, "runs", format!("run_id `{}`", clip(run_id)));
-    let len: u64 = fields.uint(0, "history_len")?;
-    let workflow_id = fields.text(1, "workflow_id")?;
-    let name = fields.text(2, "name")?;
-    let token: Token = fields.uint(3, "token")?;
-    if token != step.token {
-        return Err(StoreError::fenced(
-            COMMIT,
-            format!(
-                "run `{run_id}` is held by another worker now (token {token}, the step has {})",
-                step.token
-            ),
-        ));
+/// A run as a commit found it, locked.
+#[derive(Debug, Clone)]
+pub(super) struct Locked {
+    pub(super) len: u64,
+    pub(super) workflow_id: String,
+    pub(super) name: String,
+    token: Token,
+}
+
+impl Locked {
+    /// A row of [`LOCK_RUNS`].
+    fn decode(row: &tokio_postgres::Row) -> Result<Self, StoreError> {
+        let run_id: String = row.try_get(0).unwrap_or_default();
+        let fields = Fields::new(row, COMMIT, "runs", format!("run_id `{}`", clip(&run_id)));
+        Ok(Self {
+            len: fields.uint(1, "history_len")?,
+            workflow_id: fields.text(2, "workflow_id")?,
+            name: fields.text(3, "name")?,
+            token: fields.uint(4, "token")?,
+        })
     }
-    // A step without events (a change of status or progress alone) may
-    // come from a worker that does not know the history's length.
-    if !step.events.is_empty() && len != step.first_index {
-        return Err(StoreError::new(
-            COMMIT,
-            format!(
-                "run `{run_id}` has {len} events, the step expected {}",
-                step.first_index
-            ),
-        ));
-    }
-    if let Some(new_run) = &step.new_run {
-        let taken = query_opt(
-            tx,
-            "SELECT 1 FROM runs WHERE run_id = $1",
-            &[&new_run.run_id],
-        )
-        .await
-        .map_err(sql)?
-        .is_some();
-        if taken {
+
+    /// Whether `step` may be written: its token is the run's, its first
+    /// event goes at the end of the history, its next run's id is free.
+    fn check(&self, step: &StepCommit, taken: &HashSet<String>) -> Result<(), StoreError> {
+        let run_id = &step.run_id;
+        if self.token != step.token {
+            return Err(StoreError::fenced(
+                COMMIT,
+                format!(
+                    "run `{run_id}` is held by another worker now (token {}, the step has {})",
+                    self.token, step.token
+                ),
+            ));
+        }
+        // A step without events (a change of status or progress alone) may
+        // come from a worker that does not know the history's length.
+        if !step.events.is_empty() && self.len != step.first_index {
+            return Err(StoreError::new(
+                COMMIT,
+                format!(
+                    "run `{run_id}` has {} events, the step expected {}",
+                    self.len, step.first_index
+                ),
+            ));
+        }
+        if let Some(new_run) = step.new_run.as_ref().filter(|n| taken.contains(&n.run_id)) {
             return Err(StoreError::new(
                 COMMIT,
                 format!("run `{}` exists already", new_run.run_id),
             ));
         }
+        Ok(())
     }
+}
 
+/// Writes a step that passed its checks, its run locked as `run` says.
+async fn write_step(
+    tx: &deadpool_postgres::Transaction<'_>,
+    step: &StepCommit,
+    run: &Locked,
+) -> Result<(), StoreError> {
+    let run_id = &step.run_id;
+    let context = || format!("run `{run_id}`");
+    let sql = |e| store_error(COMMIT, context(), e);
+    let len = run.len;
+    let workflow_id = &run.workflow_id;
+    let name = &run.name;
     let next = len.saturating_add(step.events.len() as u64);
-    if !step.events.is_empty() {
+    let owner = step.lease.as_ref().map(|lease| lease.worker.as_str());
+    let seqs: Vec<i64> = step.done_tasks.iter().map(|&seq| i64::from(seq)).collect();
+    let progress = step.progress.as_ref().map(json);
+    let now = int(step.now_ms);
+    let history_len = int(next);
+    let first = int(len);
+    // The common writes of a step touch different rows: they go out
+    // together, one round trip (the connection pipelines them).
+    let events = async {
+        if step.events.is_empty() {
+            return Ok(());
+        }
         execute(
             tx,
             "INSERT INTO history (run_id, idx, event)
              SELECT $1, $2 + u.ord - 1, u.event FROM unnest($3::text[]) WITH ORDINALITY AS u(event, ord)",
-            &[run_id, &int(len), &step.events],
+            &[run_id, &first, &step.events],
         )
         .await
-        .map_err(sql)?;
-    }
-
-    if !step.done_tasks.is_empty() {
-        let seqs: Vec<i64> = step.done_tasks.iter().map(|&seq| i64::from(seq)).collect();
+        .map(drop)
+        .map_err(sql)
+    };
+    let done = async {
+        if seqs.is_empty() {
+            return Ok(());
+        }
         execute(
             tx,
             "DELETE FROM tasks WHERE run_id = $1 AND seq = ANY($2)",
             &[run_id, &seqs],
         )
         .await
-        .map_err(sql)?;
-    }
-
-    let owner = step.lease.as_ref().map(|lease| lease.worker.as_str());
-    let lease_ms = span(step.lease.as_ref().map_or(0, |lease| lease.duration_ms()));
-    if !step.new_tasks.is_empty() {
-        upsert_tasks(tx, step, owner, lease_ms).await?;
-    }
-
-    let progress = step.progress.as_ref().map(json);
-    let now = int(step.now_ms);
-    let history_len = int(next);
-    match &step.status {
-        None => execute(
-            tx,
-            "UPDATE runs SET history_len = $2, updated_ms = $3, progress = coalesce($4, progress)
-             WHERE run_id = $1",
-            &[run_id, &history_len, &now, &progress],
-        )
-        .await,
-        Some(change) => {
-            let result = change.result.as_ref().map(json);
-            execute(
-                tx,
-                "UPDATE runs SET history_len = $2, updated_ms = $3, progress = coalesce($4, progress),
-                     status = $5, result = $6, error = $7,
-                     owner = CASE WHEN $8 THEN NULL ELSE owner END,
-                     lease_until = CASE WHEN $8 THEN NULL ELSE lease_until END
-                 WHERE run_id = $1",
-                &[
-                    run_id,
-                    &history_len,
-                    &now,
-                    &progress,
-                    &change.status.as_str(),
-                    &result,
-                    &change.error,
-                    // An ended run is nobody's: nothing claims it again.
-                    &change.status.is_finished(),
-                ],
-            )
-            .await
+        .map(drop)
+        .map_err(sql)
+    };
+    let new_tasks = async {
+        if step.new_tasks.is_empty() {
+            return Ok(());
         }
-    }
-    .map_err(sql)?;
+        upsert_tasks(tx, task_rows(step)).await
+    };
+    let run_row = async {
+        match &step.status {
+            None => {
+                execute(
+                    tx,
+                    "UPDATE runs SET history_len = $2, updated_ms = $3, progress = coalesce($4, progress)
+                     WHERE run_id = $1",
+                    &[run_id, &history_len, &now, &progress],
+                )
+                .await
+            }
+            Some(change) => {
+                let result = change.result.as_ref().map(json);
+                execute(
+                    tx,
+                    "UPDATE runs SET history_len = $2, updated_ms = $3, progress = coalesce($4, progress),
+                         status = $5, result = $6, error = $7,
+                         owner = CASE WHEN $8 THEN NULL ELSE owner END,
+                         lease_until = CASE WHEN $8 THEN NULL ELSE lease_until END
+                     WHERE run_id = $1",
+                    &[
+                        run_id,
+                        &history_len,
+                        &now,
+                        &progress,
+                        &change.status.as_str(),
+                        &result,
+                        &change.error,
+                        // An ended run is nobody's: nothing claims it again.
+                        &change.status.is_finished(),
+                    ],
+                )
+                .await
+            }
+        }
+        .map(drop)
+        .map_err(sql)
+    };
+    tokio::try_join!(events, done, new_tasks, run_row)?;
 
     if !step.done_inbox.is_empty() {
         let ids: Vec<i64> = step.done_inbox.iter().map(|&id| int(id)).collect();
@@ -700,41 +757,7 @@ async fn apply_step(
         }
     }
 
-    if let Some(new_run) = &step.new_run {
-        // Continue-as-new: the next run of the workflow becomes its latest,
-        // held by the same worker under the same token.
-        let context = || format!("run `{run_id}`, continued as `{}`", new_run.run_id);
-        let sql = |e| store_error(COMMIT, context(), e);
-        execute(
-            tx,
-            INSERT_NEXT_RUN,
-            &[
-                &new_run.run_id,
-                &workflow_id,
-                &name,
-                &now,
-                &owner,
-                &lease_ms,
-                &int(step.token),
-            ],
-        )
-        .await
-        .map_err(sql)?;
-        execute(
-            tx,
-            "INSERT INTO history (run_id, idx, event) VALUES ($1, 0, $2)",
-            &[&new_run.run_id, &new_run.started_event],
-        )
-        .await
-        .map_err(sql)?;
-        execute(
-            tx,
-            "UPDATE workflows SET latest_run_id = $2 WHERE workflow_id = $1",
-            &[&workflow_id, &new_run.run_id],
-        )
-        .await
-        .map_err(sql)?;
-    }
+    insert_next_run(tx, step, workflow_id, name).await?;
 
     if finished.is_some() {
         execute(tx, NOTIFY_DONE, &[&workflow_id])
@@ -754,28 +777,41 @@ async fn apply_step(
     Ok(())
 }
 
-/// Inserts (or replaces) a step's new tasks, in one statement.
-async fn upsert_tasks(
+/// A new task as it is written: the task, its holder (or none), the
+/// holder's lease (ms) and the token.
+pub(super) type TaskRow<'a> = (&'a Task, Option<&'a str>, i64, i64);
+
+/// A step's new tasks as rows.
+pub(super) fn task_rows(step: &StepCommit) -> Vec<TaskRow<'_>> {
+    let owner = step.lease.as_ref().map(|lease| lease.worker.as_str());
+    let lease_ms = span(step.lease.as_ref().map_or(0, |lease| lease.duration_ms()));
+    step.new_tasks
+        .iter()
+        .map(|task| (task, owner, lease_ms, int(step.token)))
+        .collect()
+}
+
+/// Inserts (or replaces) new tasks, in one statement.
+pub(super) async fn upsert_tasks(
     tx: &deadpool_postgres::Transaction<'_>,
-    step: &StepCommit,
-    owner: Option<&str>,
-    lease_ms: i64,
+    rows: Vec<TaskRow<'_>>,
 ) -> Result<(), StoreError> {
     // One row per key: `ON CONFLICT DO UPDATE` cannot change a row twice
     // in one statement. The last task of a key wins, as with one insert each.
-    let mut tasks: Vec<&Task> = Vec::with_capacity(step.new_tasks.len());
-    for task in &step.new_tasks {
-        match tasks
-            .iter_mut()
-            .find(|t| t.run_id == task.run_id && t.seq == task.seq)
-        {
-            Some(existing) => *existing = task,
-            None => tasks.push(task),
+    let mut by_key: HashMap<(&str, u32), usize> = HashMap::with_capacity(rows.len());
+    let mut unique: Vec<TaskRow<'_>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match by_key.get(&(row.0.run_id.as_str(), row.0.seq)) {
+            Some(&i) => unique[i] = row,
+            None => {
+                by_key.insert((row.0.run_id.as_str(), row.0.seq), unique.len());
+                unique.push(row);
+            }
         }
     }
-    tasks.sort_by(|a, b| (&a.run_id, a.seq).cmp(&(&b.run_id, b.seq)));
-    let mut options = Vec::with_capacity(tasks.len());
-    for task in &tasks {
+    unique.sort_by(|a, b| (&a.0.run_id, a.0.seq).cmp(&(&b.0.run_id, b.0.seq)));
+    let mut options = Vec::with_capacity(unique.len());
+    for (task, ..) in &unique {
         options.push(serde_json::to_string(&task.options).map_err(|e| {
             StoreError::new(
                 COMMIT,
@@ -786,6 +822,7 @@ async fn upsert_tasks(
             )
         })?);
     }
+    let tasks: Vec<&Task> = unique.iter().map(|row| row.0).collect();
     let run_ids: Vec<&str> = tasks.iter().map(|t| t.run_id.as_str()).collect();
     let seqs: Vec<i64> = tasks.iter().map(|t| i64::from(t.seq)).collect();
     let workflow_ids: Vec<&str> = tasks.iter().map(|t| t.workflow_id.as_str()).collect();
@@ -797,6 +834,9 @@ async fn upsert_tasks(
     let due: Vec<i64> = tasks.iter().map(|t| int(t.due_ms)).collect();
     let last_errors: Vec<Option<&str>> = tasks.iter().map(|t| t.last_error.as_deref()).collect();
     let details: Vec<Option<String>> = tasks.iter().map(|t| t.details.as_ref().map(json)).collect();
+    let owners: Vec<Option<&str>> = unique.iter().map(|row| row.1).collect();
+    let leases: Vec<i64> = unique.iter().map(|row| row.2).collect();
+    let tokens: Vec<i64> = unique.iter().map(|row| row.3).collect();
     execute(
         tx,
         UPSERT_TASKS,
@@ -813,13 +853,13 @@ async fn upsert_tasks(
             &due,
             &last_errors,
             &details,
-            &owner,
-            &lease_ms,
-            &int(step.token),
+            &owners,
+            &leases,
+            &tokens,
         ],
     )
     .await
-    .map_err(|e| store_error(COMMIT, format!("new tasks of run `{}`", step.run_id), e))?;
+    .map_err(|e| store_error(COMMIT, "new tasks", e))?;
     Ok(())
 }
 
@@ -858,3 +898,52 @@ impl From<StoreError> for Abort {
 #[derive(Debug, thiserror::Error)]
 #[error("the transaction was rolled back: {0}")]
 struct BatchFailed(String);
+
+/// Continue-as-new: the next run of the workflow becomes its latest, held
+/// by the same worker under the same token (nothing for other steps).
+pub(super) async fn insert_next_run(
+    tx: &deadpool_postgres::Transaction<'_>,
+    step: &StepCommit,
+    workflow_id: &str,
+    name: &str,
+) -> Result<(), StoreError> {
+    let Some(new_run) = &step.new_run else {
+        return Ok(());
+    };
+    let run_id = &step.run_id;
+    let owner = step.lease.as_ref().map(|lease| lease.worker.as_str());
+    let lease_ms = span(step.lease.as_ref().map_or(0, |lease| lease.duration_ms()));
+    let now = int(step.now_ms);
+    let context = || format!("run `{run_id}`, continued as `{}`", new_run.run_id);
+    let sql = |e| store_error(COMMIT, context(), e);
+    execute(
+        tx,
+        INSERT_NEXT_RUN,
+        &[
+            &new_run.run_id,
+            &workflow_id,
+            &name,
+            &now,
+            &owner,
+            &lease_ms,
+            &int(step.token),
+        ],
+    )
+    .await
+    .map_err(sql)?;
+    execute(
+        tx,
+        "INSERT INTO history (run_id, idx, event) VALUES ($1, 0, $2)",
+        &[&new_run.run_id, &new_run.started_event],
+    )
+    .await
+    .map_err(sql)?;
+    execute(
+        tx,
+        "UPDATE workflows SET latest_run_id = $2 WHERE workflow_id = $1",
+        &[&workflow_id, &new_run.run_id],
+    )
+    .await
+    .map_err(sql)?;
+    Ok(())
+}

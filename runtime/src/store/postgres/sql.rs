@@ -231,20 +231,21 @@ pub(super) const INSERT_NEXT_RUN: &str = concat!(
     " + $6::bigint END, $7)"
 );
 
-/// A step's new tasks, one array per column: $1..$12 the columns, $13 the
-/// owner or NULL, $14 the lease (ms), $15 the token.
+/// New tasks, one array per column: $1..$12 the columns, $13 each task's
+/// owner (or NULL), $14 its lease (ms), $15 its token.
 pub(super) const UPSERT_TASKS: &str = concat!(
     "INSERT INTO tasks (run_id, seq, workflow_id, kind, name, input, options, attempt,
                         scheduled_ms, due_ms, last_error, details, owner, lease_until, token)
      SELECT u.run_id, u.seq, u.workflow_id, u.kind, u.name, u.input, u.options, u.attempt,
-            u.scheduled_ms, u.due_ms, u.last_error, u.details, $13::text,
-            CASE WHEN $13::text IS NULL THEN NULL ELSE ",
+            u.scheduled_ms, u.due_ms, u.last_error, u.details, u.owner,
+            CASE WHEN u.owner IS NULL THEN NULL ELSE ",
     now_ms!(),
-    " + $14::bigint END, $15::bigint
+    " + u.lease_ms END, u.token
      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                 $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])
+                 $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[],
+                 $13::text[], $14::bigint[], $15::bigint[])
           AS u(run_id, seq, workflow_id, kind, name, input, options, attempt,
-               scheduled_ms, due_ms, last_error, details)
+               scheduled_ms, due_ms, last_error, details, owner, lease_ms, token)
      ON CONFLICT (run_id, seq) DO UPDATE SET
          workflow_id = excluded.workflow_id, kind = excluded.kind, name = excluded.name,
          input = excluded.input, options = excluded.options, attempt = excluded.attempt,
@@ -252,6 +253,36 @@ pub(super) const UPSERT_TASKS: &str = concat!(
          last_error = excluded.last_error, details = excluded.details,
          owner = excluded.owner, lease_until = excluded.lease_until, token = excluded.token"
 );
+
+/// The history rows of a whole group commit: $1 runs, $2 indexes, $3 events.
+pub(super) const INSERT_EVENTS: &str = "INSERT INTO history (run_id, idx, event)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])";
+
+/// The tasks a group commit's steps consumed: $1 runs, $2 seqs.
+pub(super) const DELETE_DONE_TASKS: &str = "DELETE FROM tasks t
+    USING unnest($1::text[], $2::bigint[]) AS d(run_id, seq)
+    WHERE t.run_id = d.run_id AND t.seq = d.seq";
+
+/// The run rows of a group commit's steps: $1 runs, $2 history lengths,
+/// $3 update times, $4 progress (NULL: unchanged), $5 statuses (NULL:
+/// unchanged; then result and error are kept too), $6 results, $7 errors,
+/// $8 whether the run ended (then nobody holds it).
+pub(super) const UPDATE_RUNS: &str = "UPDATE runs r SET
+        history_len = u.len, updated_ms = u.now,
+        progress = coalesce(u.progress, r.progress),
+        status = coalesce(u.status, r.status),
+        result = CASE WHEN u.status IS NULL THEN r.result ELSE u.result END,
+        error = CASE WHEN u.status IS NULL THEN r.error ELSE u.error END,
+        owner = CASE WHEN u.finished THEN NULL ELSE r.owner END,
+        lease_until = CASE WHEN u.finished THEN NULL ELSE r.lease_until END
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::bool[])
+         AS u(run_id, len, now, progress, status, result, error, finished)
+    WHERE r.run_id = u.run_id";
+
+/// `reprise_done` for each workflow of $1.
+pub(super) const NOTIFY_DONE_ALL: &str =
+    "SELECT pg_notify('reprise_done', w) FROM unnest($1::text[]) AS w";
 
 /// `record_heartbeat`: $1 run, $2 seq, $3 token, $4 details, $5 lease (ms).
 pub(super) const HEARTBEAT_SQL: &str = concat!(
@@ -291,3 +322,7 @@ pub(super) async fn execute(
     let statement = client.prepare_cached(sql).await?;
     client.execute(&statement, params).await
 }
+
+/// The runs of a group commit, locked in `run_id` order: $1 run ids.
+pub(super) const LOCK_RUNS: &str = "SELECT run_id, history_len, workflow_id, name, token
+    FROM runs WHERE run_id = ANY($1) ORDER BY run_id FOR UPDATE";
