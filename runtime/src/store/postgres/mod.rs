@@ -382,12 +382,7 @@ impl Store for PostgresStore {
             if steps.is_empty() {
                 return Vec::new();
             }
-            let t0 = std::time::Instant::now();
-            let r = self.commit_batch(&steps).await;
-            if std::env::var("DBGB").is_ok() {
-                eprintln!("BATCH {} {:?}", steps.len(), t0.elapsed());
-            }
-            match r {
+            match self.commit_batch(&steps).await {
                 Ok(results) => results,
                 Err(abort) => {
                     tracing::error!(error = %abort.message, steps = steps.len(), "a commit of the PostgreSQL store failed");
