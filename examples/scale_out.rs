@@ -179,15 +179,11 @@ async fn transform(
     start_to_close = "10s",
     retry(initial_interval = "100ms", max_interval = "1s", max_attempts = 20)
 )]
-async fn record(
-    ctx: ActivityContext,
-    index: u64,
-    value: u64,
-) -> Result<StepOutput, ActivityError> {
+async fn record(ctx: ActivityContext, index: u64, value: u64) -> Result<StepOutput, ActivityError> {
     let worker = journal(&ctx, 3, value).await?;
-    let done = JOURNAL.get().map_or(0, |j| {
-        j.recorded.fetch_add(1, Ordering::Relaxed) + 1
-    });
+    let done = JOURNAL
+        .get()
+        .map_or(0, |j| j.recorded.fetch_add(1, Ordering::Relaxed) + 1);
     eprintln!(
         "[{worker}] completed {} (record {index}, value {value}, attempt {}; {done} recorded here)",
         ctx.workflow_id(),
