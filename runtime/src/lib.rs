@@ -41,8 +41,14 @@
 //! }
 //! ```
 //!
+//! When one machine is not enough, the same code runs on any number of
+//! worker processes and hosts sharing one PostgreSQL database (feature
+//! `postgres`, `RuntimeBuilder::postgres`): each run is held by one worker
+//! under a lease, and a dead worker's work moves to the others.
+//!
 //! Design notes live in the repository's `docs/` folder: `ARCHITECTURE.md`
-//! (history, executor, cache, store, crash behaviour) and `DETERMINISM.md`.
+//! (history, executor, cache, store, leases, crash behaviour),
+//! `DEPLOYMENT.md` (PostgreSQL) and `DETERMINISM.md`.
 //!
 //! # Workflow futures are `Send`
 //!

@@ -66,10 +66,12 @@ impl RuntimeBuilder {
     }
 
     /// Whether this runtime runs workflows (the default), or is only a
-    /// client of a store that another process's runtime works on: it starts,
-    /// signals, cancels, terminates and describes workflows, and the worker
-    /// process picks those requests up within a fraction of a second.
-    /// A SQLite store has one worker process at a time; clients do not count.
+    /// client of a store that other processes' runtimes work on: it starts,
+    /// signals, cancels, terminates, describes and awaits workflows, and a
+    /// worker picks those requests up (on PostgreSQL at once, woken by a
+    /// notification; on SQLite within its 200 ms poll). A SQLite store has
+    /// one worker process at a time, a PostgreSQL store any number; clients
+    /// do not count.
     pub fn worker(mut self, worker: bool) -> Self {
         self.worker = worker;
         self
