@@ -5,24 +5,23 @@
 //! right), the steps' writes do not depend on each other: their history
 //! rows, consumed tasks, new tasks, run rows and consumed messages go out
 //! as one statement each over arrays (`unnest`), whatever the batch's size.
-//! The rarer writes follow: the ends of runs, the next runs of
-//! continue-as-new steps, and the notifications.
+//! The rarer writes follow: the ends of runs and the next runs of
+//! continue-as-new steps. The wake-ups go after the commit (`notify.rs`).
 
 use super::errors::store_error;
-use super::ops::{insert_next_run, task_rows, upsert_tasks, Locked};
+use super::ops::{insert_next_run, task_rows, upsert_tasks, Locked, Wake};
 use super::rows::{int, json};
-use super::sql::{
-    execute, DELETE_DONE_TASKS, INSERT_EVENTS, NOTIFY_DONE_ALL, NOTIFY_WORK, UPDATE_RUNS,
-};
+use super::sql::{execute, DELETE_DONE_TASKS, INSERT_EVENTS, UPDATE_RUNS};
 use super::COMMIT;
 use crate::error::StoreError;
-use crate::store::{StepCommit, TaskKind, WorkflowStatus};
+use crate::store::{StepCommit, WorkflowStatus};
 
-/// Writes the checked steps of a batch, each of a different run.
+/// Writes the checked steps of a batch, each of a different run; returns
+/// the wake-ups to send once the batch is committed.
 pub(super) async fn write(
     tx: &deadpool_postgres::Transaction<'_>,
     steps: &[(&StepCommit, Locked)],
-) -> Result<(), StoreError> {
+) -> Result<Wake, StoreError> {
     let sql = |e| store_error(COMMIT, format!("a batch of {} steps", steps.len()), e);
 
     let mut event_runs: Vec<&str> = Vec::new();
@@ -40,7 +39,7 @@ pub(super) async fn write(
     let mut finished_runs: Vec<&str> = Vec::new();
     let mut finished_workflows: Vec<&str> = Vec::new();
     let mut continued_workflows: Vec<&str> = Vec::new();
-    let mut unowned_work = false;
+    let mut wake = Wake::default();
     for (step, run) in steps {
         let run_id = step.run_id.as_str();
         for (i, event) in step.events.iter().enumerate() {
@@ -82,9 +81,7 @@ pub(super) async fn write(
             }
             None => {}
         }
-        unowned_work |= step.lease.is_none()
-            && (step.new_run.is_some()
-                || step.new_tasks.iter().any(|t| t.kind == TaskKind::Activity));
+        wake.add(Wake::of(step));
     }
 
     // The common writes, pipelined: one round trip.
@@ -165,18 +162,5 @@ pub(super) async fn write(
     for (step, run) in steps.iter().filter(|(step, _)| step.new_run.is_some()) {
         insert_next_run(tx, step, &run.workflow_id, &run.name).await?;
     }
-    let done_workflows: Vec<&str> = finished_workflows
-        .iter()
-        .chain(&continued_workflows)
-        .copied()
-        .collect();
-    if !done_workflows.is_empty() {
-        execute(tx, NOTIFY_DONE_ALL, &[&done_workflows])
-            .await
-            .map_err(sql)?;
-    }
-    if unowned_work {
-        execute(tx, NOTIFY_WORK, &[]).await.map_err(sql)?;
-    }
-    Ok(())
+    Ok(wake)
 }

@@ -1,8 +1,7 @@
 //! Wake-ups by `LISTEN`/`NOTIFY`.
 //!
 //! Writes that make work claimable notify channel `reprise_work`, steps that
-//! end a run notify `reprise_done` (in their transaction: PostgreSQL sends
-//! the notification at commit, and never for a rolled-back write). One
+//! end a run notify `reprise_done` (after their commit, `notify.rs`). One
 //! background task per store holds a dedicated connection (not one of the
 //! pool's) that listens to both channels and counts the notifications in two
 //! `watch` channels, which is all a waiting worker needs: a changed value.

@@ -44,7 +44,9 @@
 //!
 //! Writes that make work claimable (a message, a new run without owner, a
 //! released lease) `pg_notify('reprise_work')`, steps that end a run
-//! `pg_notify('reprise_done', workflow_id)`, in their transaction.
+//! `pg_notify('reprise_done')` — after their commit, coalesced, from a task
+//! of their own (`notify.rs`): PostgreSQL commits notifying transactions one
+//! at a time, so a notify inside each write would serialise them.
 //! [`Store::notifications`] hands out counters that a listening task bumps.
 //! See `listen.rs`.
 //!
@@ -86,6 +88,8 @@ mod batch;
 mod errors;
 /// Wake-ups by `LISTEN`/`NOTIFY`.
 mod listen;
+/// Sending wake-ups, after commits, coalesced.
+mod notify;
 /// The transaction of each operation, one attempt each.
 mod ops;
 /// Decoding rows, and how values are stored.
@@ -125,8 +129,8 @@ use ops::{task_fenced, task_token};
 use rows::{decode_inbox_rows, decode_run, decode_task, int, json, span};
 use secrets::{redact, scrub, url_secrets};
 use sql::{
-    execute, query, query_opt, HEARTBEAT_SQL, NOTIFY_WORK, SELECT_ALL_TASKS, SELECT_INBOX,
-    SELECT_LATEST_RUN, SELECT_RUN_TASKS, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
+    execute, query, query_opt, HEARTBEAT_SQL, SELECT_ALL_TASKS, SELECT_INBOX, SELECT_LATEST_RUN,
+    SELECT_RUN_TASKS, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
 };
 
 /// The operations, as errors name them.
@@ -263,6 +267,8 @@ pub(crate) struct PostgresStore {
     target: Target,
     /// Ends its task when the store is dropped.
     listener: Listener,
+    /// Sends the wake-ups of this process's writes. Ends with the store.
+    notifier: notify::Notifier,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -335,6 +341,7 @@ impl PostgresStore {
             })?;
         tracing::debug!(database = %target, user = %target.user, "opened the PostgreSQL store");
         Ok(PostgresStore {
+            notifier: notify::Notifier::start(pool.clone()),
             pool,
             target,
             listener,
@@ -469,8 +476,9 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(sql)?;
-            execute(&tx, NOTIFY_WORK, &[]).await.map_err(sql)?;
-            tx.commit().await.map_err(sql)
+            tx.commit().await.map_err(sql)?;
+            self.notifier.work();
+            Ok(())
         })
     }
 

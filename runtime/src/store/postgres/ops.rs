@@ -13,10 +13,9 @@ use super::rows::{
 };
 use super::sql::{
     execute, query, query_opt, run_columns, CLAIM_RUNS_SQL, CLAIM_TASKS_SQL, INSERT_FIRST_RUN,
-    INSERT_NEXT_RUN, LOCK_RUNS, NOTIFY_DONE, NOTIFY_WORK, OWN_RUNS_SQL, RELEASE_RUN,
-    RELEASE_RUN_TASKS, RELEASE_WORKER_RUNS, RELEASE_WORKER_TASKS, RENEW_RUNS, RENEW_TASKS,
-    SELECT_INBOX_OF_WORKFLOWS, SELECT_LATEST_RUN, SELECT_RUN_WITH_HISTORY, SELECT_TASKS_OF_RUNS,
-    UPSERT_TASKS,
+    INSERT_NEXT_RUN, LOCK_RUNS, OWN_RUNS_SQL, RELEASE_RUN, RELEASE_RUN_TASKS, RELEASE_WORKER_RUNS,
+    RELEASE_WORKER_TASKS, RENEW_RUNS, RENEW_TASKS, SELECT_INBOX_OF_WORKFLOWS, SELECT_LATEST_RUN,
+    SELECT_RUN_WITH_HISTORY, SELECT_TASKS_OF_RUNS, UPSERT_TASKS,
 };
 use super::{
     PostgresStore, CLAIM_RUNS, CLAIM_TASKS, COMMIT, CREATE, ENQUEUE, LOAD_RUN, RELEASE, RENEW,
@@ -110,10 +109,10 @@ impl PostgresStore {
         )
         .await
         .map_err(sql)?;
-        if owner.is_none() {
-            execute(&tx, NOTIFY_WORK, &[]).await.map_err(sql)?;
-        }
         tx.commit().await.map_err(sql)?;
+        if owner.is_none() {
+            self.notifier.work();
+        }
         Ok(Created::New { token })
     }
 
@@ -184,20 +183,28 @@ impl PostgresStore {
         // writes keep their order. Steps touch rows of their own run (and
         // workflow) only.
         let mut seen = HashSet::with_capacity(valid.len());
-        if valid
+        let wake = if valid
             .iter()
             .all(|(step, _)| seen.insert(step.run_id.as_str()))
         {
-            batch::write(&tx, &valid).await.map_err(Abort::from)?;
+            batch::write(&tx, &valid).await.map_err(Abort::from)?
         } else {
             // Two steps of one run: each after the other, as checked.
+            let mut wake = Wake::default();
             for (step, run) in &valid {
-                write_step(&tx, step, run).await.map_err(Abort::from)?;
+                wake.add(write_step(&tx, step, run).await.map_err(Abort::from)?);
             }
-        }
+            wake
+        };
         tx.commit()
             .await
             .map_err(|e| Abort::sql("committing", &e))?;
+        if wake.work {
+            self.notifier.work();
+        }
+        if wake.done {
+            self.notifier.done();
+        }
         Ok(results)
     }
 
@@ -402,8 +409,9 @@ impl PostgresStore {
                     .map_err(sql)?;
             }
         }
-        execute(&tx, NOTIFY_WORK, &[]).await.map_err(sql)?;
-        tx.commit().await.map_err(sql)
+        tx.commit().await.map_err(sql)?;
+        self.notifier.work();
+        Ok(())
     }
 
     /// One attempt of `load_run`.
@@ -514,8 +522,8 @@ impl PostgresStore {
                     .uint::<u64>(0, "id")?,
                 None => return Err(StoreError::new(ENQUEUE, "the inbox gave no id")),
             };
-            execute(&tx, NOTIFY_WORK, &[]).await.map_err(sql)?;
             tx.commit().await.map_err(sql)?;
+            self.notifier.work();
             return Ok(Enqueued::Accepted {
                 id,
                 run_id: record.run_id,
@@ -567,6 +575,33 @@ pub(super) fn task_fenced(
         operation,
         format!("task {seq} of run `{run_id}` is held by another worker now (token {token}, the attempt has {mine})"),
     )
+}
+
+/// The wake-ups a commit sends once it is committed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Wake {
+    /// Work for any worker: tasks nobody holds, a next run nobody holds.
+    pub(super) work: bool,
+    /// A run ended.
+    pub(super) done: bool,
+}
+
+impl Wake {
+    /// What `step` calls for.
+    pub(super) fn of(step: &StepCommit) -> Self {
+        Self {
+            work: step.lease.is_none()
+                && (step.new_run.is_some()
+                    || step.new_tasks.iter().any(|t| t.kind == TaskKind::Activity)),
+            done: step.status.as_ref().is_some_and(|c| c.status.is_finished()),
+        }
+    }
+
+    /// Both `self`'s wake-ups and `other`'s.
+    pub(super) fn add(&mut self, other: Wake) {
+        self.work |= other.work;
+        self.done |= other.done;
+    }
 }
 
 /// A run as a commit found it, locked.
@@ -630,7 +665,7 @@ async fn write_step(
     tx: &deadpool_postgres::Transaction<'_>,
     step: &StepCommit,
     run: &Locked,
-) -> Result<(), StoreError> {
+) -> Result<Wake, StoreError> {
     let run_id = &step.run_id;
     let context = || format!("run `{run_id}`");
     let sql = |e| store_error(COMMIT, context(), e);
@@ -638,7 +673,6 @@ async fn write_step(
     let workflow_id = &run.workflow_id;
     let name = &run.name;
     let next = len.saturating_add(step.events.len() as u64);
-    let owner = step.lease.as_ref().map(|lease| lease.worker.as_str());
     let seqs: Vec<i64> = step.done_tasks.iter().map(|&seq| i64::from(seq)).collect();
     let progress = step.progress.as_ref().map(json);
     let now = int(step.now_ms);
@@ -759,22 +793,7 @@ async fn write_step(
 
     insert_next_run(tx, step, workflow_id, name).await?;
 
-    if finished.is_some() {
-        execute(tx, NOTIFY_DONE, &[&workflow_id])
-            .await
-            .map_err(sql)?;
-    }
-    // Work left for any worker: tasks nobody holds, a next run nobody holds.
-    let unowned_work = owner.is_none()
-        && (step.new_run.is_some()
-            || step
-                .new_tasks
-                .iter()
-                .any(|task| task.kind == TaskKind::Activity));
-    if unowned_work {
-        execute(tx, NOTIFY_WORK, &[]).await.map_err(sql)?;
-    }
-    Ok(())
+    Ok(Wake::of(step))
 }
 
 /// A new task as it is written: the task, its holder (or none), the

@@ -203,11 +203,6 @@ pub(super) const RELEASE_RUN_TASKS: &str = "UPDATE tasks SET owner = NULL, lease
      WHERE (run_id, seq) IN (SELECT run_id, seq FROM tasks WHERE run_id = $1 AND token = $2
                              ORDER BY seq FOR UPDATE)";
 
-/// Work may be claimable (sent at commit).
-pub(super) const NOTIFY_WORK: &str = "SELECT pg_notify('reprise_work', '')";
-/// A run of the workflow $1 ended (sent at commit).
-pub(super) const NOTIFY_DONE: &str = "SELECT pg_notify('reprise_done', $1)";
-
 /// `create_workflow`'s run: $1 run, $2 workflow, $3 name, $4 now (engine's),
 /// $5 owner or NULL, $6 lease (ms).
 pub(super) const INSERT_FIRST_RUN: &str = concat!(
@@ -279,10 +274,6 @@ pub(super) const UPDATE_RUNS: &str = "UPDATE runs r SET
                 $7::text[], $8::bool[])
          AS u(run_id, len, now, progress, status, result, error, finished)
     WHERE r.run_id = u.run_id";
-
-/// `reprise_done` for each workflow of $1.
-pub(super) const NOTIFY_DONE_ALL: &str =
-    "SELECT pg_notify('reprise_done', w) FROM unnest($1::text[]) AS w";
 
 /// `record_heartbeat`: $1 run, $2 seq, $3 token, $4 details, $5 lease (ms).
 pub(super) const HEARTBEAT_SQL: &str = concat!(
