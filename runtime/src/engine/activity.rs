@@ -116,26 +116,7 @@ impl Engine {
             loop {
                 let (details, last) = ctx.last_heartbeat();
                 if let Some(details) = details.filter(|_| flushed.is_none_or(|f| f < last)) {
-                    if let Err(e) = self
-                        .store
-                        .record_heartbeat(
-                            &task.run_id,
-                            task.seq,
-                            task.token,
-                            details,
-                            self.lease.duration,
-                        )
-                        .await
-                    {
-                        if e.is_fenced() {
-                            // The task is gone or held by another worker:
-                            // this attempt's result would be dropped.
-                            tracing::warn!(error = %e, "the attempt lost its lease; it is cancelled");
-                            ctx.cancel();
-                        } else {
-                            tracing::warn!(error = %e, "could not store heartbeat details");
-                        }
-                    }
+                    self.store_heartbeat(task, ctx, details).await;
                     flushed = Some(last);
                 }
                 let mut wake = tokio::time::Instant::now() + HEARTBEAT_FLUSH;
@@ -222,19 +203,7 @@ impl Engine {
                     last_error: error.to_string(),
                 };
                 if let Some(details) = details.clone() {
-                    if let Err(e) = self
-                        .store
-                        .record_heartbeat(
-                            &task.run_id,
-                            task.seq,
-                            task.token,
-                            details,
-                            self.lease.duration,
-                        )
-                        .await
-                    {
-                        tracing::warn!(error = %e, "could not store heartbeat details");
-                    }
+                    self.store_heartbeat(&task, ctx, details).await;
                 }
                 match self.store.retry_task(retry).await {
                     Err(e) if e.is_fenced() => {
@@ -268,6 +237,30 @@ impl Engine {
                 let attempts = task.attempt;
                 self.finish_activity(&task, Err(error.with_attempts(attempts)));
             }
+        }
+    }
+
+    /// Stores an attempt's heartbeat details, renewing its task's lease; a
+    /// fenced write (the task is gone, or another worker holds it now)
+    /// cancels the attempt, whose result would be dropped.
+    async fn store_heartbeat(&self, task: &Task, ctx: &ActivityContext, details: Value) {
+        let stored = self
+            .store
+            .record_heartbeat(
+                &task.run_id,
+                task.seq,
+                task.token,
+                details,
+                self.lease.duration,
+            )
+            .await;
+        match stored {
+            Ok(()) => {}
+            Err(e) if e.is_fenced() => {
+                tracing::warn!(error = %e, "the attempt lost its lease; it is cancelled");
+                ctx.cancel();
+            }
+            Err(e) => tracing::warn!(error = %e, "could not store heartbeat details"),
         }
     }
 
