@@ -224,6 +224,7 @@ conformance!(
     commit_appends_events_and_tasks,
     a_stale_first_index_writes_nothing,
     a_failed_step_does_not_block_the_others,
+    two_steps_of_one_run_apply_in_order,
     an_empty_commit_succeeds,
     done_tasks_are_removed,
     finishing_a_run_removes_its_tasks,

@@ -655,3 +655,42 @@ pub(super) async fn continue_as_new_starts_the_next_run(store: &dyn Store) {
     assert_eq!(store.latest_run("w1").await.unwrap().unwrap().run_id, "r1b");
     assert_eq!(store.runs("w2").await.unwrap().len(), 1);
 }
+
+/// Two steps of one run in one commit (a run blocked and stepped in one
+/// batch): each is checked and written after the one before it.
+pub(super) async fn two_steps_of_one_run_apply_in_order(store: &dyn Store) {
+    create(store, "w1", "r1", 100).await;
+    let results = store
+        .commit_steps(vec![
+            StepCommit {
+                new_tasks: vec![activity("w1", "r1", 1)],
+                ..step("r1", 1, 2)
+            },
+            // Follows the first step's events.
+            StepCommit {
+                done_tasks: vec![1],
+                ..step("r1", 3, 1)
+            },
+            // Stale: expects the history as it was before the batch.
+            step("r1", 1, 1),
+            StepCommit {
+                status: status(WorkflowStatus::Blocked, None, Some("stuck")),
+                ..StepCommit {
+                    run_id: "r1".to_owned(),
+                    now_ms: 5_000,
+                    ..StepCommit::default()
+                }
+            },
+        ])
+        .await;
+    assert!(
+        results[0].is_ok() && results[1].is_ok() && results[3].is_ok(),
+        "{results:?}"
+    );
+    assert!(results[2].is_err(), "{results:?}");
+    assert_eq!(history(store, "r1").await, expected_history("r1", 4));
+    assert!(store.tasks(Some("r1")).await.unwrap().is_empty());
+    let run = record(store, "r1").await;
+    assert_eq!(run.status, WorkflowStatus::Blocked);
+    assert_eq!(run.error.as_deref(), Some("stuck"));
+}

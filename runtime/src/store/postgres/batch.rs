@@ -8,13 +8,17 @@
 //! The rarer writes follow: the ends of runs and the next runs of
 //! continue-as-new steps. The wake-ups go after the commit (`notify.rs`).
 
+use std::collections::HashMap;
+
+use super::commit::{Locked, Wake};
 use super::errors::store_error;
-use super::ops::{insert_next_run, task_rows, upsert_tasks, Locked, Wake};
-use super::rows::{int, json};
-use super::sql::{execute, DELETE_DONE_TASKS, INSERT_EVENTS, UPDATE_RUNS};
+use super::rows::{int, json, span};
+use super::sql::{
+    execute, DELETE_DONE_TASKS, INSERT_EVENTS, INSERT_NEXT_RUN, UPDATE_RUNS, UPSERT_TASKS,
+};
 use super::COMMIT;
 use crate::error::StoreError;
-use crate::store::{StepCommit, WorkflowStatus};
+use crate::store::{StepCommit, Task, WorkflowStatus};
 
 /// Writes the checked steps of a batch, each of a different run; returns
 /// the wake-ups to send once the batch is committed.
@@ -163,4 +167,139 @@ pub(super) async fn write(
         insert_next_run(tx, step, &run.workflow_id, &run.name).await?;
     }
     Ok(wake)
+}
+
+/// A new task as it is written: the task, its holder (or none), the
+/// holder's lease (ms) and the token.
+pub(super) type TaskRow<'a> = (&'a Task, Option<&'a str>, i64, i64);
+
+/// A step's new tasks as rows.
+pub(super) fn task_rows(step: &StepCommit) -> Vec<TaskRow<'_>> {
+    let owner = step.lease.as_ref().map(|lease| lease.worker.as_str());
+    let lease_ms = span(step.lease.as_ref().map_or(0, |lease| lease.duration_ms()));
+    step.new_tasks
+        .iter()
+        .map(|task| (task, owner, lease_ms, int(step.token)))
+        .collect()
+}
+
+/// Inserts (or replaces) new tasks, in one statement.
+pub(super) async fn upsert_tasks(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: Vec<TaskRow<'_>>,
+) -> Result<(), StoreError> {
+    // One row per key: `ON CONFLICT DO UPDATE` cannot change a row twice
+    // in one statement. The last task of a key wins, as with one insert each.
+    let mut by_key: HashMap<(&str, u32), usize> = HashMap::with_capacity(rows.len());
+    let mut unique: Vec<TaskRow<'_>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match by_key.get(&(row.0.run_id.as_str(), row.0.seq)) {
+            Some(&i) => unique[i] = row,
+            None => {
+                by_key.insert((row.0.run_id.as_str(), row.0.seq), unique.len());
+                unique.push(row);
+            }
+        }
+    }
+    unique.sort_by(|a, b| (&a.0.run_id, a.0.seq).cmp(&(&b.0.run_id, b.0.seq)));
+    let mut options = Vec::with_capacity(unique.len());
+    for (task, ..) in &unique {
+        options.push(serde_json::to_string(&task.options).map_err(|e| {
+            StoreError::new(
+                COMMIT,
+                format!(
+                    "task {} of run `{}`: its options do not encode: {e}",
+                    task.seq, task.run_id
+                ),
+            )
+        })?);
+    }
+    let tasks: Vec<&Task> = unique.iter().map(|row| row.0).collect();
+    let run_ids: Vec<&str> = tasks.iter().map(|t| t.run_id.as_str()).collect();
+    let seqs: Vec<i64> = tasks.iter().map(|t| i64::from(t.seq)).collect();
+    let workflow_ids: Vec<&str> = tasks.iter().map(|t| t.workflow_id.as_str()).collect();
+    let kinds: Vec<&str> = tasks.iter().map(|t| t.kind.as_str()).collect();
+    let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<String> = tasks.iter().map(|t| json(&t.input)).collect();
+    let attempts: Vec<i64> = tasks.iter().map(|t| i64::from(t.attempt)).collect();
+    let scheduled: Vec<i64> = tasks.iter().map(|t| int(t.scheduled_ms)).collect();
+    let due: Vec<i64> = tasks.iter().map(|t| int(t.due_ms)).collect();
+    let last_errors: Vec<Option<&str>> = tasks.iter().map(|t| t.last_error.as_deref()).collect();
+    let details: Vec<Option<String>> = tasks.iter().map(|t| t.details.as_ref().map(json)).collect();
+    let owners: Vec<Option<&str>> = unique.iter().map(|row| row.1).collect();
+    let leases: Vec<i64> = unique.iter().map(|row| row.2).collect();
+    let tokens: Vec<i64> = unique.iter().map(|row| row.3).collect();
+    execute(
+        tx,
+        UPSERT_TASKS,
+        &[
+            &run_ids,
+            &seqs,
+            &workflow_ids,
+            &kinds,
+            &names,
+            &inputs,
+            &options,
+            &attempts,
+            &scheduled,
+            &due,
+            &last_errors,
+            &details,
+            &owners,
+            &leases,
+            &tokens,
+        ],
+    )
+    .await
+    .map_err(|e| store_error(COMMIT, "new tasks", e))?;
+    Ok(())
+}
+
+/// Continue-as-new: the next run of the workflow becomes its latest, held
+/// by the same worker under the same token (nothing for other steps).
+pub(super) async fn insert_next_run(
+    tx: &deadpool_postgres::Transaction<'_>,
+    step: &StepCommit,
+    workflow_id: &str,
+    name: &str,
+) -> Result<(), StoreError> {
+    let Some(new_run) = &step.new_run else {
+        return Ok(());
+    };
+    let run_id = &step.run_id;
+    let owner = step.lease.as_ref().map(|lease| lease.worker.as_str());
+    let lease_ms = span(step.lease.as_ref().map_or(0, |lease| lease.duration_ms()));
+    let now = int(step.now_ms);
+    let context = || format!("run `{run_id}`, continued as `{}`", new_run.run_id);
+    let sql = |e| store_error(COMMIT, context(), e);
+    execute(
+        tx,
+        INSERT_NEXT_RUN,
+        &[
+            &new_run.run_id,
+            &workflow_id,
+            &name,
+            &now,
+            &owner,
+            &lease_ms,
+            &int(step.token),
+        ],
+    )
+    .await
+    .map_err(sql)?;
+    execute(
+        tx,
+        "INSERT INTO history (run_id, idx, event) VALUES ($1, 0, $2)",
+        &[&new_run.run_id, &new_run.started_event],
+    )
+    .await
+    .map_err(sql)?;
+    execute(
+        tx,
+        "UPDATE workflows SET latest_run_id = $2 WHERE workflow_id = $1",
+        &[&workflow_id, &new_run.run_id],
+    )
+    .await
+    .map_err(sql)?;
+    Ok(())
 }

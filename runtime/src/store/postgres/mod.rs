@@ -84,6 +84,8 @@
 
 /// The writes of a group commit, a statement per kind.
 mod batch;
+/// A group commit: checks, writes, wake-ups.
+mod commit;
 /// Error messages and the errors of the server and the pool.
 mod errors;
 /// Wake-ups by `LISTEN`/`NOTIFY`.
