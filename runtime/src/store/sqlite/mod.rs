@@ -74,7 +74,7 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -83,11 +83,10 @@ use super::{
     NewWorkflow, Release, RunRecord, StepCommit, Store, Task, TaskDone, TaskRetry, Token,
 };
 use crate::definition::BoxFuture;
-use crate::engine::now_ms;
 use crate::error::{Error, StoreError};
 use errors::{store_error, Context};
 use rows::{
-    decode_run, int, load_history, load_record, select_inbox, select_tasks, SELECT_LATEST_RUN,
+    decode_run, load_history, load_record, select_inbox, select_tasks, SELECT_LATEST_RUN,
     SELECT_RUN, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
 };
 use write::{
@@ -359,18 +358,7 @@ impl Store for SqliteStore {
     fn renew<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
         let lease = lease.clone();
         self.submit(RENEW, move |conn, _| {
-            let until = int(now_ms().saturating_add(lease.duration_ms()));
-            let sql = |e| store_error(RENEW, format!("worker `{}`", lease.worker), e);
-            conn.prepare_cached(
-                "UPDATE runs SET lease_until = ?2
-                 WHERE owner = ?1 AND status IN ('running', 'blocked')",
-            )
-            .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
-            .map_err(sql)?;
-            conn.prepare_cached("UPDATE tasks SET lease_until = ?2 WHERE owner = ?1")
-                .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
-                .map_err(sql)?;
-            Ok(None)
+            write::renew(conn, &lease).map(|()| None)
         })
     }
 

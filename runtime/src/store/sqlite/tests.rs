@@ -1,8 +1,8 @@
 //! Unit tests of the SQLite store's parts; the store's behaviour is tested
-//! in `conformance.rs`.
+//! in the conformance suite (`store/conformance/`).
 
 use super::errors::is_retryable;
-use super::rows::clip;
+use super::rows::{clip, int};
 use super::*;
 use crate::store::WorkflowStatus;
 

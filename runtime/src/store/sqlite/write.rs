@@ -14,7 +14,7 @@ use super::rows::{
     SELECT_TASK,
 };
 use super::{
-    CLAIM_RUNS, CLAIM_TASKS, COMMIT, COMPLETE, CREATE, ENQUEUE, HEARTBEAT, RELEASE, RETRY,
+    CLAIM_RUNS, CLAIM_TASKS, COMMIT, COMPLETE, CREATE, ENQUEUE, HEARTBEAT, RELEASE, RENEW, RETRY,
 };
 use crate::engine::now_ms;
 use crate::error::StoreError;
@@ -472,7 +472,7 @@ const SELECT_CLAIMABLE_RUNS: &str = "
                OR EXISTS (SELECT 1 FROM tasks t
                           WHERE t.run_id = r.run_id AND t.kind = 'timer' AND t.due_ms <= ?4))
     )
-    SELECT ready.run_id, max(ready.mine) FROM ready JOIN runs r ON r.seq = ready.seq
+    SELECT ready.run_id, max(ready.mine), r.token FROM ready JOIN runs r ON r.seq = ready.seq
     WHERE r.name IN (SELECT value FROM json_each(?2))
     GROUP BY ready.seq
     ORDER BY ready.seq LIMIT ?5";
@@ -488,7 +488,7 @@ pub(super) fn claim_runs(
     let sql = |e| store_error(CLAIM_RUNS, format!("worker `{}`", lease.worker), e);
     let now = now_ms();
     let until = int(now.saturating_add(lease.duration_ms()));
-    let candidates: Vec<(String, bool)> = conn
+    let candidates: Vec<(String, bool, i64)> = conn
         .prepare_cached(SELECT_CLAIMABLE_RUNS)
         .and_then(|mut stmt| {
             stmt.query_map(
@@ -499,17 +499,17 @@ pub(super) fn claim_runs(
                     int(now.saturating_add(horizon_ms)),
                     i64::try_from(limit).unwrap_or(i64::MAX)
                 ],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )?
             .collect()
         })
         .map_err(sql)?;
     let mut claimed = Vec::with_capacity(candidates.len());
-    for (run_id, mine) in candidates {
-        if mine {
-            conn.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE run_id = ?1")
-                .and_then(|mut stmt| stmt.execute(params![run_id, until]))
-                .map_err(sql)?;
+    for (run_id, mine, held) in candidates {
+        // This worker's own runs keep their token (their lease is renewed
+        // by `renew`); others get a fresh one.
+        let token = if mine {
+            u64::try_from(held).unwrap_or(0)
         } else {
             let token = next_token(tokens);
             conn.prepare_cached(
@@ -517,14 +517,11 @@ pub(super) fn claim_runs(
             )
             .and_then(|mut stmt| stmt.execute(params![run_id, lease.worker, until, int(token)]))
             .map_err(sql)?;
-        }
+            token
+        };
         let Some(record) = load_record(conn, CLAIM_RUNS, SELECT_RUN, &run_id)? else {
             continue;
         };
-        let token = conn
-            .prepare_cached("SELECT token FROM runs WHERE run_id = ?1")
-            .and_then(|mut stmt| stmt.query_row([&run_id], |row| row.get::<_, i64>(0)))
-            .map_err(sql)?;
         let inbox = select_inbox(conn, CLAIM_RUNS, Some(&record.workflow_id))?;
         let tasks = if mine {
             Vec::new()
@@ -533,7 +530,7 @@ pub(super) fn claim_runs(
         };
         claimed.push(ClaimedRun {
             record,
-            token: u64::try_from(token).unwrap_or(0),
+            token,
             taken: !mine,
             inbox,
             tasks,
@@ -633,6 +630,21 @@ pub(super) fn release_leases(conn: &Connection, release: &Release) -> Result<(),
                 .map_err(sql)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Extends every lease `lease.worker` holds, runs and tasks.
+pub(super) fn renew(conn: &Connection, lease: &Lease) -> Result<(), StoreError> {
+    let until = int(now_ms().saturating_add(lease.duration_ms()));
+    let sql = |e| store_error(RENEW, format!("worker `{}`", lease.worker), e);
+    for statement in [
+        "UPDATE runs SET lease_until = ?2 WHERE owner = ?1 AND status IN ('running', 'blocked')",
+        "UPDATE tasks SET lease_until = ?2 WHERE owner = ?1",
+    ] {
+        conn.prepare_cached(statement)
+            .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
+            .map_err(sql)?;
     }
     Ok(())
 }
