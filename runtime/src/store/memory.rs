@@ -15,10 +15,7 @@ use crate::definition::BoxFuture;
 use crate::engine::now_ms;
 use crate::error::StoreError;
 
-const COMMIT: &str = "committing a workflow step";
-const RETRY: &str = "recording a failed attempt";
-const COMPLETE: &str = "recording an activity's completion";
-const HEARTBEAT: &str = "recording heartbeat details";
+use super::operation::{COMMIT, COMPLETE, HEARTBEAT, RETRY};
 
 #[derive(Debug, Default)]
 pub(crate) struct MemoryStore {
@@ -74,17 +71,14 @@ impl Inner {
         if let Some(new_run) = &step.new_run {
             if self.runs.contains_key(&new_run.run_id) {
                 return Err(StoreError::new(
-                    "committing a workflow step",
+                    COMMIT,
                     format!("run `{}` exists already", new_run.run_id),
                 ));
             }
         }
         let new_run = step.new_run.take();
         let Some(run) = self.runs.get_mut(&step.run_id) else {
-            return Err(StoreError::new(
-                "committing a workflow step",
-                format!("no run `{}`", step.run_id),
-            ));
+            return Err(StoreError::new(COMMIT, format!("no run `{}`", step.run_id)));
         };
         if run.token != step.token {
             return Err(StoreError::fenced(
@@ -97,7 +91,7 @@ impl Inner {
         }
         if !step.events.is_empty() && run.history.len() as u64 != step.first_index {
             return Err(StoreError::new(
-                "committing a workflow step",
+                COMMIT,
                 format!(
                     "run `{}` has {} events, the step expected {}",
                     step.run_id,

@@ -36,6 +36,7 @@ use crate::error::{Error, FailureData, StoreError};
 use crate::history::SignalData;
 
 pub(crate) mod memory;
+pub(crate) mod operation;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub(crate) mod sqlite;

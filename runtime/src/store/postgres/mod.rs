@@ -137,22 +137,7 @@ use sql::{
 
 /// The operations, as errors name them.
 const OPEN: &str = "opening the PostgreSQL database";
-const CREATE: &str = "creating a workflow";
-const COMMIT: &str = "committing a workflow step";
-const RETRY: &str = "recording a failed attempt";
-const COMPLETE: &str = "recording the completion of an activity";
-const CLAIM_RUNS: &str = "claiming runs";
-const CLAIM_TASKS: &str = "claiming activity tasks";
-const RENEW: &str = "renewing leases";
-const RELEASE: &str = "releasing leases";
-const LOAD_RUN: &str = "loading a run";
-const LATEST_RUN: &str = "loading the latest run of a workflow";
-const UNFINISHED_RUNS: &str = "listing unfinished runs";
-const TASKS: &str = "listing tasks";
-const ENQUEUE: &str = "adding a message to a workflow's inbox";
-const INBOX: &str = "listing inbox messages";
-const RUNS: &str = "listing the runs of a workflow";
-const HEARTBEAT: &str = "recording heartbeat details";
+use crate::store::operation::*;
 
 /// The schema version this code reads and writes.
 #[cfg(test)]
