@@ -128,7 +128,7 @@ pub(super) struct Executor {
     /// stay in the store and run again after a restart with fixed code).
     blocked: HashSet<String>,
     /// Inbox messages already delivered (a message can arrive twice: from
-    /// the process that stored it and from the watcher).
+    /// this process, which stored it, and with a claim of its run).
     delivered: HashSet<u64>,
 }
 

@@ -349,15 +349,15 @@ impl Store for MemoryStore {
         let now = now_ms();
         let horizon = now.saturating_add(filter.horizon_ms);
         let mut claimed = Vec::new();
-        let candidates: Vec<String> = inner.order.clone();
-        for run_id in candidates {
+        for i in 0..inner.order.len() {
             if claimed.len() >= filter.limit {
                 break;
             }
-            let run = &inner.runs[&run_id];
+            let run = &inner.runs[&inner.order[i]];
             if run.record.status.is_finished() || !filter.names.contains(&run.record.name) {
                 continue;
             }
+            let run_id = inner.order[i].clone();
             let (free, mine) = inner.run_free(&run_id, &lease.worker, now);
             if !free {
                 continue;
