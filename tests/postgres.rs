@@ -1,7 +1,8 @@
 //! The runtime on PostgreSQL, in one process: a workflow with every kind of
 //! durable call; several worker runtimes and a client sharing one database;
 //! a worker that shuts down hands its runs (and their timers) to another at
-//! once; bad URLs are one clear error. The failover of a SIGKILLed worker
+//! once; an attempt learns from its heartbeat that another worker took its
+//! task; bad URLs are one clear error. The failover of a SIGKILLed worker
 //! process is `tests/scale_out.rs`; the store's own semantics are the
 //! conformance suite (`store::conformance::postgres`).
 
@@ -235,4 +236,62 @@ async fn a_bad_url_is_one_clear_error_without_the_password() {
         assert!(!message.contains("s3cret"), "{message}");
         assert!(!message.contains('\n'), "one line: {message}");
     }
+}
+
+static NOTICED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Heartbeats until its context says to stop (for two minutes at most).
+#[activity(heartbeat_timeout = "1m")]
+async fn watchful(ctx: ActivityContext) -> Result<(), ActivityError> {
+    for i in 0..1_200u32 {
+        if ctx.is_cancelled() {
+            NOTICED.store(true, Ordering::SeqCst);
+            return Err(ActivityError::new(
+                "Stopped",
+                "the attempt was told to stop",
+            ));
+        }
+        ctx.heartbeat(&i);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[workflow]
+async fn watching(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+    ctx.activity(watchful, ()).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_learns_from_its_heartbeat_that_another_worker_took_its_task() {
+    let db = TestDatabase::new();
+    let rt = Runtime::builder()
+        .postgres(&db.url)
+        .worker_id("a")
+        .workflow(watching)
+        .activity(watchful)
+        .build()
+        .await
+        .unwrap();
+    rt.start(watching, ()).id("watch").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db.sql("SELECT count(*) FROM tasks WHERE details IS NOT NULL") != "1" {
+        assert!(Instant::now() < deadline, "the attempt never heartbeated");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!NOTICED.load(Ordering::SeqCst));
+    // What a claim by another worker does to the task: a new holder, a new token.
+    db.sql("UPDATE tasks SET owner = 'b', token = token + 1000000");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !NOTICED.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the attempt never learned it lost its task"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its failure was not recorded: the task is the other worker's.
+    assert_eq!(db.sql("SELECT attempt, owner FROM tasks"), "1|b");
+    rt.shutdown().await.unwrap();
 }
