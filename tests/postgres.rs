@@ -2,7 +2,8 @@
 //! durable call; several worker runtimes and a client sharing one database;
 //! a worker that shuts down hands its runs (and their timers) to another at
 //! once; an attempt learns from its heartbeat that another worker took its
-//! task; bad URLs are one clear error. The failover of a SIGKILLed worker
+//! task, and a worker whose run was taken writes nothing more to it; bad
+//! URLs are one clear error. The failover of a SIGKILLed worker
 //! process is `tests/scale_out.rs`; the store's own semantics are the
 //! conformance suite (`store::conformance::postgres`).
 
@@ -293,5 +294,27 @@ async fn an_attempt_learns_from_its_heartbeat_that_another_worker_took_its_task(
     }
     // Its failure was not recorded: the task is the other worker's.
     assert_eq!(db.sql("SELECT attempt, owner FROM tasks"), "1|b");
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_run_was_taken_writes_nothing_more_to_it() {
+    let db = TestDatabase::new();
+    let rt = builder(&db, "a").build().await.unwrap();
+    rt.start(sleeper, 800).id("taken").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db.sql("SELECT count(*) FROM tasks WHERE kind = 'timer'") != "1" {
+        assert!(Instant::now() < deadline, "the timer was never stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = db.sql("SELECT history_len FROM runs WHERE workflow_id = 'taken'");
+    // What a claim by another worker does to the run: a new holder, a new token.
+    db.sql("UPDATE runs SET owner = 'b', token = token + 1000000 WHERE workflow_id = 'taken'");
+    // A's timer fires; its step is fenced and changes nothing.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        db.sql("SELECT history_len, status, owner FROM runs WHERE workflow_id = 'taken'"),
+        format!("{before}|running|b")
+    );
     rt.shutdown().await.unwrap();
 }
