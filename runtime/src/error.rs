@@ -98,6 +98,9 @@ pub(crate) fn cancelled_failure() -> FailureData {
     }
 }
 
+/// Error kind of an attempt whose activity takes a resource the runtime
+/// lacks (only outside a runtime: `build()` checks resources).
+pub(crate) const MISSING_RESOURCE: &str = "MissingResource";
 /// Error kind of an activity that panicked.
 pub(crate) const PANIC: &str = "Panic";
 

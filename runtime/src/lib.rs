@@ -71,6 +71,7 @@ mod error;
 mod history;
 mod registry;
 mod replay;
+mod resource;
 mod retry;
 mod run;
 mod runtime;
@@ -83,8 +84,9 @@ pub use crate::client::{PendingStep, RunInfo, StartWorkflow, WorkflowHandle, Wor
 pub use crate::context::{
     ActivityCall, ActivityContext, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext,
 };
-pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
+pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Rate, Workflow};
 pub use crate::error::{ActivityError, Error, StoreError, WorkflowError};
+pub use crate::resource::Resource;
 pub use crate::retry::RetryPolicy;
 pub use crate::runtime::{Runtime, RuntimeBuilder};
 pub use crate::signal::Signal;
@@ -95,8 +97,8 @@ pub use reprise_macros::{activity, workflow, Signal};
 /// The names a workflow module needs: `use reprise::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        activity, workflow, Activity, ActivityContext, ActivityError, RetryPolicy, Runtime, Signal,
-        Workflow, WorkflowContext, WorkflowError,
+        activity, workflow, Activity, ActivityContext, ActivityError, Rate, Resource, RetryPolicy,
+        Runtime, Signal, Workflow, WorkflowContext, WorkflowError,
     };
     pub use futures_util::future::join_all;
     pub use serde::{Deserialize, Serialize};
@@ -108,7 +110,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::{ActivityContext, WorkflowContext};
-    pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Workflow};
+    pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Rate, Workflow};
     pub use crate::error::{ActivityError, WorkflowError};
     pub use crate::retry::RetryPolicy;
     pub use crate::signal::Signal;
@@ -151,6 +153,37 @@ pub mod __private {
     /// Fails to compile, at the parameter's span, unless `T` can be stored
     /// in a history.
     pub fn assert_payload<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static>() {}
+
+    /// The runtime's resource for a `Resource<T>` parameter of an activity.
+    pub fn resource<T: Send + Sync + 'static>(
+        ctx: &ActivityContext,
+    ) -> Result<crate::resource::Resource<T>, ActivityError> {
+        ctx.resource::<T>()
+    }
+
+    /// Runs the body of a synchronous (`fn`) activity on tokio's blocking
+    /// pool, started when first polled. If the attempt is abandoned (a
+    /// timeout), the thread runs on to the end of the body; its result is
+    /// dropped. A panic of the body is resumed in the attempt, which reports
+    /// it as any activity panic.
+    pub fn blocking<T, F>(body: F) -> impl core::future::Future<Output = T> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        async move {
+            match tokio::task::spawn_blocking(body).await {
+                Ok(value) => value,
+                Err(e) => match e.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    // Only a runtime shutting down cancels a blocking task.
+                    Err(_) => std::panic::resume_unwind(Box::new(
+                        "the blocking pool shut down before the activity ran",
+                    )),
+                },
+            }
+        }
+    }
 
     /// Fixes the type of `ctx.continue_as_new(input)` to the workflow's input.
     pub fn continue_as_new_input<T>(input: T) -> T {

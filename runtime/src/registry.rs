@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::context::{ActivityContext, WorkflowContext};
 use crate::definition::{Activity, BoxFuture, Workflow};
 use crate::error::{ActivityError, WorkflowError};
+use crate::resource::{ResourceNeed, Resources};
 
 /// The erased body of a workflow: its output encoded as JSON.
 pub(crate) type WorkflowFuture = BoxFuture<'static, Result<Value, WorkflowError>>;
@@ -20,20 +21,29 @@ pub(crate) type ActivityFn = dyn Fn(ActivityContext, Value) -> BoxFuture<'static
     + Sync;
 
 pub(crate) struct WorkflowEntry {
+    /// The Rust path of the registered type, to name it in errors.
+    type_name: &'static str,
     pub(crate) run: Arc<WorkflowFn>,
     /// Checks that a JSON input decodes as the workflow's input type.
     pub(crate) check_input: fn(&Value) -> Result<(), serde_json::Error>,
 }
 
 pub(crate) struct ActivityEntry {
+    /// The Rust path of the registered type, to name it in errors.
+    type_name: &'static str,
     pub(crate) run: Arc<ActivityFn>,
+    /// The types of its `Resource<T>` parameters.
+    needs: Vec<ResourceNeed>,
 }
 
-/// Registered types, by name.
+/// Registered types, by name, and the resources activities are handed.
 #[derive(Default)]
 pub(crate) struct Registry {
     workflows: HashMap<String, WorkflowEntry>,
     activities: HashMap<String, ActivityEntry>,
+    pub(crate) resources: Arc<Resources>,
+    /// Two types registered under one name: reported by `build()`.
+    conflicts: Vec<String>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -71,9 +81,22 @@ impl Registry {
                 })
             }))
         };
+        let type_name = std::any::type_name::<W>();
+        if let Some(existing) = self.workflows.get(W::NAME) {
+            if existing.type_name != type_name {
+                self.conflicts.push(format!(
+                    "two workflows are registered under the name `{}`: `{}` and `{type_name}`; \
+                     give one another name with `#[workflow(name = \"...\")]`",
+                    W::NAME,
+                    existing.type_name
+                ));
+            }
+            return;
+        }
         self.workflows.insert(
             W::NAME.to_owned(),
             WorkflowEntry {
+                type_name,
                 run: Arc::new(run),
                 check_input: check_input::<W>,
             },
@@ -108,8 +131,49 @@ impl Registry {
                 })
             })
         };
-        self.activities
-            .insert(A::NAME.to_owned(), ActivityEntry { run: Arc::new(run) });
+        let type_name = std::any::type_name::<A>();
+        if let Some(existing) = self.activities.get(A::NAME) {
+            if existing.type_name != type_name {
+                self.conflicts.push(format!(
+                    "two activities are registered under the name `{}`: `{}` and `{type_name}`; \
+                     give one another name with `#[activity(name = \"...\")]`",
+                    A::NAME,
+                    existing.type_name
+                ));
+            }
+            return;
+        }
+        self.activities.insert(
+            A::NAME.to_owned(),
+            ActivityEntry {
+                type_name,
+                run: Arc::new(run),
+                needs: activity.resources(),
+            },
+        );
+    }
+
+    /// Adds a resource, replacing an earlier one of the same type.
+    pub(crate) fn add_resource<T: Send + Sync + 'static>(&mut self, value: T) {
+        Arc::make_mut(&mut self.resources).insert(Arc::new(value));
+    }
+
+    /// What keeps this registry from running: two types under one name, a
+    /// resource an activity takes and a worker was not given (a client runs
+    /// no activity). One line per problem, sorted.
+    pub(crate) fn problems(&self, worker: bool) -> Vec<String> {
+        let mut problems = self.conflicts.clone();
+        for (name, entry) in self.activities.iter().filter(|_| worker) {
+            for need in entry.needs.iter().filter(|n| !self.resources.has(n)) {
+                problems.push(format!(
+                    "activity `{name}` takes a `Resource<{}>`, which the runtime was not given: \
+                     add `.resource(value)` to `Runtime::builder()`",
+                    need.name
+                ));
+            }
+        }
+        problems.sort();
+        problems
     }
 
     pub(crate) fn workflow(&self, name: &str) -> Option<&WorkflowEntry> {

@@ -144,6 +144,34 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Hands `value` to every activity that takes a `Resource<T>` parameter
+    /// of its type (a connection pool, an HTTP client, configuration),
+    /// shared as an `Arc<T>`. A second value of the same type replaces the
+    /// first. Resources are not part of any input: they are neither stored
+    /// nor sent by workflows.
+    ///
+    /// ```no_run
+    /// # use reprise::prelude::*;
+    /// struct Warehouse { url: String }
+    ///
+    /// #[activity]
+    /// async fn load(db: Resource<Warehouse>, rows: Vec<u64>) -> Result<usize, ActivityError> {
+    ///     Ok(rows.len()) // ... write `rows` to `db.url` ...
+    /// }
+    ///
+    /// # async fn run() -> Result<(), reprise::Error> {
+    /// let rt = Runtime::builder()
+    ///     .resource(Warehouse { url: "postgres://..".into() })
+    ///     .activity(load)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn resource<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.registry.add_resource(value);
+        self
+    }
+
     /// How many activity attempts run at once, at most. Default: 100.
     pub fn max_concurrent_activities(mut self, n: usize) -> Self {
         self.config.max_concurrent_activities = n;
@@ -167,8 +195,14 @@ impl RuntimeBuilder {
     ///
     /// When the store cannot be opened: a file that is not a reprise
     /// database, a database written by a newer version, a file in use by
-    /// another process.
+    /// another process. [`Error::Config`] when two workflow or activity
+    /// types are registered under one name, or an activity takes a
+    /// `Resource<T>` the builder was not given.
     pub async fn build(self) -> Result<Runtime, Error> {
+        let problems = self.registry.problems(self.worker);
+        if !problems.is_empty() {
+            return Err(Error::Config(problems.join("; ")));
+        }
         if self.config.max_concurrent_activities == 0 {
             return Err(Error::Config(
                 "`max_concurrent_activities` must be at least 1".into(),

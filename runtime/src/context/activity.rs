@@ -9,6 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::error::ActivityError;
+use crate::resource::{Resource, Resources};
+
 /// Identity of an attempt.
 #[derive(Debug, Clone)]
 pub(crate) struct AttemptInfo {
@@ -33,6 +36,7 @@ pub struct ActivityContext {
 
 struct Inner {
     info: AttemptInfo,
+    resources: Arc<Resources>,
     cancelled: AtomicBool,
     /// The workflow cancelled the call (as opposed to a timeout of the attempt).
     cancelled_by_workflow: AtomicBool,
@@ -57,11 +61,12 @@ impl fmt::Debug for ActivityContext {
 }
 
 impl ActivityContext {
-    pub(crate) fn new(info: AttemptInfo) -> Self {
+    pub(crate) fn new(info: AttemptInfo, resources: Arc<Resources>) -> Self {
         let details = info.details.clone();
         Self {
             inner: Arc::new(Inner {
                 info,
+                resources,
                 cancelled: AtomicBool::new(false),
                 cancelled_by_workflow: AtomicBool::new(false),
                 heartbeat: Mutex::new(Heartbeat {
@@ -182,5 +187,20 @@ impl ActivityContext {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         (hb.details.clone(), hb.last)
+    }
+
+    /// The runtime's resource of type `T`, for a `Resource<T>` parameter.
+    pub(crate) fn resource<T: Send + Sync + 'static>(&self) -> Result<Resource<T>, ActivityError> {
+        self.inner.resources.get::<T>().ok_or_else(|| {
+            ActivityError::non_retryable(
+                crate::error::MISSING_RESOURCE,
+                format!(
+                    "activity `{}` takes a `Resource<{}>`, which the runtime was not given: \
+                     add `.resource(value)` to `Runtime::builder()`",
+                    self.inner.info.activity_name,
+                    std::any::type_name::<T>()
+                ),
+            )
+        })
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::definition::{Activity, ActivityOptions};
+use crate::definition::{Activity, ActivityOptions, Rate};
 use crate::error::{ActivityError, WorkflowError};
 use crate::history::{MarkerKind, Resolution};
 use crate::retry::RetryPolicy;
@@ -327,6 +327,34 @@ impl<A: Activity> ActivityCall<A> {
     /// Overrides the retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.options.retry = policy;
+        self
+    }
+
+    /// Overrides how many attempts of the activity may run at once, per
+    /// limit key, across every worker of the store. Each waiting attempt
+    /// compares the running count with its own call's limit.
+    ///
+    /// # Panics
+    ///
+    /// When `n` is 0.
+    pub fn max_concurrent(mut self, n: u32) -> Self {
+        assert!(n > 0, "`max_concurrent` must be at least 1");
+        self.options.max_concurrent = Some(n);
+        self
+    }
+
+    /// Overrides how many attempts of the activity may start per period,
+    /// per limit key, across every worker of the store.
+    pub fn rate(mut self, rate: Rate) -> Self {
+        self.options.rate = Some(rate);
+        self
+    }
+
+    /// Applies the activity's limits per `key` (a tenant, a source table):
+    /// calls with different keys do not count against each other. Calls
+    /// without a key share one limit.
+    pub fn limit_key(mut self, key: impl Into<String>) -> Self {
+        self.options.limit_key = Some(key.into());
         self
     }
 

@@ -376,7 +376,7 @@ impl Engine {
             seq: task.seq,
             attempt: task.attempt,
             details: task.details.clone(),
-        });
+        }, self.registry.resources.clone());
         let key = (task.run_id.clone(), task.seq);
         self.running
             .lock()
