@@ -69,6 +69,9 @@ pub struct PendingStep {
     pub due_at: SystemTime,
     /// The error of the previous attempt, if any.
     pub last_error: Option<String>,
+    /// Since when the next attempt waits for a slot of the activity's
+    /// limits (`max_concurrent`, `rate`); `None` when it does not wait.
+    pub waiting_for_slot_since: Option<SystemTime>,
 }
 
 /// How often a result waiter looks at a workflow that may end in another
@@ -430,6 +433,7 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
             attempt: t.attempt,
             due_at: time(t.due_ms),
             last_error: t.last_error,
+            waiting_for_slot_since: t.slot_wait_ms.map(time),
         })
         .collect();
     Ok(WorkflowInfo {

@@ -102,16 +102,16 @@ pub struct ActivityOptions {
     /// At most this many attempts of the activity run at once, per limit
     /// key, across every workflow and every worker of the store. `None`: no
     /// limit but each runtime's `max_concurrent_activities`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
     /// At most this many attempts of the activity start per period, per
     /// limit key, across every workflow and every worker of the store.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<Rate>,
     /// The key the limits apply per (a tenant, a source table), set per call
     /// with [`ActivityCall::limit_key`](crate::ActivityCall::limit_key).
     /// `None`: the calls without a key share one limit.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_key: Option<String>,
 }
 
@@ -140,7 +140,7 @@ impl ActivityOptions {
 pub struct Rate {
     /// How many attempts may start in one period (at least 1).
     pub count: u32,
-    /// The period (longer than zero).
+    /// The period: longer than zero, at most an hour.
     pub per: Duration,
 }
 
@@ -149,10 +149,14 @@ impl Rate {
     ///
     /// # Panics
     ///
-    /// When `count` is 0 or `per` is zero.
+    /// When `count` is 0, or `per` is zero or longer than an hour.
     pub fn new(count: u32, per: Duration) -> Self {
         assert!(count > 0, "a rate allows at least one attempt per period");
         assert!(!per.is_zero(), "a rate's period must be longer than zero");
+        assert!(
+            per <= Duration::from_secs(3600),
+            "a rate's period is at most an hour"
+        );
         Rate { count, per }
     }
 
@@ -178,7 +182,8 @@ impl std::str::FromStr for Rate {
 
     /// `"N/s"`, `"N/m"` or `"N/h"`, N at least 1.
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("invalid rate `{text}`: write `\"20/s\"`, `\"100/m\"` or `\"1000/h\"`");
+        let bad =
+            || format!("invalid rate `{text}`: write `\"20/s\"`, `\"100/m\"` or `\"1000/h\"`");
         let (count, unit) = text.trim().split_once('/').ok_or_else(bad)?;
         let count: u32 = count.trim().parse().map_err(|_| bad())?;
         let per = match unit.trim() {

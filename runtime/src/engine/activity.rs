@@ -17,6 +17,7 @@ use crate::replay::panic_message;
 use crate::run::RunFault;
 use crate::store::{Task, TaskRetry};
 
+use super::limits::SlotWait;
 use super::{millis, Completion, Engine, WfMsg};
 
 /// How often an attempt's new heartbeat details are written to the store, at most.
@@ -25,8 +26,8 @@ const HEARTBEAT_FLUSH: Duration = Duration::from_secs(1);
 impl Engine {
     pub(super) async fn run_attempt(self: &Arc<Self>, task: Task, ctx: &ActivityContext) {
         if ctx.is_cancelled_by_workflow() {
-            // Its workflow ended, or cancelled the call, while it waited for
-            // a slot.
+            // Its workflow ended, or cancelled the call, while it waited out
+            // a backoff.
             return;
         }
         let Some(entry) = self.registry.activity(&task.name) else {
@@ -45,22 +46,38 @@ impl Engine {
             return;
         }
         let options = &task.options;
-        let now = self.now_ms();
         let deadline = options
             .schedule_to_close
             .map(|d| task.scheduled_ms.saturating_add(millis(d)));
-        if deadline.is_some_and(|deadline| now >= deadline) {
-            let error = ActivityError::non_retryable(
-                SCHEDULE_TO_CLOSE_TIMEOUT,
-                format!(
-                    "activity `{}` did not finish within its schedule_to_close timeout",
-                    task.name
-                ),
-            );
-            self.finish_activity(
-                &task,
-                Err(error.with_attempts(task.attempt.saturating_sub(1))),
-            );
+        let limited = options.is_limited();
+        if limited {
+            match self.wait_for_slot(&task, ctx, deadline).await {
+                SlotWait::Granted => {}
+                SlotWait::TimedOut => {
+                    // The slot never came: the attempt did not run.
+                    self.schedule_to_close_passed(&task, task.attempt.saturating_sub(1));
+                    return;
+                }
+                SlotWait::Gone => return,
+            }
+        }
+        // This process's `max_concurrent_activities`, taken after the slot
+        // so that waiting for one holds no permit.
+        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            return;
+        };
+        let now = self.now_ms();
+        let cancelled = ctx.is_cancelled_by_workflow();
+        let late = deadline.is_some_and(|deadline| now >= deadline);
+        if cancelled || late {
+            // While it waited for a permit.
+            drop(permit);
+            if limited {
+                self.release_slot(&task).await;
+            }
+            if late && !cancelled {
+                self.schedule_to_close_passed(&task, task.attempt.saturating_sub(1));
+            }
             return;
         }
         let mut limit = options.start_to_close.map(millis);
@@ -69,6 +86,12 @@ impl Engine {
         }
         ctx.restart_heartbeat_clock();
         let result = self.attempt(&task, run, ctx, limit, deadline).await;
+        drop(permit);
+        if limited {
+            // Before the result goes on, so that the workflow's next call
+            // finds the slot free.
+            self.release_slot(&task).await;
+        }
         if result.is_err() {
             ctx.cancel();
         }
@@ -76,6 +99,19 @@ impl Engine {
             Ok(output) => self.finish_activity(&task, Ok(output)),
             Err(error) => self.attempt_failed(task, ctx, error, deadline).await,
         }
+    }
+
+    /// Ends a call whose `schedule_to_close` deadline passed before an
+    /// attempt could start.
+    fn schedule_to_close_passed(&self, task: &Task, attempts: u32) {
+        let error = ActivityError::non_retryable(
+            SCHEDULE_TO_CLOSE_TIMEOUT,
+            format!(
+                "activity `{}` did not finish within its schedule_to_close timeout",
+                task.name
+            ),
+        );
+        self.finish_activity(task, Err(error.with_attempts(attempts)));
     }
 
     /// Whether the task of a retry is still stored: one read per retry, none

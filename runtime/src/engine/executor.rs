@@ -695,6 +695,7 @@ impl Executor {
                         last_error: None,
                         details: None,
                         token: 0,
+                        slot_wait_ms: None,
                     });
                 }
                 Issued::Timer { seq, fire_at_ms } => {
@@ -713,6 +714,7 @@ impl Executor {
                         last_error: None,
                         details: None,
                         token: 0,
+                        slot_wait_ms: None,
                     });
                 }
                 Issued::Marker { seq, kind, value } => {

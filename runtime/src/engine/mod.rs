@@ -27,6 +27,7 @@
 
 mod activity;
 mod executor;
+mod limits;
 mod timer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,6 +40,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::Instrument;
 
 use self::executor::Executor;
+use self::limits::SlotWaiters;
 use self::timer::{run_timers, Due};
 use crate::context::{ActivityContext, AttemptInfo};
 use crate::history::{Resolution, SignalData};
@@ -155,6 +157,8 @@ pub(crate) struct Engine {
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
     /// Attempts in flight, by `(run_id, seq)`, to tell them of a cancellation.
     running: Mutex<BTreeMap<(String, u32), ActivityContext>>,
+    /// Attempts waiting for a slot of their activity's limits.
+    slot_waiters: SlotWaiters,
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Whether this process runs workflows (false for a client).
     pub(crate) worker: bool,
@@ -222,6 +226,7 @@ impl Engine {
             slots: Arc::new(Semaphore::new(config.max_concurrent_activities.max(1))),
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(BTreeMap::new()),
+            slot_waiters: SlotWaiters::default(),
             shutdown,
             worker: config.worker,
             lease,
@@ -261,11 +266,18 @@ impl Engine {
         engine.claim_tasks().await?;
         let claimer = tokio::spawn(run_claimer(engine.clone()));
         let renewer = tokio::spawn(run_renewer(engine.clone()));
+        let mut others = vec![timers, claimer, renewer];
+        if let Some(notifications) = engine.store.notifications() {
+            others.push(tokio::spawn(run_slot_wakeups(
+                engine.clone(),
+                notifications.slots,
+            )));
+        }
         Ok((
             engine,
             WorkerTasks {
                 executor: Some(executor),
-                others: vec![timers, claimer, renewer],
+                others,
             },
         ))
     }
@@ -369,14 +381,17 @@ impl Engine {
         let engine = self.clone();
         // Registered before it waits for a slot, so that a cancellation or
         // the end of its workflow reaches an attempt that has not started.
-        let ctx = ActivityContext::new(AttemptInfo {
-            workflow_id: task.workflow_id.clone(),
-            run_id: task.run_id.clone(),
-            activity_name: task.name.clone(),
-            seq: task.seq,
-            attempt: task.attempt,
-            details: task.details.clone(),
-        }, self.registry.resources.clone());
+        let ctx = ActivityContext::new(
+            AttemptInfo {
+                workflow_id: task.workflow_id.clone(),
+                run_id: task.run_id.clone(),
+                activity_name: task.name.clone(),
+                seq: task.seq,
+                attempt: task.attempt,
+                details: task.details.clone(),
+            },
+            self.registry.resources.clone(),
+        );
         let key = (task.run_id.clone(), task.seq);
         self.running
             .lock()
@@ -384,9 +399,6 @@ impl Engine {
             .insert(key.clone(), ctx.clone());
         tokio::spawn(async move {
             let mut shutdown = engine.shutdown.subscribe();
-            let Ok(permit) = engine.slots.clone().acquire_owned().await else {
-                return;
-            };
             let span = tracing::info_span!(
                 "activity",
                 activity.name = %task.name,
@@ -400,7 +412,6 @@ impl Engine {
                 _ = shutdown.wait_for(|stop| *stop) => {}
                 () = engine.run_attempt(task, &ctx).instrument(span) => {}
             }
-            drop(permit);
             let mut running = engine.running.lock().unwrap_or_else(|p| p.into_inner());
             // A retry of the same call may have registered itself meanwhile.
             if running.get(&key).is_some_and(|c| c.same(&ctx)) {
@@ -549,6 +560,13 @@ async fn run_claimer(engine: Arc<Engine>) {
             () = notified => {}
             () = tokio::time::sleep(engine.poll_interval) => {}
         }
+    }
+}
+
+/// Wakes the attempts waiting for a slot when another process gave one back.
+async fn run_slot_wakeups(engine: Arc<Engine>, mut slots: tokio::sync::watch::Receiver<u64>) {
+    while slots.changed().await.is_ok() {
+        engine.slot_waiters.wake_every_pair();
     }
 }
 

@@ -1,21 +1,21 @@
 //! The in-memory store: for tests and for measuring the engine alone.
 //! Nothing survives the process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use serde_json::Value;
 
 use super::{
     ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
-    NewWorkflow, Release, RunRecord, StepCommit, Store, Task, TaskDone, TaskKind, TaskRetry, Token,
-    WorkflowStatus,
+    NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store, Task, TaskDone,
+    TaskKind, TaskRetry, Token, WorkflowStatus,
 };
 use crate::definition::BoxFuture;
 use crate::engine::now_ms;
 use crate::error::StoreError;
 
-use super::operation::{COMMIT, COMPLETE, HEARTBEAT, RETRY};
+use super::operation::{ACQUIRE_SLOT, COMMIT, COMPLETE, HEARTBEAT, RETRY};
 
 #[derive(Debug, Default)]
 pub(crate) struct MemoryStore {
@@ -37,6 +37,18 @@ struct Inner {
     run_leases: HashMap<String, Held>,
     task_leases: HashMap<(String, u32), Held>,
     last_token: Token,
+    /// Slots of limited activities held by running attempts, by `(run id, seq)`.
+    slots: HashMap<(String, u32), Slot>,
+    /// Starts of limited attempts with a rate, by `(activity, key)`, oldest first.
+    starts: HashMap<(String, String), VecDeque<u64>>,
+}
+
+/// A slot of an activity's limits held by one attempt.
+#[derive(Debug)]
+struct Slot {
+    activity: String,
+    key: String,
+    held: Held,
 }
 
 #[derive(Debug)]
@@ -449,11 +461,20 @@ impl Store for MemoryStore {
             .run_leases
             .values_mut()
             .chain(inner.task_leases.values_mut())
+            .chain(inner.slots.values_mut().map(|slot| &mut slot.held))
         {
             if held.worker == lease.worker {
                 held.until = until;
             }
         }
+        // Starts older than the longest rate period count for no request.
+        let oldest = now_ms().saturating_sub(super::MAX_RATE_PERIOD_MS);
+        inner.starts.retain(|_, starts| {
+            while starts.front().is_some_and(|&start| start <= oldest) {
+                starts.pop_front();
+            }
+            !starts.is_empty()
+        });
         ready(Ok(None))
     }
 
@@ -464,6 +485,7 @@ impl Store for MemoryStore {
             Release::Worker(worker) => {
                 inner.run_leases.retain(|_, held| held.worker != worker);
                 inner.task_leases.retain(|_, held| held.worker != worker);
+                inner.slots.retain(|_, slot| slot.held.worker != worker);
             }
             Release::Run { run_id, token } => {
                 if inner.runs.get(&run_id).is_some_and(|r| r.token == token) {
@@ -607,5 +629,71 @@ impl Store for MemoryStore {
             Err(e) => Err(e),
         };
         ready(result)
+    }
+
+    fn acquire_slot(&self, request: SlotRequest) -> BoxFuture<'_, Result<SlotGrant, StoreError>> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let (run_id, seq) = (request.run_id.clone(), request.seq);
+        match inner.held_task(ACQUIRE_SLOT, &run_id, seq, request.token) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let gone = format!("task {seq} of run `{run_id}` is gone");
+                return ready(Err(StoreError::fenced(ACQUIRE_SLOT, gone)));
+            }
+            Err(e) => return ready(Err(e)),
+        }
+        let now = request.now_ms;
+        let running = inner
+            .slots
+            .iter()
+            .filter(|((r, s), slot)| {
+                slot.activity == request.activity
+                    && slot.key == request.key
+                    && slot.held.is_live(now)
+                    && !(*r == run_id && *s == seq)
+            })
+            .count() as u64;
+        let pair = (request.activity.clone(), request.key.clone());
+        let starts = inner.starts.entry(pair).or_default();
+        if let Some(rate) = request.rate {
+            let window_start = now.saturating_sub(rate.per_ms());
+            while starts.front().is_some_and(|&start| start <= window_start) {
+                starts.pop_front();
+            }
+        }
+        let decision = super::slot_decision(
+            &request,
+            running,
+            starts.len() as u64,
+            starts.front().copied(),
+        );
+        if decision == SlotGrant::Granted && request.rate.is_some() {
+            starts.push_back(now);
+        }
+        let task = inner
+            .tasks
+            .get_mut(&(run_id.clone(), seq))
+            .expect("checked above");
+        if decision == SlotGrant::Granted {
+            task.slot_wait_ms = None;
+            if request.max_concurrent.is_some() {
+                let held = Held::new(&request.lease, now);
+                let slot = Slot {
+                    activity: request.activity,
+                    key: request.key,
+                    held,
+                };
+                inner.slots.insert((run_id, seq), slot);
+            }
+        } else {
+            task.slot_wait_ms.get_or_insert(now);
+        }
+        ready(Ok(decision))
+    }
+
+    fn release_slot(&self, run_id: &str, seq: u32) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.lock().slots.remove(&(run_id.to_owned(), seq));
+        ready(Ok(()))
     }
 }

@@ -25,6 +25,12 @@
 //!   ends and the completion becomes an inbox message of the run, in one
 //!   transaction. On the run's owner, the completion goes straight into the
 //!   run's next step instead.
+//! * **Slots.** An attempt of an activity with limits (`max_concurrent`,
+//!   `rate`) first takes a slot with [`Store::acquire_slot`]: granted only
+//!   while the running count and the recent starts of its `(activity, key)`
+//!   are under the limits, counted over every worker of the store. A slot
+//!   is held under the worker's lease until [`Store::release_slot`], so a
+//!   dead worker's slots free themselves when its lease expires.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,6 +161,9 @@ pub(crate) struct Task {
     /// The token of the claim that holds the task (set by the store: the
     /// run's token for the tasks of a step, a fresh one for a claimed task).
     pub(crate) token: Token,
+    /// Since when (Unix ms) the next attempt waits for a slot of its
+    /// activity's limits; `None` when it does not wait for one.
+    pub(crate) slot_wait_ms: Option<u64>,
 }
 
 /// Everything one activation of one run writes, committed atomically.
@@ -346,6 +355,66 @@ pub(crate) struct TaskDone {
     pub(crate) now_ms: u64,
 }
 
+/// A request for a slot of an activity's limits, for one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SlotRequest {
+    pub(crate) run_id: String,
+    pub(crate) seq: u32,
+    /// The task's token: fenced unless it is still the task's.
+    pub(crate) token: Token,
+    /// The activity type's name and the call's limit key (empty for none):
+    /// attempts of the same pair count against each other.
+    pub(crate) activity: String,
+    pub(crate) key: String,
+    pub(crate) max_concurrent: Option<u32>,
+    pub(crate) rate: Option<crate::definition::Rate>,
+    /// The worker that will hold the slot, and for how long unrenewed.
+    pub(crate) lease: Arc<Lease>,
+    /// The worker's now (stores with a clock of their own use theirs).
+    pub(crate) now_ms: u64,
+}
+
+/// What [`Store::acquire_slot`] answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotGrant {
+    /// The attempt may run; its slot is held until released.
+    Granted,
+    /// The limits are reached. `retry_at_ms` (store clock): when the rate
+    /// window frees a start, if that is what is in the way; `None` when a
+    /// running attempt must end first.
+    Busy { retry_at_ms: Option<u64> },
+}
+
+/// How long starts are kept for rate limits: the longest period a
+/// [`Rate`](crate::Rate) parses (`"N/h"`). Longer periods set in code are
+/// counted over this hour only.
+pub(crate) const MAX_RATE_PERIOD_MS: u64 = 3_600_000;
+
+/// What the limits say, given how many attempts of the request's
+/// `(activity, key)` hold a slot (itself excepted) and the starts recorded
+/// within its rate window (the oldest first). The one rule every store
+/// applies.
+pub(crate) fn slot_decision(
+    request: &SlotRequest,
+    running: u64,
+    starts_in_window: u64,
+    oldest_start_ms: Option<u64>,
+) -> SlotGrant {
+    if request
+        .max_concurrent
+        .is_some_and(|max| running >= u64::from(max))
+    {
+        return SlotGrant::Busy { retry_at_ms: None };
+    }
+    if let Some(rate) = request.rate {
+        if starts_in_window >= u64::from(rate.count) {
+            let retry_at_ms = oldest_start_ms.map(|oldest| oldest.saturating_add(rate.per_ms()));
+            return SlotGrant::Busy { retry_at_ms };
+        }
+    }
+    SlotGrant::Granted
+}
+
 /// What [`Store::release`] gives back.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Release {
@@ -366,6 +435,9 @@ pub(crate) struct Notifications {
     pub(crate) work: tokio::sync::watch::Receiver<u64>,
     /// A workflow's run ended somewhere: result waiters look again.
     pub(crate) done: tokio::sync::watch::Receiver<u64>,
+    /// A slot of an activity's limits was given back somewhere: attempts
+    /// waiting for one ask again.
+    pub(crate) slots: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The store boundary.
@@ -476,6 +548,20 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     /// The runs of a workflow, oldest first.
     fn runs(&self, workflow_id: &str) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>>;
+
+    /// Asks for a slot for one attempt of an activity with limits. Granted
+    /// when fewer than `max_concurrent` attempts of the same `(activity,
+    /// key)` hold a live slot and fewer than `rate.count` started within the
+    /// last `rate.per` ([`slot_decision`]); a granted slot records the start
+    /// and is held by `lease.worker` (renewed with its other leases) until
+    /// [`release_slot`](Self::release_slot) or the lease's expiry. A busy
+    /// answer marks the task as waiting for a slot (`Task::slot_wait_ms`).
+    /// Two workers never both get the last slot. Fenced by the task's token;
+    /// a task that is gone is fenced too (the call has ended).
+    fn acquire_slot(&self, request: SlotRequest) -> BoxFuture<'_, Result<SlotGrant, StoreError>>;
+
+    /// Gives back the slot an attempt holds, if any.
+    fn release_slot(&self, run_id: &str, seq: u32) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Stores an activity's latest heartbeat details on its task and
     /// renews the task's lease by `lease`. Fenced by the task's token: a

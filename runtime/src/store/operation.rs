@@ -17,3 +17,5 @@ pub(crate) const ENQUEUE: &str = "adding a message to a workflow's inbox";
 pub(crate) const INBOX: &str = "listing inbox messages";
 pub(crate) const RUNS: &str = "listing the runs of a workflow";
 pub(crate) const HEARTBEAT: &str = "recording heartbeat details";
+pub(crate) const ACQUIRE_SLOT: &str = "taking a slot of an activity's limits";
+pub(crate) const RELEASE_SLOT: &str = "giving back a slot of an activity's limits";

@@ -4,7 +4,7 @@
 //! tests of what only the SQLite store has (files, locking, migrations,
 //! group commit: `sqlite_only.rs`). The generic cases: `steps.rs` (runs,
 //! steps, tasks), `inbox.rs` (messages, heartbeats), `workers.rs` (several
-//! workers on one store).
+//! workers on one store), `slots.rs` (activities' limits).
 //!
 //! The multi-worker cases (`claim_*`, `*_fenced*`, `an_expired_lease_*`)
 //! play two workers against one store: two claimers never get the same run
@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::definition::ActivityOptions;
+use crate::definition::{ActivityOptions, Rate};
 use crate::retry::RetryPolicy;
 
 // ---------------------------------------------------------------------------
@@ -80,6 +80,9 @@ fn activity(workflow_id: &str, run_id: &str, seq: u32) -> Task {
                 non_retryable_error_types: vec!["ValidationError".to_owned()],
                 ..RetryPolicy::default()
             },
+            max_concurrent: Some(4),
+            rate: Some(Rate::per_minute(600)),
+            limit_key: Some("tenant-1".to_owned()),
         },
         attempt: 1,
         scheduled_ms: 1_000,
@@ -87,6 +90,7 @@ fn activity(workflow_id: &str, run_id: &str, seq: u32) -> Task {
         last_error: None,
         details: Some(json!({ "offset": 42 })),
         token: 0,
+        slot_wait_ms: None,
     }
 }
 
@@ -105,6 +109,7 @@ fn timer(workflow_id: &str, run_id: &str, seq: u32, due_ms: u64) -> Task {
         last_error: None,
         details: None,
         token: 0,
+        slot_wait_ms: None,
     }
 }
 
@@ -173,11 +178,13 @@ fn signal(name: &str, payload: Value) -> InboxItem {
 }
 
 mod inbox;
+mod slots;
 mod sqlite_only;
 mod steps;
 mod workers;
 
 use self::inbox::*;
+use self::slots::*;
 use self::steps::*;
 use self::workers::*;
 
@@ -246,6 +253,12 @@ conformance!(
     claim_tasks_hands_out_free_attempts_once_each,
     task_writes_are_fenced_by_the_task_token,
     a_finished_run_is_not_claimed_and_drops_its_messages,
+    slots_cap_the_running_attempts_of_a_pair,
+    a_rate_counts_the_starts_of_its_window,
+    an_expired_slot_lease_frees_the_slot,
+    releasing_a_worker_frees_its_slots,
+    slot_requests_are_fenced_by_the_task_token,
+    concurrent_requests_never_exceed_the_limit,
 );
 
 /// A database path in the temporary directory, removed with its sibling

@@ -3,8 +3,8 @@
 //! Writes that make work claimable notify channel `reprise_work`, steps that
 //! end a run notify `reprise_done` (after their commit, `notify.rs`). One
 //! background task per store holds a dedicated connection (not one of the
-//! pool's) that listens to both channels and counts the notifications in two
-//! `watch` channels, which is all a waiting worker needs: a changed value.
+//! pool's) that listens to the three channels and counts the notifications in
+//! three `watch` channels, which is all a waiting worker needs: a changed value.
 //!
 //! When the connection is lost the task reconnects, waiting 100 ms, then
 //! twice as long after each failure, up to 5 s; once listening again it bumps
@@ -27,6 +27,8 @@ use super::Target;
 pub(super) const WORK: &str = "reprise_work";
 /// The channel of "a workflow's run ended".
 pub(super) const DONE: &str = "reprise_done";
+/// The channel of "a slot of an activity's limits was given back".
+pub(super) const SLOT: &str = "reprise_slot";
 
 /// First wait before reconnecting.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -50,6 +52,8 @@ pub(super) struct Listener {
     pub(super) work: watch::Receiver<u64>,
     /// Bumped at every `reprise_done` notification.
     pub(super) done: watch::Receiver<u64>,
+    /// Bumped at every `reprise_slot` notification.
+    pub(super) slots: watch::Receiver<u64>,
     task: JoinHandle<()>,
 }
 
@@ -68,9 +72,20 @@ impl Listener {
         }
         let (work_tx, work) = watch::channel(0);
         let (done_tx, done) = watch::channel(0);
+        let (slots_tx, slots) = watch::channel(0);
         let first = connect(&config).await?;
-        let task = tokio::spawn(run(config, target, first, work_tx, done_tx));
-        Ok(Listener { work, done, task })
+        let counters = Counters {
+            work: work_tx,
+            done: done_tx,
+            slots: slots_tx,
+        };
+        let task = tokio::spawn(run(config, target, first, counters));
+        Ok(Listener {
+            work,
+            done,
+            slots,
+            task,
+        })
     }
 }
 
@@ -101,6 +116,13 @@ impl ListenError {
     }
 }
 
+/// The counters the listener bumps, one per channel.
+struct Counters {
+    work: watch::Sender<u64>,
+    done: watch::Sender<u64>,
+    slots: watch::Sender<u64>,
+}
+
 /// Tells the receivers of `counter` that something happened.
 fn bump(counter: &watch::Sender<u64>) {
     counter.send_modify(|n| *n = n.wrapping_add(1));
@@ -112,7 +134,8 @@ async fn connect(config: &tokio_postgres::Config) -> Result<Listening, ListenErr
     {
         // The connection must be driven for the `LISTEN` to be sent and
         // answered; notifications cannot arrive before it is.
-        let listen = client.batch_execute("LISTEN reprise_work; LISTEN reprise_done");
+        let listen =
+            client.batch_execute("LISTEN reprise_work; LISTEN reprise_done; LISTEN reprise_slot");
         tokio::pin!(listen);
         loop {
             tokio::select! {
@@ -132,13 +155,7 @@ async fn connect(config: &tokio_postgres::Config) -> Result<Listening, ListenErr
 }
 
 /// Drives the listening connection, reconnecting when it is lost.
-async fn run(
-    config: tokio_postgres::Config,
-    target: Target,
-    first: Listening,
-    work: watch::Sender<u64>,
-    done: watch::Sender<u64>,
-) {
+async fn run(config: tokio_postgres::Config, target: Target, first: Listening, counters: Counters) {
     let mut current = Some(first);
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -151,8 +168,9 @@ async fn run(
                         tracing::info!(database = %target, "listening for PostgreSQL notifications again");
                         backoff = FIRST_BACKOFF;
                         // Whatever was notified while disconnected is lost.
-                        bump(&work);
-                        bump(&done);
+                        bump(&counters.work);
+                        bump(&counters.done);
+                        bump(&counters.slots);
                         listening
                     }
                     Err(e) => {
@@ -171,8 +189,9 @@ async fn run(
         loop {
             match poll_fn(|cx| connection.poll_message(cx)).await {
                 Some(Ok(AsyncMessage::Notification(n))) => match n.channel() {
-                    WORK => bump(&work),
-                    DONE => bump(&done),
+                    WORK => bump(&counters.work),
+                    DONE => bump(&counters.done),
+                    SLOT => bump(&counters.slots),
                     _ => {}
                 },
                 Some(Ok(_)) => {} // a notice

@@ -100,6 +100,8 @@ mod rows;
 mod schema;
 /// Keeping the password out of messages.
 mod secrets;
+/// Slots of activities' limits.
+mod slots;
 /// The statements, and how they are run.
 mod sql;
 #[cfg(test)]
@@ -120,8 +122,8 @@ use tokio_postgres::NoTls;
 
 use super::{
     ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
-    NewWorkflow, Notifications, Release, RunRecord, StepCommit, Store, Task, TaskDone, TaskRetry,
-    Token,
+    NewWorkflow, Notifications, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store,
+    Task, TaskDone, TaskRetry, Token,
 };
 use crate::definition::BoxFuture;
 use crate::error::{Error, StoreError};
@@ -585,7 +587,17 @@ impl Store for PostgresStore {
         Some(Notifications {
             work: self.listener.work.clone(),
             done: self.listener.done.clone(),
+            slots: self.listener.slots.clone(),
         })
+    }
+
+    fn acquire_slot(&self, request: SlotRequest) -> BoxFuture<'_, Result<SlotGrant, StoreError>> {
+        Box::pin(async move { retrying(|| self.acquire_slot_once(&request)).await })
+    }
+
+    fn release_slot(&self, run_id: &str, seq: u32) -> BoxFuture<'_, Result<(), StoreError>> {
+        let run_id = run_id.to_owned();
+        Box::pin(async move { retrying(|| self.release_slot_once(&run_id, seq)).await })
     }
 
     fn enqueue(

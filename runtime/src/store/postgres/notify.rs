@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 struct Pending {
     work: AtomicBool,
     done: AtomicBool,
+    slot: AtomicBool,
     wake: Notify,
 }
 
@@ -51,6 +52,12 @@ impl Notifier {
         self.pending.done.store(true, Ordering::Release);
         self.pending.wake.notify_one();
     }
+
+    /// A slot of an activity's limits was given back (`reprise_slot`).
+    pub(super) fn slot(&self) {
+        self.pending.slot.store(true, Ordering::Release);
+        self.pending.wake.notify_one();
+    }
 }
 
 impl Drop for Notifier {
@@ -65,14 +72,22 @@ async fn run(pool: Pool, pending: Arc<Pending>) {
         pending.wake.notified().await;
         let work = pending.work.swap(false, Ordering::AcqRel);
         let done = pending.done.swap(false, Ordering::AcqRel);
-        let sql = match (work, done) {
-            (true, true) => "SELECT pg_notify('reprise_work', ''), pg_notify('reprise_done', '')",
-            (true, false) => "SELECT pg_notify('reprise_work', '')",
-            (false, true) => "SELECT pg_notify('reprise_done', '')",
-            (false, false) => continue,
-        };
+        let slot = pending.slot.swap(false, Ordering::AcqRel);
+        let channels: Vec<String> = [
+            (work, "reprise_work"),
+            (done, "reprise_done"),
+            (slot, "reprise_slot"),
+        ]
+        .into_iter()
+        .filter(|(pending, _)| *pending)
+        .map(|(_, channel)| format!("pg_notify('{channel}', '')"))
+        .collect();
+        if channels.is_empty() {
+            continue;
+        }
+        let sql = format!("SELECT {}", channels.join(", "));
         let sent = match pool.get().await {
-            Ok(client) => client.batch_execute(sql).await.map_err(|e| e.to_string()),
+            Ok(client) => client.batch_execute(&sql).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match sent {
@@ -83,6 +98,7 @@ async fn run(pool: Pool, pending: Arc<Pending>) {
                 tracing::debug!(error = %e, "could not send a notification; retrying");
                 pending.work.fetch_or(work, Ordering::AcqRel);
                 pending.done.fetch_or(done, Ordering::AcqRel);
+                pending.slot.fetch_or(slot, Ordering::AcqRel);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
                 pending.wake.notify_one();

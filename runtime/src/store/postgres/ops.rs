@@ -11,6 +11,7 @@ use super::errors::store_error;
 use super::rows::{
     clip, decode_inbox_rows, decode_run, decode_task, int, json, run_fields, span, Fields,
 };
+use super::slots::{max_rate_period, PRUNE_STARTS, RELEASE_WORKER_SLOTS, RENEW_SLOTS};
 use super::sql::{
     execute, query, query_opt, run_columns, CLAIM_RUNS_SQL, CLAIM_TASKS_SQL, INSERT_FIRST_RUN,
     OWN_RUNS_SQL, RELEASE_RUN, RELEASE_RUN_TASKS, RELEASE_WORKER_RUNS, RELEASE_WORKER_TASKS,
@@ -266,12 +267,18 @@ impl PostgresStore {
         let lease_ms = span(lease.duration_ms());
         let runs = client.prepare_cached(RENEW_RUNS).await.map_err(sql)?;
         let tasks = client.prepare_cached(RENEW_TASKS).await.map_err(sql)?;
-        // Two statements, each its own transaction, sent at once: the runs'
+        let slots = client.prepare_cached(RENEW_SLOTS).await.map_err(sql)?;
+        let prune = client.prepare_cached(PRUNE_STARTS).await.map_err(sql)?;
+        // Statements, each its own transaction, sent at once: the runs'
         // locks are not held while the tasks' are taken.
         let params: [&(dyn ToSql + Sync); 2] = [&lease.worker, &lease_ms];
-        let (row, _) = tokio::try_join!(
+        let longest = max_rate_period();
+        let prune_params: [&(dyn ToSql + Sync); 1] = [&longest];
+        let (row, _, _, _) = tokio::try_join!(
             client.query_one(&runs, &params),
             client.execute(&tasks, &params),
+            client.execute(&slots, &params),
+            client.execute(&prune, &prune_params),
         )
         .map_err(sql)?;
         let now: i64 = row.try_get(0).map_err(sql)?;
@@ -298,6 +305,9 @@ impl PostgresStore {
                     .await
                     .map_err(sql)?;
                 execute(&tx, RELEASE_WORKER_TASKS, &[worker])
+                    .await
+                    .map_err(sql)?;
+                execute(&tx, RELEASE_WORKER_SLOTS, &[worker])
                     .await
                     .map_err(sql)?;
             }

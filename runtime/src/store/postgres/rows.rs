@@ -113,6 +113,7 @@ pub(super) fn decode_task(operation: &'static str, row: &Row) -> Result<Task, St
         last_error: fields.opt_text(10, "last_error")?,
         details: fields.opt_json(11, "details")?,
         token: fields.uint(12, "token")?,
+        slot_wait_ms: fields.opt_uint(13, "slot_wait_ms")?,
     })
 }
 
@@ -201,6 +202,20 @@ impl<'a> Fields<'a> {
         let n: i64 = self.value(index, column)?;
         T::try_from(n)
             .map_err(|_| self.corrupt(column, format_args!("holds {n}, which is out of range")))
+    }
+
+    /// A nullable `BIGINT` column, in range of `T` when set.
+    fn opt_uint<T: TryFrom<i64>>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let n: Option<i64> = self.opt_value(index, column)?;
+        n.map(|n| {
+            T::try_from(n)
+                .map_err(|_| self.corrupt(column, format_args!("holds {n}, which is out of range")))
+        })
+        .transpose()
     }
 
     /// A JSON (text) column that must not be NULL.

@@ -122,6 +122,32 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- The run claims and `claim_runs`' messages: a workflow's inbox.
     CREATE INDEX inbox_of_workflow ON inbox (workflow_id, id);
     ",
+    // 2: limits of activities. A slot is held by a running attempt of an
+    // activity with `max_concurrent` (its lease renewed with the worker's
+    // others); `slot_starts` records the starts of attempts with a `rate`
+    // for an hour at most; `slot_wait_ms` is when a task's attempt began to
+    // wait for a slot (NULL: it does not wait).
+    "
+    ALTER TABLE tasks ADD COLUMN slot_wait_ms BIGINT;
+    CREATE TABLE slots (
+        run_id      TEXT NOT NULL,
+        seq         BIGINT NOT NULL,
+        activity    TEXT NOT NULL,
+        limit_key   TEXT NOT NULL,
+        owner       TEXT NOT NULL,
+        lease_until BIGINT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE INDEX slots_of_pair ON slots (activity, limit_key);
+    CREATE INDEX slots_of_owner ON slots (owner);
+    CREATE TABLE slot_starts (
+        activity   TEXT NOT NULL,
+        limit_key  TEXT NOT NULL,
+        started_ms BIGINT NOT NULL
+    );
+    CREATE INDEX slot_starts_of_pair ON slot_starts (activity, limit_key, started_ms);
+    CREATE INDEX slot_starts_by_time ON slot_starts (started_ms);
+    ",
 ];
 
 /// The schema version this code writes and reads.
@@ -136,6 +162,8 @@ const ALL_TABLES: &[&str] = &[
     "history",
     "tasks",
     "inbox",
+    "slots",
+    "slot_starts",
 ];
 
 /// Checks the schema of the database `client` is connected to and brings

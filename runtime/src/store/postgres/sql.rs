@@ -24,7 +24,7 @@ pub(super) use run_columns;
 /// The columns `decode_task` reads, in its order.
 macro_rules! task_columns {
     () => {
-        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token"
+        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token, slot_wait_ms"
     };
 }
 

@@ -80,7 +80,8 @@ use tokio::sync::oneshot;
 
 use super::{
     ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
-    NewWorkflow, Release, RunRecord, StepCommit, Store, Task, TaskDone, TaskRetry, Token,
+    NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store, Task, TaskDone,
+    TaskRetry, Token,
 };
 use crate::definition::BoxFuture;
 use crate::error::{Error, StoreError};
@@ -90,8 +91,8 @@ use rows::{
     SELECT_RUN, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
 };
 use write::{
-    claim_runs, claim_tasks, complete_task, create, enqueue, names_json, record_heartbeat,
-    release_leases, retry_task,
+    acquire_slot, claim_runs, claim_tasks, complete_task, create, enqueue, names_json,
+    record_heartbeat, release_leases, release_slot, retry_task,
 };
 use writer::{isolated, run_writer, write_batch, Abort, Job, Request};
 
@@ -451,6 +452,17 @@ impl Store for SqliteStore {
             record_heartbeat(conn, &run_id, seq, token, &details, lease)
         })
     }
+
+    fn acquire_slot(&self, request: SlotRequest) -> BoxFuture<'_, Result<SlotGrant, StoreError>> {
+        self.submit(ACQUIRE_SLOT, move |conn, _| acquire_slot(conn, &request))
+    }
+
+    fn release_slot(&self, run_id: &str, seq: u32) -> BoxFuture<'_, Result<(), StoreError>> {
+        let run_id = run_id.to_owned();
+        self.submit(RELEASE_SLOT, move |conn, _| {
+            release_slot(conn, &run_id, seq)
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -473,7 +485,8 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
         // leases left by a previous process are void.
         conn.execute_batch(
             "UPDATE runs SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL;
-             UPDATE tasks SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL;",
+             UPDATE tasks SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL;
+             DELETE FROM slots;",
         )
         .map_err(|e| schema::open_error(&path, e))?;
     }

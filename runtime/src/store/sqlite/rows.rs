@@ -24,7 +24,7 @@ macro_rules! run_columns {
 
 macro_rules! task_columns {
     () => {
-        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token"
+        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token, slot_wait_ms"
     };
 }
 
@@ -273,6 +273,7 @@ pub(super) fn decode_task(operation: &'static str, row: &Row<'_>) -> Result<Task
         last_error: fields.opt_text(10, "last_error")?,
         details: fields.opt_json(11, "details")?,
         token: fields.uint(12, "token")?,
+        slot_wait_ms: fields.opt_uint(13, "slot_wait_ms")?,
     })
 }
 
@@ -334,6 +335,17 @@ impl Fields<'_, '_> {
                 column,
                 format_args!("holds {}, not an integer", show(other)),
             )),
+        }
+    }
+
+    fn opt_uint<T: TryFrom<i64>>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.value(index, column)? {
+            ValueRef::Null => Ok(None),
+            _ => self.uint(index, column).map(Some),
         }
     }
 

@@ -108,6 +108,31 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_held ON runs (lease_until)
         WHERE owner IS NOT NULL AND status IN ('running', 'blocked');
     ",
+    // 3: limits of activities. A slot is held by a running attempt of an
+    // activity with `max_concurrent` (its lease renewed with the worker's
+    // others); `slot_starts` records the starts of attempts with a `rate`
+    // for an hour at most; `slot_wait_ms` is when a task's attempt began to
+    // wait for a slot (NULL: it does not wait).
+    "
+    ALTER TABLE tasks ADD COLUMN slot_wait_ms INTEGER;
+    CREATE TABLE slots (
+        run_id      TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        activity    TEXT NOT NULL,
+        limit_key   TEXT NOT NULL,
+        owner       TEXT NOT NULL,
+        lease_until INTEGER NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX slots_of_pair ON slots (activity, limit_key);
+    CREATE TABLE slot_starts (
+        activity   TEXT NOT NULL,
+        limit_key  TEXT NOT NULL,
+        started_ms INTEGER NOT NULL
+    );
+    CREATE INDEX slot_starts_of_pair ON slot_starts (activity, limit_key, started_ms);
+    CREATE INDEX slot_starts_by_time ON slot_starts (started_ms);
+    ",
 ];
 
 /// The schema version this code writes and reads.

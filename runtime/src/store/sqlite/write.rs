@@ -14,13 +14,15 @@ use super::rows::{
     SELECT_TASK,
 };
 use super::{
-    CLAIM_RUNS, CLAIM_TASKS, COMMIT, COMPLETE, CREATE, ENQUEUE, HEARTBEAT, RELEASE, RENEW, RETRY,
+    ACQUIRE_SLOT, CLAIM_RUNS, CLAIM_TASKS, COMMIT, COMPLETE, CREATE, ENQUEUE, HEARTBEAT, RELEASE,
+    RELEASE_SLOT, RENEW, RETRY,
 };
 use crate::engine::now_ms;
 use crate::error::StoreError;
 use crate::store::{
-    ClaimedRun, Created, Enqueued, InboxItem, Lease, NewWorkflow, Release, StepCommit, Task,
-    TaskDone, TaskRetry, Token, WorkflowStatus,
+    slot_decision, ClaimedRun, Created, Enqueued, InboxItem, Lease, NewWorkflow, Release,
+    SlotGrant, SlotRequest, StepCommit, Task, TaskDone, TaskRetry, Token, WorkflowStatus,
+    MAX_RATE_PERIOD_MS,
 };
 
 pub(super) fn create(
@@ -612,6 +614,9 @@ pub(super) fn release_leases(conn: &Connection, release: &Release) -> Result<(),
             )
             .and_then(|mut stmt| stmt.execute([worker]))
             .map_err(sql)?;
+            conn.prepare_cached("DELETE FROM slots WHERE owner = ?1")
+                .and_then(|mut stmt| stmt.execute([worker]))
+                .map_err(sql)?;
         }
         Release::Run { run_id, token } => {
             let released = conn
@@ -634,17 +639,126 @@ pub(super) fn release_leases(conn: &Connection, release: &Release) -> Result<(),
     Ok(())
 }
 
-/// Extends every lease `lease.worker` holds, runs and tasks.
+/// Extends every lease `lease.worker` holds, runs, tasks and slots; drops
+/// the starts too old to count for any rate.
 pub(super) fn renew(conn: &Connection, lease: &Lease) -> Result<(), StoreError> {
-    let until = int(now_ms().saturating_add(lease.duration_ms()));
+    let now = now_ms();
+    let until = int(now.saturating_add(lease.duration_ms()));
     let sql = |e| store_error(RENEW, format!("worker `{}`", lease.worker), e);
     for statement in [
         "UPDATE runs SET lease_until = ?2 WHERE owner = ?1 AND status IN ('running', 'blocked')",
         "UPDATE tasks SET lease_until = ?2 WHERE owner = ?1",
+        "UPDATE slots SET lease_until = ?2 WHERE owner = ?1",
     ] {
         conn.prepare_cached(statement)
             .and_then(|mut stmt| stmt.execute(params![lease.worker, until]))
             .map_err(sql)?;
     }
+    conn.prepare_cached("DELETE FROM slot_starts WHERE started_ms <= ?1")
+        .and_then(|mut stmt| stmt.execute([int(now.saturating_sub(MAX_RATE_PERIOD_MS))]))
+        .map_err(sql)?;
+    Ok(())
+}
+
+/// Grants a slot of an activity's limits, or marks the task as waiting for
+/// one (see `Store::acquire_slot`). The writer runs one request at a time,
+/// so counting and taking cannot interleave with another worker's.
+pub(super) fn acquire_slot(
+    conn: &Connection,
+    request: &SlotRequest,
+) -> Result<SlotGrant, StoreError> {
+    let SlotRequest {
+        run_id,
+        seq,
+        token,
+        activity,
+        key,
+        ..
+    } = request;
+    let sql = |e| store_error(ACQUIRE_SLOT, format!("task {seq} of run `{run_id}`"), e);
+    if !check_task(conn, ACQUIRE_SLOT, run_id, *seq, *token)? {
+        return Err(StoreError::fenced(
+            ACQUIRE_SLOT,
+            format!("task {seq} of run `{run_id}` is gone"),
+        ));
+    }
+    let now = request.now_ms;
+    let running: i64 =
+        if request.max_concurrent.is_some() {
+            conn.prepare_cached(
+            "SELECT count(*) FROM slots WHERE activity = ?1 AND limit_key = ?2 AND lease_until > ?3
+             AND NOT (run_id = ?4 AND seq = ?5)",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![activity, key, int(now), run_id, seq], |row| row.get(0))
+        })
+        .map_err(sql)?
+        } else {
+            0
+        };
+    let (starts, oldest): (i64, Option<i64>) = match request.rate {
+        Some(rate) => conn
+            .prepare_cached(
+                "SELECT count(*), min(started_ms) FROM slot_starts
+                 WHERE activity = ?1 AND limit_key = ?2 AND started_ms > ?3",
+            )
+            .and_then(|mut stmt| {
+                let window_start = int(now.saturating_sub(rate.per_ms()));
+                stmt.query_row(params![activity, key, window_start], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+            })
+            .map_err(sql)?,
+        None => (0, None),
+    };
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let oldest = oldest.map(count);
+    let decision = slot_decision(request, count(running), count(starts), oldest);
+    if decision != SlotGrant::Granted {
+        conn.prepare_cached(
+            "UPDATE tasks SET slot_wait_ms = coalesce(slot_wait_ms, ?3) WHERE run_id = ?1 AND seq = ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![run_id, seq, int(now)]))
+        .map_err(sql)?;
+        return Ok(decision);
+    }
+    if request.max_concurrent.is_some() {
+        let until = int(now.saturating_add(request.lease.duration_ms()));
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO slots (run_id, seq, activity, limit_key, owner, lease_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                run_id,
+                seq,
+                activity,
+                key,
+                request.lease.worker,
+                until
+            ])
+        })
+        .map_err(sql)?;
+    }
+    if request.rate.is_some() {
+        conn.prepare_cached(
+            "INSERT INTO slot_starts (activity, limit_key, started_ms) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![activity, key, int(now)]))
+        .map_err(sql)?;
+    }
+    conn.prepare_cached(
+        "UPDATE tasks SET slot_wait_ms = NULL WHERE run_id = ?1 AND seq = ?2 AND slot_wait_ms IS NOT NULL",
+    )
+    .and_then(|mut stmt| stmt.execute(params![run_id, seq]))
+    .map_err(sql)?;
+    Ok(SlotGrant::Granted)
+}
+
+/// Gives back the slot an attempt holds, if any.
+pub(super) fn release_slot(conn: &Connection, run_id: &str, seq: u32) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM slots WHERE run_id = ?1 AND seq = ?2")
+        .and_then(|mut stmt| stmt.execute(params![run_id, seq]))
+        .map_err(|e| store_error(RELEASE_SLOT, format!("task {seq} of run `{run_id}`"), e))?;
     Ok(())
 }

@@ -71,6 +71,7 @@ fn activity(workflow_id: &str, run_id: &str, seq: u32) -> Task {
         last_error: None,
         details: None,
         token: 0,
+        slot_wait_ms: None,
     }
 }
 

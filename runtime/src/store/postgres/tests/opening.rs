@@ -188,7 +188,11 @@ async fn the_listener_survives_terminated_connections() {
     let writer = PostgresStore::open(&PostgresConfig::new(url.clone()))
         .await
         .expect("open");
-    let Notifications { mut work, mut done } = listening.notifications().expect("notifications");
+    let Notifications {
+        mut work,
+        mut done,
+        slots,
+    } = listening.notifications().expect("notifications");
     create(&writer, "w", "r").await;
     tokio::time::timeout(Duration::from_secs(5), work.changed())
         .await
@@ -203,6 +207,10 @@ async fn the_listener_survives_terminated_connections() {
         .await
         .expect("the listener reconnects")
         .expect("listener alive");
+    assert!(
+        slots.has_changed().expect("listener alive"),
+        "every counter is bumped"
+    );
     work.borrow_and_update();
 
     let mut accepted = None;
