@@ -112,6 +112,7 @@ pub mod __private {
     pub use crate::context::{ActivityContext, WorkflowContext};
     pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Rate, Workflow};
     pub use crate::error::{ActivityError, WorkflowError};
+    pub use crate::resource::{Resource, ResourceNeed};
     pub use crate::retry::RetryPolicy;
     pub use crate::signal::Signal;
     pub use core::option::Option;
