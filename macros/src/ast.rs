@@ -1,11 +1,15 @@
-//! A typed model of an annotated `async fn`, keeping the original syn nodes
+//! A typed model of an annotated function, keeping the original syn nodes
 //! for their spans.
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::{
-    Attribute, Block, FnArg, Ident, ItemFn, PatType, ReturnType, Signature, Type, Visibility,
+    Attribute, Block, FnArg, GenericArgument, Ident, ItemFn, PatType, PathArguments, PathSegment,
+    ReturnType, Signature, Type, Visibility,
 };
+
+/// The type name of an activity's resource parameters.
+pub(crate) const RESOURCE: &str = "Resource";
 
 /// Which macro the function is annotated with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,14 +19,6 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    /// "activity" or "workflow", for messages.
-    pub(crate) fn noun(self) -> &'static str {
-        match self {
-            Kind::Activity => "activity",
-            Kind::Workflow => "workflow",
-        }
-    }
-
     /// The type name of this kind's context parameter.
     pub(crate) fn context(self) -> &'static str {
         match self {
@@ -73,7 +69,18 @@ impl Kind {
     }
 }
 
-/// An `async fn` under `#[activity]` or `#[workflow]`.
+/// What a parameter of an activity or workflow is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The leading `ActivityContext` or `WorkflowContext`.
+    Context,
+    /// An activity's `Resource<T>`, handed by the runtime.
+    Resource,
+    /// A part of the input.
+    Input,
+}
+
+/// A function under `#[activity]` or `#[workflow]`.
 pub(crate) struct Function {
     pub(crate) kind: Kind,
     /// `#[doc]` attributes, moved to the generated unit struct.
@@ -121,10 +128,47 @@ impl Function {
             .filter(|param| is_named(&param.ty, self.kind.context()))
     }
 
-    /// The parameters that make up the input: all but the leading context.
+    /// Every typed parameter with its role, in the user's order.
+    pub(crate) fn roles(&self) -> Vec<(Role, &PatType)> {
+        let context = self.context().is_some();
+        self.params()
+            .enumerate()
+            .map(|(i, param)| {
+                let role = if i == 0 && context {
+                    Role::Context
+                } else if self.kind == Kind::Activity && is_named(&param.ty, RESOURCE) {
+                    Role::Resource
+                } else {
+                    Role::Input
+                };
+                (role, param)
+            })
+            .collect()
+    }
+
+    /// The parameters that make up the input: all but the leading context
+    /// and an activity's resources.
     pub(crate) fn inputs(&self) -> Vec<&PatType> {
-        let skip = usize::from(self.context().is_some());
-        self.params().skip(skip).collect()
+        self.with_role(Role::Input)
+    }
+
+    /// An activity's `Resource<T>` parameters.
+    pub(crate) fn resources(&self) -> Vec<&PatType> {
+        self.with_role(Role::Resource)
+    }
+
+    fn with_role(&self, wanted: Role) -> Vec<&PatType> {
+        self.roles()
+            .into_iter()
+            .filter(|(role, _)| *role == wanted)
+            .map(|(_, param)| param)
+            .collect()
+    }
+
+    /// Whether this is an activity written as a plain `fn`, run on the
+    /// blocking pool.
+    pub(crate) fn is_sync_activity(&self) -> bool {
+        self.kind == Kind::Activity && self.sig.asyncness.is_none()
     }
 
     /// The input type: `()` for no input, the type for one, a tuple for several.
@@ -153,15 +197,29 @@ pub(crate) fn input_type<'a>(types: impl IntoIterator<Item = &'a Type>) -> Type 
 /// Whether `ty` is a path whose last segment is `name` (`ActivityContext`,
 /// `reprise::ActivityContext`): the macro cannot resolve imports.
 pub(crate) fn is_named(ty: &Type, name: &str) -> bool {
+    last_segment(ty).is_some_and(|last| last.ident == name)
+}
+
+/// The last segment of a path type, through groups and parentheses.
+fn last_segment(ty: &Type) -> Option<&PathSegment> {
     match ty {
-        Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|last| last.ident == name),
-        Type::Group(group) => is_named(&group.elem, name),
-        Type::Paren(paren) => is_named(&paren.elem, name),
-        _ => false,
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        Type::Group(group) => last_segment(&group.elem),
+        Type::Paren(paren) => last_segment(&paren.elem),
+        _ => None,
+    }
+}
+
+/// The `T` of `Resource<T>`: `None` unless `ty` is named `Resource` and has
+/// exactly one generic argument, a type.
+pub(crate) fn resource_type(ty: &Type) -> Option<&Type> {
+    let last = last_segment(ty).filter(|last| last.ident == RESOURCE)?;
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [GenericArgument::Type(inner)] => Some(inner),
+        _ => None,
     }
 }
 
@@ -272,6 +330,89 @@ mod tests {
             ),
         );
         assert!(f.context().is_none());
+    }
+
+    #[test]
+    fn resources_are_not_inputs_in_any_position() {
+        let f = function(
+            Kind::Activity,
+            syn::parse_quote!(
+                async fn a(
+                    ctx: ActivityContext,
+                    db: Resource<Pool>,
+                    n: u64,
+                    http: reprise::Resource<Client>,
+                    s: String,
+                ) -> R {
+                    x
+                }
+            ),
+        );
+        let roles: Vec<Role> = f.roles().into_iter().map(|(role, _)| role).collect();
+        assert_eq!(
+            roles,
+            [
+                Role::Context,
+                Role::Resource,
+                Role::Input,
+                Role::Resource,
+                Role::Input
+            ]
+        );
+        assert_eq!(f.resources().len(), 2);
+        assert_eq!(
+            f.input_type().to_token_stream().to_string(),
+            "(u64 , String ,)"
+        );
+
+        let f = function(
+            Kind::Activity,
+            syn::parse_quote!(
+                fn a(db: Resource<Pool>, n: u64) -> R {
+                    x
+                }
+            ),
+        );
+        assert!(f.is_sync_activity());
+        assert_eq!(f.input_type().to_token_stream().to_string(), "u64");
+
+        let f = function(
+            Kind::Activity,
+            syn::parse_quote!(
+                async fn a(db: Resource<Pool>) -> R {
+                    x
+                }
+            ),
+        );
+        assert!(!f.is_sync_activity());
+        assert_eq!(f.input_type().to_token_stream().to_string(), "()");
+
+        // A workflow has no resources: the parameter is reported, not skipped.
+        let f = function(
+            Kind::Workflow,
+            syn::parse_quote!(
+                async fn w(ctx: WorkflowContext, db: Resource<Pool>) -> R {
+                    x
+                }
+            ),
+        );
+        assert!(f.resources().is_empty());
+        assert_eq!(f.inputs().len(), 1);
+    }
+
+    #[test]
+    fn a_resource_type_has_exactly_one_type_argument() {
+        let ty = |ty: syn::Type| resource_type(&ty).map(|t| t.to_token_stream().to_string());
+        assert_eq!(ty(syn::parse_quote!(Resource<Pool>)), Some("Pool".into()));
+        assert_eq!(
+            ty(syn::parse_quote!(::reprise::Resource<db::Pool>)),
+            Some("db :: Pool".into())
+        );
+        assert_eq!(ty(syn::parse_quote!(Resource)), None);
+        assert_eq!(ty(syn::parse_quote!(Resource<A, B>)), None);
+        assert_eq!(ty(syn::parse_quote!(Resource<'static>)), None);
+        assert_eq!(ty(syn::parse_quote!(Arc<Pool>)), None);
+        assert_eq!(ty(syn::parse_quote!(&Resource<Pool>)), None);
     }
 
     #[test]

@@ -4,16 +4,17 @@
 //! subset each ([`Scope`]). Values are checked here, while expanding:
 //! durations are parsed with `humantime` and kept as whole milliseconds, so a
 //! bad one (`"5 parsecs"`) fails under its literal, and the expansion splices
-//! plain integers.
+//! plain integers. Rates (`"20/s"`) are checked the same way.
 
 use std::fmt;
 
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{token, Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, Token};
+use syn::{token, Attribute, Expr, ExprLit, Ident, Lit, LitInt, LitStr, Meta, Token};
 
 use crate::errors::Errors;
 
@@ -30,6 +31,8 @@ pub(crate) enum Key {
     ScheduleToClose,
     HeartbeatTimeout,
     Retry,
+    MaxConcurrent,
+    Rate,
     MaxAttempts,
     InitialInterval,
     MaxInterval,
@@ -38,13 +41,15 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    const ALL: [Key; 11] = [
+    const ALL: [Key; 13] = [
         Key::Name,
         Key::Crate,
         Key::StartToClose,
         Key::ScheduleToClose,
         Key::HeartbeatTimeout,
         Key::Retry,
+        Key::MaxConcurrent,
+        Key::Rate,
         Key::MaxAttempts,
         Key::InitialInterval,
         Key::MaxInterval,
@@ -61,6 +66,8 @@ impl Key {
             Key::ScheduleToClose => "schedule_to_close",
             Key::HeartbeatTimeout => "heartbeat_timeout",
             Key::Retry => "retry",
+            Key::MaxConcurrent => "max_concurrent",
+            Key::Rate => "rate",
             Key::MaxAttempts => "max_attempts",
             Key::InitialInterval => "initial_interval",
             Key::MaxInterval => "max_interval",
@@ -78,6 +85,8 @@ impl Key {
             Key::ScheduleToClose => "schedule_to_close = \"1h\"",
             Key::HeartbeatTimeout => "heartbeat_timeout = \"30s\"",
             Key::Retry => "retry(max_attempts = 5)",
+            Key::MaxConcurrent => "max_concurrent = 4",
+            Key::Rate => "rate = \"20/s\"",
             Key::MaxAttempts => "max_attempts = 5",
             Key::InitialInterval => "initial_interval = \"1s\"",
             Key::MaxInterval => "max_interval = \"1m\"",
@@ -126,6 +135,8 @@ impl Scope {
                 Key::ScheduleToClose,
                 Key::HeartbeatTimeout,
                 Key::Retry,
+                Key::MaxConcurrent,
+                Key::Rate,
             ],
             Scope::Workflow | Scope::Signal => &[Key::Name, Key::Crate],
             Scope::Retry => &[
@@ -312,6 +323,21 @@ impl fmt::Display for Millis {
     }
 }
 
+/// `max_concurrent = N`: the number, and the literal's span.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Count {
+    pub(crate) value: u32,
+    pub(crate) span: Span,
+}
+
+/// `rate = "N/s"`: `count` attempts per `per_millis`, and the literal.
+#[derive(Clone, Debug)]
+pub(crate) struct RateLimit {
+    pub(crate) count: u32,
+    pub(crate) per_millis: u64,
+    pub(crate) lit: LitStr,
+}
+
 /// `retry(...)`: the fields of `RetryPolicy` that were given.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Retry {
@@ -352,6 +378,8 @@ pub(crate) struct Options {
     pub(crate) schedule_to_close: Option<Millis>,
     pub(crate) heartbeat_timeout: Option<Millis>,
     pub(crate) retry: Option<Retry>,
+    pub(crate) max_concurrent: Option<Count>,
+    pub(crate) rate: Option<RateLimit>,
 }
 
 type Items = Punctuated<OptionItem, Token![,]>;
@@ -428,6 +456,8 @@ impl Options {
                     errors.push(error);
                 }
             }
+            Key::MaxConcurrent => self.max_concurrent = Some(max_concurrent(item)?),
+            Key::Rate => self.rate = Some(rate(item)?),
             Key::MaxAttempts => self.retry_mut().max_attempts = Some(max_attempts(item)?),
             Key::InitialInterval => self.retry_mut().initial_interval = Some(duration(item, key)?),
             Key::MaxInterval => self.retry_mut().max_interval = Some(duration(item, key)?),
@@ -511,15 +541,20 @@ pub(crate) fn parse_millis(key: Key, lit: LitStr) -> syn::Result<Millis> {
     Ok(Millis { millis, lit })
 }
 
-fn max_attempts(item: &OptionItem) -> syn::Result<u32> {
+/// An integer literal that fits a `u32`; 0 is left to the caller.
+fn integer(item: &OptionItem, key: Key) -> syn::Result<(u32, LitInt)> {
     let what = "a positive integer";
     let Expr::Lit(ExprLit {
         lit: Lit::Int(lit), ..
-    }) = item.expr(Key::MaxAttempts, what)?
+    }) = item.expr(key, what)?
     else {
-        return Err(item.expected(Key::MaxAttempts, what));
+        return Err(item.expected(key, what));
     };
-    let value: u32 = lit.base10_parse()?;
+    Ok((lit.base10_parse()?, lit.clone()))
+}
+
+fn max_attempts(item: &OptionItem) -> syn::Result<u32> {
+    let (value, lit) = integer(item, Key::MaxAttempts)?;
     if value == 0 {
         return Err(syn::Error::new(
             lit.span(),
@@ -527,6 +562,52 @@ fn max_attempts(item: &OptionItem) -> syn::Result<u32> {
         ));
     }
     Ok(value)
+}
+
+fn max_concurrent(item: &OptionItem) -> syn::Result<Count> {
+    let (value, lit) = integer(item, Key::MaxConcurrent)?;
+    if value == 0 {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`max_concurrent` must be at least 1; leave it out for no limit",
+        ));
+    }
+    Ok(Count {
+        value,
+        span: lit.span(),
+    })
+}
+
+fn rate(item: &OptionItem) -> syn::Result<RateLimit> {
+    let lit = item.string(Key::Rate, "a rate string")?;
+    let (count, per_millis) =
+        parse_rate(&lit.value()).map_err(|message| syn::Error::new(lit.span(), message))?;
+    Ok(RateLimit {
+        count,
+        per_millis,
+        lit,
+    })
+}
+
+/// `"N/s"`, `"N/m"` or `"N/h"`, N at least 1, spaces around the parts
+/// allowed: the attempts and the period in milliseconds. The same text and
+/// messages as the runtime's `Rate::from_str`.
+pub(crate) fn parse_rate(text: &str) -> Result<(u32, u64), String> {
+    let bad = || format!("invalid rate `{text}`: write `\"20/s\"`, `\"100/m\"` or `\"1000/h\"`");
+    let (count, unit) = text.trim().split_once('/').ok_or_else(bad)?;
+    let count: u32 = count.trim().parse().map_err(|_| bad())?;
+    let per_millis = match unit.trim() {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(bad()),
+    };
+    if count == 0 {
+        return Err(format!(
+            "invalid rate `{text}`: at least one attempt per period"
+        ));
+    }
+    Ok((count, per_millis))
 }
 
 fn backoff_coefficient(item: &OptionItem) -> syn::Result<f64> {
@@ -636,8 +717,13 @@ mod tests {
                 backoff_coefficient = 1.5,
                 non_retryable = ["ValidationError", "NotFound"],
             ),
+            max_concurrent = 4,
+            rate = "20/s",
         ));
         assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(options.max_concurrent.unwrap().value, 4);
+        let rate = options.rate.unwrap();
+        assert_eq!((rate.count, rate.per_millis), (20, 1_000));
         assert_eq!(options.name.unwrap().value(), "LoadData");
         assert_eq!(
             options.krate.unwrap().to_token_stream().to_string(),
@@ -741,6 +827,90 @@ mod tests {
     }
 
     #[test]
+    fn rates_are_parsed_like_the_runtime_does() {
+        assert_eq!(parse_rate("20/s"), Ok((20, 1_000)));
+        assert_eq!(parse_rate(" 100 / m "), Ok((100, 60_000)));
+        assert_eq!(parse_rate("1000/h"), Ok((1000, 3_600_000)));
+        for bad in [
+            "fast",
+            "20",
+            "20/d",
+            "/s",
+            "-1/s",
+            "2.5/s",
+            "20/s/s",
+            "99999999999/s",
+        ] {
+            assert_eq!(
+                parse_rate(bad),
+                Err(format!(
+                    "invalid rate `{bad}`: write `\"20/s\"`, `\"100/m\"` or `\"1000/h\"`"
+                ))
+            );
+        }
+        assert_eq!(
+            parse_rate("0/s"),
+            Err("invalid rate `0/s`: at least one attempt per period".to_owned())
+        );
+    }
+
+    #[test]
+    fn limit_values_are_checked() {
+        let (options, errors) = activity(quote!(max_concurrent = 1, rate = " 3 / h "));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(options.max_concurrent.unwrap().value, 1);
+        let rate = options.rate.unwrap();
+        assert_eq!((rate.count, rate.per_millis), (3, 3_600_000));
+
+        let (options, errors) = activity(quote!(max_concurrent = 0));
+        assert!(options.max_concurrent.is_none());
+        assert_eq!(
+            errors,
+            ["`max_concurrent` must be at least 1; leave it out for no limit"]
+        );
+        for value in [quote!("4"), quote!(-4), quote!(4.0)] {
+            let (_, errors) = activity(quote!(max_concurrent = #value));
+            assert_eq!(
+                errors,
+                ["expected a positive integer: `max_concurrent = 4`"]
+            );
+        }
+        let (_, errors) = activity(quote!(max_concurrent = 5_000_000_000));
+        assert_eq!(errors, ["number too large to fit in target type"]);
+
+        let (options, errors) = activity(quote!(rate = "fast"));
+        assert!(options.rate.is_none());
+        assert_eq!(
+            errors,
+            ["invalid rate `fast`: write `\"20/s\"`, `\"100/m\"` or `\"1000/h\"`"]
+        );
+        let (_, errors) = activity(quote!(rate = "0/s"));
+        assert_eq!(
+            errors,
+            ["invalid rate `0/s`: at least one attempt per period"]
+        );
+        for value in [quote!(= 20), quote!()] {
+            let (_, errors) = activity(quote!(rate #value));
+            assert_eq!(errors, ["expected a rate string: `rate = \"20/s\"`"]);
+        }
+
+        let (_, errors) = workflow(quote!(max_concurrent = 2, rate = "1/s"));
+        assert_eq!(
+            errors,
+            [
+                "`max_concurrent` is an activity option; `#[workflow]` takes `name` and `crate`",
+                "`rate` is an activity option; `#[workflow]` takes `name` and `crate`",
+            ]
+        );
+        let (_, errors) = activity(quote!(retry(rate = "1/s")));
+        assert_eq!(
+            errors,
+            ["`rate` is not a `retry(...)` option; it takes `max_attempts`, `initial_interval`, \
+              `max_interval`, `backoff_coefficient` and `non_retryable`"]
+        );
+    }
+
+    #[test]
     fn max_interval_must_not_be_shorter_than_initial_interval() {
         let (_, errors) = activity(quote!(retry(initial_interval = "2s", max_interval = "1s")));
         assert_eq!(
@@ -794,7 +964,7 @@ mod tests {
             [
                 "unknown `#[activity]` option `start_to_clos`; did you mean `start_to_close`? \
               valid options are `name`, `crate`, `start_to_close`, `schedule_to_close`, \
-              `heartbeat_timeout` and `retry`"
+              `heartbeat_timeout`, `retry`, `max_concurrent` and `rate`"
             ]
         );
         let (_, errors) = activity(quote!(timeout = "5m"));
@@ -802,8 +972,17 @@ mod tests {
             errors,
             [
                 "unknown `#[activity]` option `timeout`; valid options are `name`, `crate`, \
-              `start_to_close`, `schedule_to_close`, `heartbeat_timeout` and `retry`"
+              `start_to_close`, `schedule_to_close`, `heartbeat_timeout`, `retry`, \
+              `max_concurrent` and `rate`"
             ]
+        );
+        let (_, errors) = activity(quote!(max_concurent = 4));
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with(
+                "unknown `#[activity]` option `max_concurent`; did you mean `max_concurrent`?"
+            ),
+            "{errors:?}"
         );
         let (_, errors) = activity(quote!(retry(max_atempts = 3)));
         assert_eq!(

@@ -11,6 +11,7 @@
 //!         type Input = (T1, T2,);      // parentheses at the parameter list's span
 //!         type Output = <RET as CRATE::__private::ActivityReturn>::Ok;
 //!         fn options(&self) -> ActivityOptions { ... }        // activities only
+//!         fn resources(&self) -> Vec<ResourceNeed> { ... }    // with `Resource<T>`s only
 //!         fn run(self, __reprise_ctx, __reprise_input) -> BoxFuture<...> {
 //!             async fn __reprise_body(USER PARAMS) -> RET { USER BODY }
 //!             let (__reprise_arg0, __reprise_arg1,) = __reprise_input;
@@ -20,9 +21,23 @@
 //! };
 //! ```
 //!
+//! An activity with `Resource<T>` parameters, or a synchronous one (a plain
+//! `fn`, kept as a plain `fn __reprise_body`), gets its resources first, in
+//! an `async move` block, and a synchronous body runs on the blocking pool:
+//!
+//! ```text
+//! Box::pin(async move {
+//!     let __reprise_res0 = match resource::<T>(&__reprise_ctx) { Ok(r) => r, Err(e) => return Err(e) };
+//!     blocking(move || __reprise_body(__reprise_ctx, __reprise_res0, __reprise_arg0)).await
+//!     // async: __reprise_body(__reprise_ctx, __reprise_res0, __reprise_arg0).await
+//! })
+//! ```
+//!
 //! `type Output`, the signature of `run`, the braces of its body and the
 //! `Box::pin` call are spanned at `RET`: a wrong return type, or a body whose
-//! future is not `Send`, is reported on the user's return type.
+//! future is not `Send`, is reported on the user's return type. The `T` of a
+//! resource keeps its span, where a `T` that is not `Send + Sync + 'static`
+//! is reported.
 //!
 //! Errors never stop the expansion: the unit struct is always emitted next to
 //! them, with its impl whenever the signature allows, so uses of the value
@@ -33,7 +48,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Item, ItemFn, LitStr, Path, Type};
 
-use crate::ast::{Function, Kind};
+use crate::ast::{resource_type, Function, Kind, Role};
 use crate::attr::{Millis, Options, Scope};
 use crate::errors::Errors;
 use crate::respan::respan;
@@ -59,7 +74,12 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
     let item = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(item)) => item,
         Ok(_) => {
-            let message = format!("`#[{}]` applies to an `async fn`", kind.noun());
+            let message = match kind {
+                Kind::Activity => {
+                    "`#[activity]` applies to a function: an `async fn`, or a `fn` for blocking work"
+                }
+                Kind::Workflow => "`#[workflow]` applies to an `async fn`",
+            };
             errors.push(syn::Error::new(Span::call_site(), message));
             return with_errors(item, &errors);
         }
@@ -161,6 +181,7 @@ fn implementation(func: &Function, options: &Options, krate: &Path, output: &Typ
         Kind::Activity => activity_options(options, &p),
         Kind::Workflow => TokenStream::new(),
     };
+    let resources_fn = resources_fn(func, &p);
     let run_body = run_body(func, &p, output);
     let mut run_block = Group::new(Delimiter::Brace, run_body);
     run_block.set_span(span);
@@ -170,6 +191,7 @@ fn implementation(func: &Function, options: &Options, krate: &Path, output: &Typ
         #output_item
 
         #options_fn
+        #resources_fn
 
         #run_signature #run_block
     };
@@ -220,18 +242,49 @@ fn input_checks(func: &Function, p: &TokenStream) -> TokenStream {
         .collect()
 }
 
+/// `fn resources` of an activity with `Resource<T>` parameters: the `T`s,
+/// each at its span.
+fn resources_fn(func: &Function, p: &TokenStream) -> TokenStream {
+    let types: Vec<&Type> = func
+        .resources()
+        .into_iter()
+        .filter_map(|param| resource_type(&param.ty))
+        .collect();
+    if types.is_empty() {
+        return TokenStream::new();
+    }
+    let needs = types
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #p::ResourceNeed::of::<#ty>()));
+    quote! {
+        fn resources(&self) -> #p::Vec<#p::ResourceNeed> {
+            #p::Vec::from([#(#needs),*])
+        }
+    }
+}
+
 /// The body of `run`: the user's function, renamed and nested, called with
-/// the context and the unpacked input.
+/// the context, the resources and the unpacked input in the user's order.
 fn run_body(func: &Function, p: &TokenStream, output: &Type) -> TokenStream {
+    let sync = func.is_sync_activity();
     let mut sig = func.sig.clone();
     sig.ident = format_ident!("__reprise_body");
     // Reported already when wrong; fixed here so nothing else fails.
-    sig.asyncness = Some(syn::Token![async](sig.fn_token.span));
+    if !sync {
+        sig.asyncness = Some(syn::Token![async](sig.fn_token.span));
+    }
     sig.constness = None;
     sig.unsafety = None;
     sig.abi = None;
     let attrs = &func.attrs;
     let block = &func.block;
+    // What the macro asks for: `async`, or for a synchronous body owned
+    // parameters and a `Result`, which clippy would flag in a plain `fn`.
+    let allow = if sync {
+        quote!(#[allow(clippy::needless_pass_by_value, clippy::unnecessary_wraps)])
+    } else {
+        quote!(#[allow(clippy::unused_async)])
+    };
 
     let args: Vec<_> = (0..func.inputs().len())
         .map(|i| format_ident!("__reprise_arg{}", i))
@@ -241,16 +294,60 @@ fn run_body(func: &Function, p: &TokenStream, output: &Type) -> TokenStream {
         [one] => quote!(let #one = __reprise_input;),
         several => quote!(let (#(#several,)*) = __reprise_input;),
     };
-    let context = func.context().map(|_| quote!(__reprise_ctx,));
+
+    // The body's arguments in the user's order, and the resources to get.
+    let mut call_args = Vec::new();
+    let mut fetches = Vec::new();
+    let mut inputs = args.iter();
+    for (role, param) in func.roles() {
+        match role {
+            Role::Context => call_args.push(quote!(__reprise_ctx)),
+            Role::Input => {
+                let arg = inputs.next().expect("one argument per input");
+                call_args.push(quote!(#arg));
+            }
+            Role::Resource => {
+                let ty = resource_type(&param.ty).expect("validated: `Resource<T>`");
+                let res = format_ident!("__reprise_res{}", fetches.len());
+                let get = quote_spanned!(ty.span()=> #p::resource::<#ty>(&__reprise_ctx));
+                fetches.push(quote! {
+                    let #res = match #get {
+                        #p::Result::Ok(resource) => resource,
+                        #p::Result::Err(error) => return #p::Result::Err(error),
+                    };
+                });
+                call_args.push(quote!(#res));
+            }
+        }
+    }
+
     // At the return type: where a wrong one, or a future that is not
     // `Send`, is reported.
-    let call = respan(
-        quote!(#p::Box::pin(__reprise_body(#context #(#args),*))),
-        output.span(),
-    );
+    let span = output.span();
+    let call = if !sync && fetches.is_empty() {
+        respan(quote!(#p::Box::pin(__reprise_body(#(#call_args),*))), span)
+    } else {
+        let run = if sync {
+            let body = if call_args.is_empty() {
+                quote!(__reprise_body)
+            } else {
+                quote!(move || __reprise_body(#(#call_args),*))
+            };
+            respan(quote!(#p::blocking(#body).await), span)
+        } else {
+            respan(quote!(__reprise_body(#(#call_args),*).await), span)
+        };
+        let mut block = Group::new(Delimiter::Brace, quote!(#(#fetches)* #run));
+        block.set_span(span);
+        let async_move = respan(quote!(async move), span);
+        let mut pinned = Group::new(Delimiter::Parenthesis, quote!(#async_move #block));
+        pinned.set_span(span);
+        let pin = respan(quote!(#p::Box::pin), span);
+        quote!(#pin #pinned)
+    };
     quote! {
         #(#attrs)*
-        #[allow(clippy::unused_async)] // `async` is what the macro asks for
+        #allow
         #sig #block
 
         #bind
@@ -273,6 +370,26 @@ fn activity_options(options: &Options, p: &TokenStream) -> TokenStream {
     let start_to_close = optional(&options.start_to_close);
     let schedule_to_close = optional(&options.schedule_to_close);
     let heartbeat_timeout = optional(&options.heartbeat_timeout);
+    let max_concurrent = match &options.max_concurrent {
+        Some(count) => {
+            let value = Literal::u32_suffixed(count.value);
+            quote_spanned!(count.span=> #p::Option::Some(#value))
+        }
+        None => quote!(#p::Option::None),
+    };
+    let rate = match &options.rate {
+        Some(rate) => {
+            let count = Literal::u32_suffixed(rate.count);
+            let per = Literal::u64_suffixed(rate.per_millis);
+            quote_spanned! {rate.lit.span()=>
+                #p::Option::Some(#p::Rate {
+                    count: #count,
+                    per: #p::Duration::from_millis(#per),
+                })
+            }
+        }
+        None => quote!(#p::Option::None),
+    };
     let retry = match &options.retry {
         None => quote!(<#p::RetryPolicy as ::core::default::Default>::default()),
         Some(retry) => {
@@ -318,6 +435,9 @@ fn activity_options(options: &Options, p: &TokenStream) -> TokenStream {
                 schedule_to_close: #schedule_to_close,
                 heartbeat_timeout: #heartbeat_timeout,
                 retry: #retry,
+                max_concurrent: #max_concurrent,
+                rate: #rate,
+                limit_key: #p::Option::None,
             }
         }
     }
@@ -381,6 +501,15 @@ mod tests {
             &out,
             quote!(schedule_to_close: ::reprise::__private::Option::None),
         );
+        contains(
+            &out,
+            quote! {
+                max_concurrent: ::reprise::__private::Option::None,
+                rate: ::reprise::__private::Option::None,
+                limit_key: ::reprise::__private::Option::None,
+            },
+        );
+        assert!(!out.contains("fn resources"), "{out}");
         contains(
             &out,
             quote!(max_attempts: ::reprise::__private::Option::Some(5u32)),
@@ -577,17 +706,180 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_async_is_reported_and_fixed_in_the_body() {
-        let out = normalize(activity(
+    fn a_workflows_missing_async_is_reported_and_fixed_in_the_body() {
+        let out = normalize(workflow(
             quote!(),
             quote!(
-                fn a() -> Result<(), ActivityError> {
+                fn w(ctx: WorkflowContext) -> Result<(), WorkflowError> {
                     Ok(())
                 }
             ),
         ));
-        assert!(out.contains("an activity must be an `async fn`"));
-        contains(&out, quote!(async fn __reprise_body()));
+        assert!(out.contains("a workflow must be an `async fn`"));
+        contains(&out, quote!(async fn __reprise_body(ctx: WorkflowContext)));
+    }
+
+    #[test]
+    fn a_synchronous_activity_runs_on_the_blocking_pool() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                fn parse(ctx: ActivityContext, path: String, n: u8) -> Result<u64, ActivityError> {
+                    Ok(0)
+                }
+            ),
+        ));
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(!out.contains("async fn"), "{out}");
+        assert!(!out.contains("unused_async"), "{out}");
+        contains(
+            &out,
+            quote!(#[allow(clippy::needless_pass_by_value, clippy::unnecessary_wraps)] fn __reprise_body),
+        );
+        assert!(!out.contains("fn resources"), "{out}");
+        contains(
+            &out,
+            quote!(fn __reprise_body(ctx: ActivityContext, path: String, n: u8) -> Result<u64, ActivityError>),
+        );
+        contains(
+            &out,
+            quote! {
+                let (__reprise_arg0, __reprise_arg1,) = __reprise_input;
+                ::reprise::__private::Box::pin(async move {
+                    ::reprise::__private::blocking(move || __reprise_body(
+                        __reprise_ctx,
+                        __reprise_arg0,
+                        __reprise_arg1
+                    )).await
+                })
+            },
+        );
+
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                unsafe fn tick() -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        assert!(out.contains("an activity cannot be `unsafe`"), "{out}");
+        contains(
+            &out,
+            quote! {
+                fn __reprise_body() -> Result<(), ActivityError> { Ok(()) }
+                let () = __reprise_input;
+                ::reprise::__private::Box::pin(async move {
+                    ::reprise::__private::blocking(__reprise_body).await
+                })
+            },
+        );
+    }
+
+    #[test]
+    fn resources_are_got_from_the_context_in_the_users_order() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                async fn load(
+                    ctx: ActivityContext,
+                    db: Resource<Pool>,
+                    rows: Vec<Row>,
+                    http: reprise::Resource<http::Client>,
+                ) -> Result<usize, ActivityError> {
+                    Ok(rows.len())
+                }
+            ),
+        ));
+        assert!(!out.contains("compile_error"), "{out}");
+        contains(&out, quote! { type Input = Vec<Row>; });
+        assert!(!out.contains("assert_payload"), "{out}");
+        contains(
+            &out,
+            quote! {
+                fn resources(&self) -> ::reprise::__private::Vec<::reprise::__private::ResourceNeed> {
+                    ::reprise::__private::Vec::from([
+                        ::reprise::__private::ResourceNeed::of::<Pool>(),
+                        ::reprise::__private::ResourceNeed::of::<http::Client>()
+                    ])
+                }
+            },
+        );
+        contains(
+            &out,
+            quote! {
+                let __reprise_arg0 = __reprise_input;
+                ::reprise::__private::Box::pin(async move {
+                    let __reprise_res0 = match ::reprise::__private::resource::<Pool>(&__reprise_ctx) {
+                        ::reprise::__private::Result::Ok(resource) => resource,
+                        ::reprise::__private::Result::Err(error) => return ::reprise::__private::Result::Err(error),
+                    };
+                    let __reprise_res1 = match ::reprise::__private::resource::<http::Client>(&__reprise_ctx) {
+                        ::reprise::__private::Result::Ok(resource) => resource,
+                        ::reprise::__private::Result::Err(error) => return ::reprise::__private::Result::Err(error),
+                    };
+                    __reprise_body(__reprise_ctx, __reprise_res0, __reprise_arg0, __reprise_res1).await
+                })
+            },
+        );
+
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                fn scale(a: u64, factor: Resource<Factor>, b: u64) -> Result<u64, ActivityError> {
+                    Ok(a * b * factor.0)
+                }
+            ),
+        ));
+        contains(&out, quote! { type Input = (u64, u64,); });
+        contains(
+            &out,
+            quote!(
+                ::reprise::__private::blocking(move || __reprise_body(
+                    __reprise_arg0,
+                    __reprise_res0,
+                    __reprise_arg1
+                ))
+                .await
+            ),
+        );
+    }
+
+    #[test]
+    fn malformed_resources_emit_only_the_unit_struct() {
+        let out = normalize(activity(
+            quote!(),
+            quote!(
+                async fn a(db: &Resource<Pool>) -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        assert!(out.contains("take the `Resource` by value"), "{out}");
+        assert!(!out.contains("impl"), "{out}");
+    }
+
+    #[test]
+    fn limits_are_spliced_as_numbers() {
+        let out = normalize(activity(
+            quote!(max_concurrent = 4, rate = "20/m"),
+            quote!(
+                async fn a() -> Result<(), ActivityError> {
+                    Ok(())
+                }
+            ),
+        ));
+        contains(
+            &out,
+            quote! {
+                max_concurrent: ::reprise::__private::Option::Some(4u32),
+                rate: ::reprise::__private::Option::Some(::reprise::__private::Rate {
+                    count: 20u32,
+                    per: ::reprise::__private::Duration::from_millis(60000u64),
+                }),
+                limit_key: ::reprise::__private::Option::None,
+            },
+        );
     }
 
     #[test]
@@ -662,7 +954,7 @@ mod tests {
                 struct S;
             ),
         );
-        assert!(out.contains("`#[activity]` applies to an `async fn`"));
+        assert!(out.contains("`#[activity]` applies to a function"), "{out}");
     }
 
     #[test]

@@ -53,8 +53,9 @@ use proc_macro::TokenStream;
 /// - the input is made of the other parameters: `()` for none, `T1` for one,
 ///   the tuple `(T1, T2, ...)` for several. It and `Out` must be
 ///   `Serialize + DeserializeOwned + Send + 'static`: they are stored as JSON;
-/// - no generics, `where` clause, `self`, `impl Trait` or borrowed
-///   parameter, and neither `const`, `unsafe` nor `extern`.
+/// - no generics, `where` clause, `self`, `impl Trait`, borrowed or
+///   `Resource<T>` parameter (resources are for activities), and neither
+///   `const`, `unsafe` nor `extern`.
 ///
 /// # Determinism
 ///
@@ -111,7 +112,8 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// Timeouts and retries are activity options: `#[workflow]` rejects them.
+/// Timeouts, retries and limits are activity options: `#[workflow]` rejects
+/// them.
 ///
 /// # What it generates
 ///
@@ -143,8 +145,9 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::workflow(args.into(), item.into()).into()
 }
 
-/// Marks an `async fn` as an activity: a step of a workflow that may touch
-/// the world (I/O, clocks, randomness), retried on failure.
+/// Marks an `async fn`, or a plain `fn` for blocking work, as an activity: a
+/// step of a workflow that may touch the world (I/O, clocks, randomness),
+/// retried on failure.
 ///
 /// ```ignore
 /// use reprise::prelude::*;
@@ -162,10 +165,13 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Signature
 ///
-/// `async fn NAME([ctx: ActivityContext,] p1: T1, p2: T2, ...) -> Result<Out, ActivityError>`:
+/// `[async] fn NAME([ctx: ActivityContext,] p1: T1, p2: T2, ...) -> Result<Out, ActivityError>`:
 ///
 /// - an optional leading context, recognised by its type's name
 ///   (`ActivityContext`), gives `heartbeat`, `attempt`, `is_cancelled`;
+/// - parameters of type `Resource<R>`, anywhere after the context, are
+///   handed by the runtime (see [Resources](#resources)); they are not part
+///   of the input;
 /// - the input is made of the other parameters: `()` for none, `T1` for one,
 ///   the tuple `(T1, T2, ...)` for several. It and `Out` must be
 ///   `Serialize + DeserializeOwned + Send + 'static`;
@@ -181,6 +187,55 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// // In a workflow: several parameters, one tuple.
 /// let n = ctx.activity(load, (target, rows)).await?;
+/// ```
+///
+/// # Synchronous activities
+///
+/// A plain `fn` (no `async`) is an activity too; its body runs on tokio's
+/// blocking pool (`spawn_blocking`), with the same signature rules,
+/// options and retries. Use it for blocking drivers, file I/O with
+/// `std::fs` and CPU-heavy parsing: in an `async fn` such work stalls one of
+/// the executor's few threads, and every workflow and activity waiting on it.
+///
+/// ```ignore
+/// #[activity(start_to_close = "5m")]
+/// fn parse_csv(path: String) -> Result<Vec<Row>, ActivityError> {
+///     let text = std::fs::read_to_string(path)?;
+///     Ok(text.lines().map(Row::parse).collect())
+/// }
+/// ```
+///
+/// A blocking thread cannot be interrupted: when an attempt overruns
+/// `start_to_close` (or its heartbeat timeout, or is cancelled), the attempt
+/// is abandoned and retried as usual, but its thread runs on to the end of
+/// the body, and its result is dropped. Check `ctx.is_cancelled()` in long
+/// loops to stop early.
+///
+/// # Resources
+///
+/// A parameter of type `Resource<R>` (`reprise::Resource`) receives the
+/// runtime's value of type `R`, given once with
+/// `Runtime::builder().resource(value)`: a connection pool, an HTTP client,
+/// configuration. It derefs to `R` and is a cheap shared handle (an `Arc`):
+/// take it by value, not `&Resource<R>`. Resources are not part of the
+/// input, so a call passes only the other parameters; `R` must be
+/// `Send + Sync + 'static`, not `Serialize`. `build()` fails when an
+/// activity needs a resource the runtime was not given.
+///
+/// ```ignore
+/// #[activity]
+/// async fn insert(db: Resource<PgPool>, rows: Vec<Row>) -> Result<u64, ActivityError> {
+///     Ok(db.insert_all(&rows).await?)
+/// }
+///
+/// #[activity]
+/// fn export(ctx: ActivityContext, rows: Vec<Row>, dir: Resource<ExportDir>) -> Result<(), ActivityError> {
+///     std::fs::write(dir.0.join(ctx.workflow_id()), serde_json::to_vec(&rows)?)?;
+///     Ok(())
+/// }
+///
+/// // In a workflow: the input alone.
+/// let n = ctx.activity(insert, rows).await?;
 /// ```
 ///
 /// # Options
@@ -250,6 +305,29 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
+/// ## `max_concurrent = N`
+///
+/// At most `N` attempts of the activity run at once (at least 1), across
+/// every workflow and every worker sharing the store; the others wait for a
+/// slot. Default: no limit but the runtime's. A call may set a limit key
+/// (`.limit_key("tenant-42")`) to apply the limit per key.
+///
+/// ```ignore
+/// #[activity(max_concurrent = 4)]
+/// async fn call_api(req: Request) -> Result<Response, ActivityError> { /* ... */ }
+/// ```
+///
+/// ## `rate = "N/s"`
+///
+/// At most `N` attempts start per second (`"N/s"`), minute (`"N/m"`) or
+/// hour (`"N/h"`), N at least 1, across every workflow and worker. Checked
+/// at compile time, like durations. Default: no limit.
+///
+/// ```ignore
+/// #[activity(rate = "20/s", max_concurrent = 4)]
+/// async fn call_api(req: Request) -> Result<Response, ActivityError> { /* ... */ }
+/// ```
+///
 /// ## `retry(...)`
 ///
 /// The retry policy (`reprise::RetryPolicy`), each field optional:
@@ -296,6 +374,9 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 ///             schedule_to_close: None,
 ///             heartbeat_timeout: None,
 ///             retry: RetryPolicy { max_attempts: Some(5), ..RetryPolicy::default() },
+///             max_concurrent: None,
+///             rate: None,
+///             limit_key: None,
 ///         }
 ///     }
 ///
@@ -313,11 +394,20 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
+/// An activity with resources also gets
+/// `fn resources(&self) -> Vec<ResourceNeed>`, listing their types for
+/// `build()`, and `run` gets each resource from the context before calling
+/// the body, failing the attempt when one is missing. A synchronous
+/// activity's `run` calls its (plain `fn`) body inside
+/// `reprise::__private::blocking(move || body(..))`.
+///
 /// # Testing an activity's body
 ///
 /// The function cannot be called directly (its name is the unit value).
-/// Keep the logic in a plain function that the activity calls and test that,
-/// or run the activity through a runtime built with `.in_memory()`.
+/// Run one attempt of it with `reprise::testing::run_activity(load, input)`,
+/// or with `reprise::testing::ActivityTest::new().resource(pool).run(load,
+/// input)` to hand it resources; a synchronous activity needs a tokio
+/// runtime there too.
 ///
 /// [humantime]: https://docs.rs/humantime
 #[proc_macro_attribute]

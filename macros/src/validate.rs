@@ -8,14 +8,15 @@
 use syn::visit::Visit;
 use syn::{FnArg, Type, TypeImplTrait, TypeReference};
 
-use crate::ast::{is_named, Function, Kind};
+use crate::ast::{is_named, resource_type, Function, Kind, RESOURCE};
 use crate::errors::Errors;
 
 /// What can be generated for a signature, from best to worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Verdict {
-    /// The full expansion (a missing `async`, or an extra `const`, `unsafe`
-    /// or `extern` is fixed in the generated body once reported).
+    /// The full expansion (a workflow's missing `async`, or an extra
+    /// `const`, `unsafe` or `extern` is fixed in the generated body once
+    /// reported).
     Usable,
     /// Input or output types cannot be named: only the unit struct.
     StructOnly,
@@ -47,7 +48,9 @@ pub(crate) fn signature(func: &Function, errors: &mut Errors) -> Verdict {
         let message = format!("{a} cannot be a `const fn`: remove `const`");
         fail(Verdict::Usable, syn::Error::new_spanned(constness, message));
     }
-    if sig.asyncness.is_none() {
+    // A plain `fn` activity runs on the blocking pool; a workflow is replayed
+    // by the executor and must yield at its awaits.
+    if sig.asyncness.is_none() && kind == Kind::Workflow {
         let message = format!("{a} must be an `async fn`: add `async` before `fn`");
         fail(
             Verdict::Usable,
@@ -121,7 +124,7 @@ pub(crate) fn signature(func: &Function, errors: &mut Errors) -> Verdict {
                 ),
             };
             fail(Verdict::StructOnly, syn::Error::new_spanned(ty, message));
-        } else if let Some(reference) = context_by_reference(ty, context) {
+        } else if let Some(reference) = by_reference(ty, context) {
             let message = format!("take the context by value: `ctx: {context}`");
             fail(
                 Verdict::StructOnly,
@@ -134,7 +137,31 @@ pub(crate) fn signature(func: &Function, errors: &mut Errors) -> Verdict {
             }
             let mut finder = Finder::default();
             finder.visit_type(ty);
-            if let Some(impl_trait) = finder.impl_trait {
+            let reference = by_reference(ty, RESOURCE);
+            if kind == Kind::Workflow && (is_named(ty, RESOURCE) || reference.is_some()) {
+                let message = "a workflow cannot take a `Resource`: workflows must be deterministic; take resources in activities";
+                fail(Verdict::StructOnly, syn::Error::new_spanned(ty, message));
+            } else if let Some(reference) = reference {
+                let message =
+                    "take the `Resource` by value, without `&`: it is a cheap shared handle";
+                fail(
+                    Verdict::StructOnly,
+                    syn::Error::new_spanned(reference, message),
+                );
+            } else if is_named(ty, RESOURCE) {
+                // Not part of the input: no payload rule but `impl Trait`.
+                if resource_type(ty).is_none() {
+                    let message = "`Resource` takes the resource's type: `Resource<Pool>`";
+                    fail(Verdict::StructOnly, syn::Error::new_spanned(ty, message));
+                } else if let Some(impl_trait) = finder.impl_trait {
+                    let message =
+                        format!("{a} cannot take `impl Trait` parameters: use a concrete type");
+                    fail(
+                        Verdict::StructOnly,
+                        syn::Error::new_spanned(impl_trait, message),
+                    );
+                }
+            } else if let Some(impl_trait) = finder.impl_trait {
                 let message =
                     format!("{a} cannot take `impl Trait` parameters: use a concrete type");
                 fail(
@@ -181,10 +208,12 @@ pub(crate) fn signature(func: &Function, errors: &mut Errors) -> Verdict {
     verdict
 }
 
-/// `&ActivityContext` or `&mut ActivityContext`.
-fn context_by_reference<'a>(ty: &'a Type, context: &str) -> Option<&'a TypeReference> {
+/// `&ActivityContext`, `&mut Resource<T>`: a reference to a type named `name`.
+fn by_reference<'a>(ty: &'a Type, name: &str) -> Option<&'a TypeReference> {
     match ty {
-        Type::Reference(reference) if is_named(&reference.elem, context) => Some(reference),
+        Type::Reference(reference) if is_named(&reference.elem, name) => Some(reference),
+        Type::Group(group) => by_reference(&group.elem, name),
+        Type::Paren(paren) => by_reference(&paren.elem, name),
         _ => None,
     }
 }
@@ -273,16 +302,41 @@ mod tests {
     }
 
     #[test]
-    fn fixable_qualifiers_are_errors_but_still_expand() {
+    fn a_plain_fn_is_a_synchronous_activity_but_not_a_workflow() {
         let (verdict, errors) = activity(syn::parse_quote!(
-            fn a() -> R {
+            fn a(ctx: ActivityContext, n: u64) -> R {
+                Ok(())
+            }
+        ));
+        assert_eq!((verdict, errors), (Verdict::Usable, vec![]));
+
+        let (verdict, errors) = workflow(syn::parse_quote!(
+            fn w(ctx: WorkflowContext) -> R {
                 Ok(())
             }
         ));
         assert_eq!(verdict, Verdict::Usable);
         assert_eq!(
             errors,
-            ["an activity must be an `async fn`: add `async` before `fn`"]
+            ["a workflow must be an `async fn`: add `async` before `fn`"]
+        );
+    }
+
+    #[test]
+    fn fixable_qualifiers_are_errors_but_still_expand() {
+        let (verdict, errors) = activity(syn::parse_quote!(
+            const unsafe extern "C" fn a() -> R {
+                Ok(())
+            }
+        ));
+        assert_eq!(verdict, Verdict::Usable);
+        assert_eq!(
+            errors,
+            [
+                "an activity cannot be a `const fn`: remove `const`",
+                "an activity cannot be `unsafe`: remove `unsafe`",
+                "an activity cannot have an `extern` ABI: remove it",
+            ]
         );
 
         let (verdict, errors) = workflow(syn::parse_quote!(
@@ -462,6 +516,75 @@ mod tests {
         assert_eq!(
             errors,
             ["an activity's parameters are stored in its history and must be owned: use an owned type such as `String` or `Vec<T>`"]
+        );
+    }
+
+    #[test]
+    fn resources_are_exempt_from_payload_rules() {
+        for item in [
+            syn::parse_quote!(
+                async fn a(db: Resource<Pool>) -> R {
+                    Ok(())
+                }
+            ),
+            syn::parse_quote!(
+                fn a(ctx: ActivityContext, n: u8, db: reprise::Resource<Pool>, s: String) -> R {
+                    Ok(())
+                }
+            ),
+            syn::parse_quote!(
+                async fn a(names: Resource<&'static str>, _: Resource<Vec<Rc<u8>>>) -> R {
+                    Ok(())
+                }
+            ),
+        ] {
+            assert_eq!(activity(item), (Verdict::Usable, vec![]));
+        }
+    }
+
+    #[test]
+    fn malformed_resources_are_explained() {
+        let (verdict, errors) = activity(syn::parse_quote!(
+            async fn a(db: Resource, http: Resource<A, B>, n: u8) -> R {
+                Ok(())
+            }
+        ));
+        assert_eq!(verdict, Verdict::StructOnly);
+        assert_eq!(
+            errors,
+            ["`Resource` takes the resource's type: `Resource<Pool>`"; 2]
+        );
+
+        let (verdict, errors) = activity(syn::parse_quote!(
+            async fn a(db: &Resource<Pool>, http: &mut Resource<Client>) -> R {
+                Ok(())
+            }
+        ));
+        assert_eq!(verdict, Verdict::StructOnly);
+        assert_eq!(
+            errors,
+            ["take the `Resource` by value, without `&`: it is a cheap shared handle"; 2]
+        );
+
+        let (_, errors) = activity(syn::parse_quote!(
+            async fn a(db: Resource<impl Pool>) -> R {
+                Ok(())
+            }
+        ));
+        assert_eq!(
+            errors,
+            ["an activity cannot take `impl Trait` parameters: use a concrete type"]
+        );
+
+        let (verdict, errors) = workflow(syn::parse_quote!(
+            async fn w(ctx: WorkflowContext, db: Resource<Pool>, c: &Resource<Client>) -> R {
+                Ok(())
+            }
+        ));
+        assert_eq!(verdict, Verdict::StructOnly);
+        assert_eq!(
+            errors,
+            ["a workflow cannot take a `Resource`: workflows must be deterministic; take resources in activities"; 2]
         );
     }
 

@@ -14,6 +14,8 @@ use reprise::prelude::*;
         backoff_coefficient = 1.5,
         non_retryable = ["ValidationError", "NotFound"],
     ),
+    max_concurrent = 4,
+    rate = "20/s",
 )]
 async fn load(rows: Vec<u64>) -> Result<usize, ActivityError> {
     Ok(rows.len())
@@ -44,6 +46,9 @@ fn main() {
     assert_eq!(options.start_to_close, Some(Duration::from_secs(300)));
     assert_eq!(options.schedule_to_close, Some(Duration::from_secs(5400)));
     assert_eq!(options.heartbeat_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(options.max_concurrent, Some(4));
+    assert_eq!(options.rate, Some(Rate::per_second(20)));
+    assert_eq!(options.limit_key, None);
     assert_eq!(
         options.retry,
         RetryPolicy {
@@ -56,6 +61,8 @@ fn main() {
     );
     let options = some_retry.options();
     assert_eq!(options.start_to_close, None);
+    assert_eq!(options.max_concurrent, None);
+    assert_eq!(options.rate, None);
     assert_eq!(
         options.retry,
         RetryPolicy {

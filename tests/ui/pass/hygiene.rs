@@ -1,11 +1,15 @@
 //! Generated code uses absolute paths only: a module that shadows `Result`,
 //! `Ok`, `Some`, `None`, `Option`, `Box`, `Vec`, `String`, `Duration`,
-//! `Default`, `Clone`, `Copy`, `Debug` and `Send` still compiles.
+//! `Default`, `Clone`, `Copy`, `Debug`, `Send`, `Rate` and `ResourceNeed`
+//! still compiles.
 
 #![allow(dead_code, non_camel_case_types)]
 
 mod shadowed {
-    use ::reprise::prelude::{activity, workflow, ActivityError, WorkflowContext, WorkflowError};
+    use ::reprise::prelude::{
+        activity, workflow, ActivityContext, ActivityError, Resource, WorkflowContext,
+        WorkflowError,
+    };
 
     struct Result;
     struct Ok;
@@ -21,12 +25,34 @@ mod shadowed {
     struct Copy;
     struct Debug;
     struct Send;
+    struct Rate;
+    struct ResourceNeed;
     struct core;
     struct reprise;
 
     #[activity(start_to_close = "1m", retry(max_attempts = 2, non_retryable = ["E"]))]
     pub(crate) async fn add_one(n: u64) -> ::core::result::Result<u64, ActivityError> {
         ::core::result::Result::Ok(n + 1)
+    }
+
+    pub(crate) struct Offset(pub(crate) u64);
+
+    #[activity(max_concurrent = 2, rate = "5/m")]
+    pub(crate) fn add_offset(
+        ctx: ActivityContext,
+        offset: Resource<Offset>,
+        n: u64,
+    ) -> ::core::result::Result<u64, ActivityError> {
+        let _ = ctx.attempt();
+        ::core::result::Result::Ok(n + offset.0)
+    }
+
+    #[activity]
+    pub(crate) async fn add_offset_async(
+        offset: Resource<Offset>,
+        n: u64,
+    ) -> ::core::result::Result<u64, ActivityError> {
+        ::core::result::Result::Ok(n + offset.0)
     }
 
     #[workflow]

@@ -27,6 +27,32 @@ async fn add_one(n: u64) -> Result<u64, ActivityError> {
     Ok(n + 1)
 }
 
+/// A shared offset.
+#[derive(Debug, Clone, Copy)]
+pub struct Offset(u64);
+
+/// Adds the offset, on the blocking pool.
+#[activity(max_concurrent = 2, rate = "10/s")]
+fn add_offset(
+    ctx: ActivityContext,
+    offset: Resource<Offset>,
+    n: u64,
+) -> Result<u64, ActivityError> {
+    Ok(n + offset.0 + u64::from(ctx.attempt()))
+}
+
+/// Adds the offset.
+#[activity]
+async fn add_offset_async(n: u64, offset: Resource<Offset>) -> Result<u64, ActivityError> {
+    Ok(n + offset.0)
+}
+
+/// Does nothing, on the blocking pool.
+#[activity]
+fn nothing() -> Result<(), ActivityError> {
+    Ok(())
+}
+
 /// Counts.
 #[workflow]
 async fn count(ctx: WorkflowContext, from: u64, to: u64) -> Result<u64, WorkflowError> {
@@ -38,5 +64,5 @@ async fn count(ctx: WorkflowContext, from: u64, to: u64) -> Result<u64, Workflow
 }
 
 fn main() {
-    let _ = (add_one, count);
+    let _ = (add_one, count, add_offset, add_offset_async, nothing);
 }

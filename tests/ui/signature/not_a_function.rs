@@ -1,4 +1,4 @@
-//! `#[activity]` applies to an `async fn`.
+//! `#[activity]` applies to a function: an `async fn`, or a `fn`.
 
 use reprise::prelude::*;
 

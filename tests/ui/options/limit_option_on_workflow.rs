@@ -1,0 +1,10 @@
+//! Limits are activity options; a workflow takes `name` and `crate`.
+
+use reprise::prelude::*;
+
+#[workflow(max_concurrent = 2)]
+async fn count(_ctx: WorkflowContext, to: u64) -> Result<u64, WorkflowError> {
+    Ok(to)
+}
+
+fn main() {}
