@@ -13,9 +13,19 @@
 //!
 //! - **Parallel extract** (`join_all` over three activity calls) from a SQLite
 //!   database (`<dir>/source.db`), a paginated JSON API that this process
-//!   serves on 127.0.0.1 (its port is in the workflow input), and a CSV file
-//!   (`<dir>/customers.csv`). The sources are generated on first run,
-//!   deterministically, with dirt in them: see `etl_pipeline/sources.rs`.
+//!   serves on 127.0.0.1, and a CSV file (`<dir>/customers.csv`). The sources
+//!   are generated on first run, deterministically, with dirt in them: see
+//!   `etl_pipeline/sources.rs`.
+//! - **Resources**: the source database's connection, the warehouse's
+//!   connection and the HTTP client with the API's address are handed to the
+//!   activities by the runtime (`Resource<T>` parameters, given with
+//!   `Runtime::builder().resource(..)`), not sent through the history: a
+//!   resumed run uses this process's connections and this process's port.
+//! - **Blocking work on the blocking pool**: the activities that use SQLite
+//!   and files are plain `fn`s, which the runtime runs on tokio's blocking
+//!   threads; only the API extract is an `async fn`.
+//! - **A concurrency limit** on the load (`max_concurrent = 2`): at most two
+//!   batches write to the warehouse at once, however many are in flight.
 //! - **References, not records, in the history.** Extract writes into a
 //!   staging database; the workflow only passes `BatchRef { index, offset,
 //!   limit }` values into the plan table that the dedupe step builds there.
@@ -45,7 +55,7 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use clap::Parser;
@@ -63,10 +73,34 @@ mod support;
 
 use clean::{validate, Customer};
 use sources::RawRecord;
-use support::{blocking, fault, inject_fault, open_staging, open_warehouse, transient};
+use support::{blocking, fault, inject_fault, open_staging, transient};
 
 /// The error kind of an invalid record or batch: never retried.
 const VALIDATION: &str = "ValidationError";
+
+// ---------------------------------------------------------------------------
+// Resources: what the activities are handed by the runtime, not by the
+// workflow (`Runtime::builder().resource(..)` in `main`).
+// ---------------------------------------------------------------------------
+
+/// The source database (`<dir>/source.db`), opened read-only.
+struct SourceDb(Mutex<Connection>);
+
+/// The warehouse (`<dir>/warehouse.db`): one connection the loads share
+/// (SQLite has one writer at a time anyway).
+struct Warehouse(Mutex<Connection>);
+
+/// The customers API: a client (its connection pool) and the address of the
+/// API this process serves.
+struct Api {
+    client: reqwest::Client,
+    url: String,
+}
+
+/// A connection of a resource, also after a panic of another attempt.
+fn lock(db: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 // ---------------------------------------------------------------------------
 // The workflow's input and output, and the small values it passes around.
@@ -76,10 +110,8 @@ const VALIDATION: &str = "ValidationError";
 /// the history, so every activity gets the same settings after a restart.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct EtlInput {
-    /// The data folder (absolute): sources, staging, warehouse, rejects.
+    /// The data folder (absolute): staging, warehouse, rejects.
     dir: String,
-    /// The port of the customers API on 127.0.0.1.
-    api_port: u16,
     /// Records per transform/load batch.
     batch_size: u64,
     /// Batches in flight at once.
@@ -320,19 +352,16 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
     start_to_close = "1m",
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
 )]
-async fn prepare(ctx: ActivityContext, job: EtlInput) -> Result<(), ActivityError> {
-    let workflow_id = ctx.workflow_id().to_owned();
-    blocking(move || {
-        let staging = open_staging(&job.dir, &workflow_id)?;
-        staging.execute_batch("DELETE FROM plan; DELETE FROM clean; DELETE FROM rejects;")?;
-        let warehouse = open_warehouse(&job.dir)?;
-        warehouse.execute(
-            "DELETE FROM customers WHERE loaded_by <> ?1",
-            [&workflow_id],
-        )?;
-        Ok(())
-    })
-    .await
+fn prepare(
+    ctx: ActivityContext,
+    warehouse: Resource<Warehouse>,
+    job: EtlInput,
+) -> Result<(), ActivityError> {
+    let workflow_id = ctx.workflow_id();
+    let staging = open_staging(&job.dir, workflow_id)?;
+    staging.execute_batch("DELETE FROM plan; DELETE FROM clean; DELETE FROM rejects;")?;
+    lock(&warehouse.0).execute("DELETE FROM customers WHERE loaded_by <> ?1", [workflow_id])?;
+    Ok(())
 }
 
 /// Copies one source into the staging table `raw`, as it is.
@@ -342,6 +371,8 @@ async fn prepare(ctx: ActivityContext, job: EtlInput) -> Result<(), ActivityErro
 )]
 async fn extract(
     ctx: ActivityContext,
+    source_db: Resource<SourceDb>,
+    api: Resource<Api>,
     job: EtlInput,
     source: Source,
 ) -> Result<Extracted, ActivityError> {
@@ -349,13 +380,13 @@ async fn extract(
     let records = match source {
         Source::Database => {
             let (job, wf) = (job.clone(), ctx.workflow_id().to_owned());
-            blocking(move || extract_database(&job, &wf)).await?
+            blocking(move || extract_database(&source_db, &job, &wf)).await?
         }
         Source::File => {
             let (job, wf) = (job.clone(), ctx.workflow_id().to_owned());
             blocking(move || extract_file(&job, &wf)).await?
         }
-        Source::Api => extract_api(&ctx, &job).await?,
+        Source::Api => extract_api(&ctx, &api, &job).await?,
     };
     Ok(Extracted {
         source,
@@ -403,10 +434,13 @@ fn insert_raw(
     Ok(())
 }
 
-fn extract_database(job: &EtlInput, workflow_id: &str) -> Result<u64, ActivityError> {
-    let path = Path::new(&job.dir).join("source.db");
-    let db = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut query = db.prepare(
+fn extract_database(
+    source: &SourceDb,
+    job: &EtlInput,
+    workflow_id: &str,
+) -> Result<u64, ActivityError> {
+    let db = lock(&source.0);
+    let mut query = db.prepare_cached(
         "SELECT customer_id, full_name, email, country, lifetime_value, signup_date, updated_at
          FROM crm_customers ORDER BY rowid",
     )?;
@@ -423,6 +457,8 @@ fn extract_database(job: &EtlInput, workflow_id: &str) -> Result<u64, ActivityEr
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    drop(query);
+    drop(db);
     stage(job, workflow_id, Source::Database, &records)
 }
 
@@ -445,9 +481,11 @@ const PER_PAGE: u64 = 250;
 /// Pages through the API; each page is staged in its own transaction and
 /// then heartbeated, so a retry resumes at the page after the last one
 /// staged instead of starting over.
-async fn extract_api(ctx: &ActivityContext, job: &EtlInput) -> Result<u64, ActivityError> {
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{}/api/customers", job.api_port);
+async fn extract_api(
+    ctx: &ActivityContext,
+    api: &Api,
+    job: &EtlInput,
+) -> Result<u64, ActivityError> {
     let mut page = ctx
         .heartbeat_details::<ApiCursor>()
         .map_or(1, |c| c.next_page);
@@ -460,8 +498,9 @@ async fn extract_api(ctx: &ActivityContext, job: &EtlInput) -> Result<u64, Activ
         .await?;
     }
     loop {
-        let body: Value = client
-            .get(&url)
+        let body: Value = api
+            .client
+            .get(&api.url)
             .query(&[("page", page), ("per_page", PER_PAGE)])
             .send()
             .await?
@@ -526,11 +565,10 @@ fn api_record(item: &Value) -> RawRecord {
     start_to_close = "2m",
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
 )]
-async fn plan_batches(ctx: ActivityContext, job: EtlInput) -> Result<Plan, ActivityError> {
+fn plan_batches(ctx: ActivityContext, job: EtlInput) -> Result<Plan, ActivityError> {
     inject_fault(&job, "plan", 0, ctx.attempt())?;
-    let workflow_id = ctx.workflow_id().to_owned();
-    blocking(move || {
-        let mut db = open_staging(&job.dir, &workflow_id)?;
+    {
+        let mut db = open_staging(&job.dir, ctx.workflow_id())?;
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(
             "DELETE FROM plan;
@@ -551,8 +589,7 @@ async fn plan_batches(ctx: ActivityContext, job: EtlInput) -> Result<Plan, Activ
         let total: u64 = tx.query_row("SELECT COUNT(*) FROM plan", [], |r| r.get(0))?;
         tx.commit()?;
         Ok(Plan { extracted, total })
-    })
-    .await
+    }
 }
 
 /// Cleans and validates one batch of the plan: valid records go to the
@@ -564,16 +601,15 @@ async fn plan_batches(ctx: ActivityContext, job: EtlInput) -> Result<Plan, Activ
     start_to_close = "2m",
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10, non_retryable = ["ValidationError"])
 )]
-async fn transform_batch(
+fn transform_batch(
     ctx: ActivityContext,
     job: EtlInput,
     batch: BatchRef,
 ) -> Result<Transformed, ActivityError> {
     inject_fault(&job, "transform", batch.index, ctx.attempt())?;
-    let workflow_id = ctx.workflow_id().to_owned();
     let attempt = ctx.attempt();
-    blocking(move || {
-        let mut db = open_staging(&job.dir, &workflow_id)?;
+    {
+        let mut db = open_staging(&job.dir, ctx.workflow_id())?;
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let rows = {
             let mut query = tx.prepare(
@@ -581,14 +617,24 @@ async fn transform_batch(
                  WHERE p.ord >= ?1 AND p.ord < ?2 ORDER BY p.ord",
             )?;
             let rows = query.query_map(params![batch.offset, batch.offset + batch.limit], |r| {
-                Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, u64>(2)?, r.get::<_, String>(3)?))
+                Ok((
+                    r.get::<_, u64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             })?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
         if rows.len() as u64 != batch.limit {
             return Err(ActivityError::non_retryable(
                 "StagingMismatch",
-                format!("batch {} refers to {} records, staging has {}", batch.index, batch.limit, rows.len()),
+                format!(
+                    "batch {} refers to {} records, staging has {}",
+                    batch.index,
+                    batch.limit,
+                    rows.len()
+                ),
             ));
         }
         let mut clean = Vec::new();
@@ -597,15 +643,24 @@ async fn transform_batch(
             let raw: RawRecord = serde_json::from_str(&record)?;
             match validate(&raw) {
                 Ok(customer) => clean.push((ord, source, seq, raw, customer)),
-                Err(e) if e.kind() == VALIDATION => rejects.push((ord, source, seq, raw, e.message().to_owned())),
+                Err(e) if e.kind() == VALIDATION => {
+                    rejects.push((ord, source, seq, raw, e.message().to_owned()))
+                }
                 Err(e) => return Err(e),
             }
         }
         let invalid = rejects.len() as u64;
         let whole = invalid as f64 > job.max_invalid_ratio * batch.limit as f64;
         if whole {
-            let reason = format!("batch {} rejected whole: {invalid} of {} records invalid", batch.index, batch.limit);
-            rejects.extend(clean.drain(..).map(|(ord, source, seq, raw, _)| (ord, source, seq, raw, reason.clone())));
+            let reason = format!(
+                "batch {} rejected whole: {invalid} of {} records invalid",
+                batch.index, batch.limit
+            );
+            rejects.extend(
+                clean
+                    .drain(..)
+                    .map(|(ord, source, seq, raw, _)| (ord, source, seq, raw, reason.clone())),
+            );
         }
         tx.execute("DELETE FROM clean WHERE batch = ?1", [batch.index])?;
         tx.execute("DELETE FROM rejects WHERE batch = ?1", [batch.index])?;
@@ -640,7 +695,14 @@ async fn transform_batch(
                     .as_deref()
                     .and_then(|s| s.trim().parse::<i64>().ok())
                     .map_or_else(|| format!("{source}#{seq}"), |id| id.to_string());
-                upsert.execute(params![key, ord, batch.index, source, reason, serde_json::to_string(raw)?])?;
+                upsert.execute(params![
+                    key,
+                    ord,
+                    batch.index,
+                    source,
+                    reason,
+                    serde_json::to_string(raw)?
+                ])?;
             }
         }
         tx.commit()?;
@@ -649,7 +711,10 @@ async fn transform_batch(
             // what stops the retries here.
             return Err(ActivityError::new(
                 VALIDATION,
-                format!("batch {}: {invalid} of {} records invalid", batch.index, batch.limit),
+                format!(
+                    "batch {}: {invalid} of {} records invalid",
+                    batch.index, batch.limit
+                ),
             ));
         }
         Ok(Transformed {
@@ -657,18 +722,20 @@ async fn transform_batch(
             invalid,
             attempt,
         })
-    })
-    .await
+    }
 }
 
 /// Loads a transformed batch into the warehouse: one transaction, `UPSERT`
-/// by id, so loading a batch twice leaves the same rows.
+/// by id, so loading a batch twice leaves the same rows. At most two loads
+/// run at once (`max_concurrent`), however many batches are in flight.
 #[activity(
     start_to_close = "2m",
+    max_concurrent = 2,
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
 )]
-async fn load_batch(
+fn load_batch(
     ctx: ActivityContext,
+    warehouse: Resource<Warehouse>,
     job: EtlInput,
     batch: BatchRef,
 ) -> Result<Loaded, ActivityError> {
@@ -682,11 +749,12 @@ async fn load_batch(
         ));
     }
     if job.slow_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(job.slow_ms)).await;
+        // A blocking sleep is fine here: a `fn` activity has a thread of its own.
+        std::thread::sleep(Duration::from_millis(job.slow_ms));
     }
-    let workflow_id = ctx.workflow_id().to_owned();
-    let rows = blocking(move || {
-        let staging = open_staging(&job.dir, &workflow_id)?;
+    let workflow_id = ctx.workflow_id();
+    let rows = {
+        let staging = open_staging(&job.dir, workflow_id)?;
         let mut query = staging.prepare(
             "SELECT id, name, email, country, amount_cents, signup_date, updated_at, source
              FROM clean WHERE batch = ?1 ORDER BY ord",
@@ -707,7 +775,7 @@ async fn load_batch(
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut warehouse = open_warehouse(&job.dir)?;
+        let mut warehouse = lock(&warehouse.0);
         let tx = warehouse.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut upsert = tx.prepare_cached(
@@ -734,9 +802,8 @@ async fn load_batch(
             }
         }
         tx.commit()?;
-        Ok(rows.len() as u64)
-    })
-    .await?;
+        rows.len() as u64
+    };
     if fault.is_some() {
         // The rows are committed, and the attempt fails anyway (as when the
         // connection drops before the reply): the retry upserts them again.
@@ -760,11 +827,10 @@ async fn load_batch(
     start_to_close = "1m",
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
 )]
-async fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, ActivityError> {
-    let workflow_id = ctx.workflow_id().to_owned();
-    blocking(move || {
+fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, ActivityError> {
+    {
         use std::io::Write as _;
-        let staging = open_staging(&job.dir, &workflow_id)?;
+        let staging = open_staging(&job.dir, ctx.workflow_id())?;
         let path = Path::new(&job.dir).join("rejects.jsonl");
         let tmp = path.with_extension("jsonl.tmp");
         let mut out = std::io::BufWriter::new(fs::File::create(&tmp)?);
@@ -786,8 +852,7 @@ async fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, Acti
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         fs::rename(&tmp, &path)?;
         Ok(n)
-    })
-    .await
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -830,7 +895,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // The sources: files written on first run, the API served from memory.
     let data = sources::generate();
     sources::ensure_files(&dir, &data)?;
-    let listener = sources::bind_api(&dir).await?;
+    let listener = sources::bind_api().await?;
     let api_port = listener.local_addr()?.port();
     sources::serve_api(listener, &data.api);
     println!(
@@ -842,8 +907,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
         data.file.len(),
     );
 
+    let source_db = Connection::open_with_flags(
+        dir.join("source.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let warehouse =
+        support::open_warehouse(&dir.display().to_string()).map_err(|e| e.to_string())?;
+    let api = Api {
+        client: reqwest::Client::new(),
+        url: format!("http://127.0.0.1:{api_port}/api/customers"),
+    };
     let rt = Runtime::builder()
         .sqlite(dir.join("reprise.db"))
+        .resource(SourceDb(Mutex::new(source_db)))
+        .resource(Warehouse(Mutex::new(warehouse)))
+        .resource(api)
         .workflow(etl)
         .activity(prepare)
         .activity(extract)
@@ -871,7 +949,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let input = EtlInput {
         dir: dir.display().to_string(),
-        api_port,
         batch_size: args.batch_size,
         parallel: args.parallel,
         fail_rate: args.fail_rate,

@@ -30,7 +30,12 @@ struct Attempt {
 static ATTEMPTS: Mutex<BTreeMap<String, Vec<Attempt>>> = Mutex::new(BTreeMap::new());
 
 fn attempts(label: &str) -> Vec<Attempt> {
-    ATTEMPTS.lock().unwrap().get(label).cloned().unwrap_or_default()
+    ATTEMPTS
+        .lock()
+        .unwrap()
+        .get(label)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Sleeps `ms`, recording its start and end under `label`.
@@ -181,7 +186,12 @@ async fn max_concurrent_holds_across_workflows_and_per_key() {
     let mut inputs: Vec<FanOut> = (0..4)
         .map(|_| fan("conc", vec!["shared".into(); 5], 40, limits.clone()))
         .collect();
-    inputs.push(fan("conc", vec!["a".into(), "b".into()], 40, limits.clone()));
+    inputs.push(fan(
+        "conc",
+        vec!["a".into(), "b".into()],
+        40,
+        limits.clone(),
+    ));
     run_all(&rt, inputs).await;
     let all = attempts("conc");
     assert_eq!(all.len(), 22);
@@ -256,11 +266,18 @@ async fn a_waiting_call_shows_its_wait_and_keeps_its_schedule_to_close() {
         .build()
         .await
         .unwrap();
-    let holder = rt.start(call_hog, (3_000, 60_000)).id("holder").await.unwrap();
+    let holder = rt
+        .start(call_hog, (3_000, 60_000))
+        .id("holder")
+        .await
+        .unwrap();
     let mut running = false;
     for _ in 0..100 {
         let info = rt.describe("holder").await.unwrap();
-        running = info.pending.iter().any(|s| s.waiting_for_slot_since.is_none());
+        running = info
+            .pending
+            .iter()
+            .any(|s| s.waiting_for_slot_since.is_none());
         if running {
             break;
         }
@@ -282,7 +299,10 @@ async fn a_waiting_call_shows_its_wait_and_keeps_its_schedule_to_close() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(waiting.is_some(), "describe shows the call waiting for a slot");
+    assert!(
+        waiting.is_some(),
+        "describe shows the call waiting for a slot"
+    );
     assert_eq!(handle.result().await.unwrap(), "ScheduleToCloseTimeout");
     assert_eq!(holder.result().await.unwrap(), "ran");
     rt.shutdown().await.unwrap();
@@ -312,7 +332,12 @@ async fn limits_hold_across_workers_on_postgres() {
     for i in 0..9 {
         let input = fan("pg-conc", vec!["db".into(); 4], 60, concurrent.clone());
         let rt = &workers[i % workers.len()];
-        handles.push(rt.start(fan_out, input).id(format!("pg-conc-{i}")).await.unwrap());
+        handles.push(
+            rt.start(fan_out, input)
+                .id(format!("pg-conc-{i}"))
+                .await
+                .unwrap(),
+        );
     }
     for handle in handles {
         handle.result().await.unwrap();
@@ -320,12 +345,18 @@ async fn limits_hold_across_workers_on_postgres() {
     let all = attempts("pg-conc");
     assert_eq!(all.len(), 36);
     let overlap = max_overlap(&all);
-    assert!(overlap <= 2, "{overlap} attempts ran at once across the workers");
+    assert!(
+        overlap <= 2,
+        "{overlap} attempts ran at once across the workers"
+    );
     assert_eq!(overlap, 2, "the limit is used");
     let mut ran_on: Vec<&str> = all.iter().map(|a| a.worker).collect();
     ran_on.sort_unstable();
     ran_on.dedup();
-    assert!(ran_on.len() >= 2, "attempts ran on several workers: {ran_on:?}");
+    assert!(
+        ran_on.len() >= 2,
+        "attempts ran on several workers: {ran_on:?}"
+    );
 
     let rate = Limits {
         max_concurrent: None,
@@ -333,11 +364,10 @@ async fn limits_hold_across_workers_on_postgres() {
     };
     let started = Instant::now();
     let mut handles = Vec::new();
-    for i in 0..3 {
+    for (i, rt) in workers.iter().enumerate() {
         let input = fan("pg-rate", vec!["api".into(); 5], 1, rate.clone());
         handles.push(
-            workers[i]
-                .start(fan_out, input)
+            rt.start(fan_out, input)
                 .id(format!("pg-rate-{i}"))
                 .await
                 .unwrap(),
@@ -349,7 +379,10 @@ async fn limits_hold_across_workers_on_postgres() {
     let all = attempts("pg-rate");
     assert_eq!(all.len(), 15);
     let most = most_starts_within(&all, Duration::from_millis(270));
-    assert!(most <= 4, "{most} starts within one window across the workers");
+    assert!(
+        most <= 4,
+        "{most} starts within one window across the workers"
+    );
     assert!(started.elapsed() >= Duration::from_millis(900));
     for rt in workers {
         rt.shutdown().await.unwrap();

@@ -345,22 +345,11 @@ async fn customers(
     }))
 }
 
-/// Binds the API's listener on 127.0.0.1: the port of the previous run if
-/// it is free (a resumed workflow has it in its input), else an ephemeral
-/// one, remembered in `<dir>/api.port`.
-pub(crate) async fn bind_api(dir: &Path) -> io::Result<tokio::net::TcpListener> {
-    let port_file = dir.join("api.port");
-    if let Some(port) = fs::read_to_string(&port_file)
-        .ok()
-        .and_then(|s| s.trim().parse::<u16>().ok())
-    {
-        if let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-            return Ok(listener);
-        }
-    }
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    fs::write(&port_file, listener.local_addr()?.port().to_string())?;
-    Ok(listener)
+/// Binds the API's listener on 127.0.0.1, on an ephemeral port: the
+/// activities get its address from a resource of this process, so a resumed
+/// workflow uses the new one.
+pub(crate) async fn bind_api() -> io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(("127.0.0.1", 0)).await
 }
 
 /// Serves the paginated customers API until the process ends.

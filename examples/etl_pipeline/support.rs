@@ -58,7 +58,9 @@ pub(crate) fn open_warehouse(dir: &str) -> Result<Connection, ActivityError> {
     )
 }
 
-/// Runs SQLite and file work off the async worker threads.
+/// Runs SQLite and file work off the async worker threads, inside the one
+/// `async fn` activity (`extract`, which also calls the API); the other
+/// activities are plain `fn`s, which the runtime runs on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ActivityError> + Send + 'static,
 ) -> Result<T, ActivityError> {

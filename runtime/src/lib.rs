@@ -167,22 +167,20 @@ pub mod __private {
     /// timeout), the thread runs on to the end of the body; its result is
     /// dropped. A panic of the body is resumed in the attempt, which reports
     /// it as any activity panic.
-    pub fn blocking<T, F>(body: F) -> impl core::future::Future<Output = T> + Send + 'static
+    pub async fn blocking<T, F>(body: F) -> T
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        async move {
-            match tokio::task::spawn_blocking(body).await {
-                Ok(value) => value,
-                Err(e) => match e.try_into_panic() {
-                    Ok(panic) => std::panic::resume_unwind(panic),
-                    // Only a runtime shutting down cancels a blocking task.
-                    Err(_) => std::panic::resume_unwind(Box::new(
-                        "the blocking pool shut down before the activity ran",
-                    )),
-                },
-            }
+        match tokio::task::spawn_blocking(body).await {
+            Ok(value) => value,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Only a runtime shutting down cancels a blocking task.
+                Err(_) => std::panic::resume_unwind(Box::new(
+                    "the blocking pool shut down before the activity ran",
+                )),
+            },
         }
     }
 
