@@ -42,6 +42,9 @@
 //!   (linear cost).
 //! - `w2`: N = 500 and 5000 workflows of 3 no-op activities, all started at
 //!   once, then all results awaited; workflows/s.
+//! - `limits`: W2 with every call limited (`max_concurrent(LIMIT)`, 64): each
+//!   attempt takes and gives back a slot in the store, which W2 does not;
+//!   workflows/s, to compare with W2's.
 //! - `w3`: N = 2000 and 10000 workflows each sleeping 1 s durably; wall time
 //!   from the first start to the last result, and peak RSS.
 //! - `replay`: three workflows of 3333 sequential no-op activities each
@@ -176,6 +179,7 @@ enum WorkloadArg {
     W3,
     Replay,
     Restart,
+    Limits,
     All,
 }
 
@@ -213,6 +217,7 @@ impl WorkloadArg {
             WorkloadArg::W3 => "w3",
             WorkloadArg::Replay => "replay",
             WorkloadArg::Restart => "restart",
+            WorkloadArg::Limits => "limits",
             WorkloadArg::All => "all",
         }
     }
@@ -242,6 +247,19 @@ async fn three_steps(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError>
     let mut sum = 0;
     for i in 0..3 {
         sum += ctx.activity(noop, n + i).await?;
+    }
+    Ok(sum)
+}
+
+/// How many attempts of `limited` may run at once.
+const LIMIT: u32 = 64;
+
+/// The `limits` workload: W2's three no-op activities, each call limited.
+#[workflow]
+async fn three_limited(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    let mut sum = 0;
+    for i in 0..3 {
+        sum += ctx.activity(noop, n + i).max_concurrent(LIMIT).await?;
     }
     Ok(sum)
 }
@@ -566,7 +584,8 @@ fn run_job(args: &Args, job: WorkloadArg) -> Res<()> {
     rt.block_on(async move {
         match job {
             WorkloadArg::W1 => job_w1(&opts, p).await,
-            WorkloadArg::W2 => job_w2(&opts, p).await,
+            WorkloadArg::W2 => job_w2(&opts, p, None).await,
+            WorkloadArg::Limits => job_w2(&opts, p, Some(LIMIT)).await,
             WorkloadArg::W3 => job_w3(&opts, p).await,
             WorkloadArg::Replay => job_replay(&opts, p).await,
             other => Err(format!("no job `{}`", other.name()).into()),
@@ -628,6 +647,8 @@ fn default_params(workload: WorkloadArg, store: StoreArg, quick: bool) -> &'stat
         (WorkloadArg::W2, false) if pg => &[500],
         (WorkloadArg::W2, false) => &[500, 5000],
         (WorkloadArg::W2, true) => &[50],
+        (WorkloadArg::Limits, false) => &[500],
+        (WorkloadArg::Limits, true) => &[50],
         (WorkloadArg::W3, false) => &[2000, 10_000],
         (WorkloadArg::W3, true) => &[100],
         (WorkloadArg::Replay, false) => &[3333],
@@ -646,6 +667,7 @@ fn run_all(args: &Args) -> Res<()> {
     let all = [
         WorkloadArg::W1,
         WorkloadArg::W2,
+        WorkloadArg::Limits,
         WorkloadArg::W3,
         WorkloadArg::Replay,
         WorkloadArg::Restart,

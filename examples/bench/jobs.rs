@@ -60,19 +60,25 @@ pub(super) async fn job_w1(opts: &Opts, k: u64) -> Res<()> {
     Ok(())
 }
 
-pub(super) async fn job_w2(opts: &Opts, n: u64) -> Res<()> {
-    let mut env = Env::new("w2", opts)?;
+/// W2, and with `limit` the `limits` workload: the same workflows with
+/// every call limited to `limit` attempts at once.
+pub(super) async fn job_w2(opts: &Opts, n: u64, limit: Option<u32>) -> Res<()> {
+    let name = if limit.is_some() { "limits" } else { "w2" };
+    let mut env = Env::new(name, opts)?;
     let rt = env
         .builder()
         .workflow(three_steps)
+        .workflow(three_limited)
         .activity(noop)
         .build()
         .await?;
     let t = Instant::now();
     let starts = (0..n).map(|i| {
-        rt.start(three_steps, i * 10)
-            .id(format!("w2-{i}"))
-            .into_future()
+        let id = format!("{name}-{i}");
+        match limit {
+            None => rt.start(three_steps, i * 10).id(id).into_future(),
+            Some(_) => rt.start(three_limited, i * 10).id(id).into_future(),
+        }
     });
     let mut handles = Vec::with_capacity(n as usize);
     for h in join_all(starts).await {
@@ -90,13 +96,17 @@ pub(super) async fn job_w2(opts: &Opts, n: u64) -> Res<()> {
     drop(handles);
     rt.shutdown().await?;
     let rate = n as f64 / wall;
-    let mut m = opts.line("w2");
+    let mut m = opts.line(name);
     m.insert("n".into(), n.into());
     m.insert("activities_each".into(), 3.into());
+    if let Some(limit) = limit {
+        m.insert("max_concurrent".into(), limit.into());
+    }
     m.insert("start_all_s".into(), round(started, 4).into());
     m.insert("wall_s".into(), round(wall, 4).into());
     m.insert("workflows_per_s".into(), round(rate, 0).into());
     let target = match opts.store {
+        _ if limit.is_some() => None,
         StoreArg::Sqlite => Some(5000.0),
         StoreArg::Postgres => Some(1500.0),
         _ => None,

@@ -116,6 +116,7 @@ pub(super) fn child_worker(url: &str) -> Res<()> {
             .postgres(url)
             .workflow(sequential)
             .workflow(three_steps)
+            .workflow(three_limited)
             .workflow(sleeper)
             .workflow(replayed)
             .activity(noop)

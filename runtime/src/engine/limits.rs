@@ -12,8 +12,10 @@
 //! * another process gives a slot back (stores with notifications: one
 //!   waiter of every pair waiting here is woken);
 //! * the rate window frees a start (the store says when);
-//! * at the latest after [`SLOT_POLL`], the safety net for the rest (a dead
-//!   worker's slot whose lease expired).
+//! * at the latest after half a lease, the safety net for the rest: a
+//!   dead worker's slots free themselves only when its lease expires, so
+//!   looking more often would only load the store (every waiter's look
+//!   takes the pair's lock).
 //!
 //! Its `schedule_to_close` deadline keeps running while it waits; the task
 //! shows the wait (`PendingStep::waiting_for_slot_since`).
@@ -27,9 +29,6 @@ use tokio::sync::Notify;
 use super::{Engine, MAX_BACKOFF};
 use crate::context::ActivityContext;
 use crate::store::{SlotGrant, SlotRequest, Task};
-
-/// The longest an attempt waits for a slot before asking the store again.
-const SLOT_POLL: Duration = Duration::from_secs(1);
 
 /// How a wait for a slot ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +136,7 @@ impl Engine {
                 lease: self.lease.clone(),
                 now_ms: now,
             };
-            let mut wait = SLOT_POLL;
+            let mut wait = self.lease.duration / 2;
             match self.store.acquire_slot(request).await {
                 Ok(SlotGrant::Granted) => return SlotWait::Granted,
                 Ok(SlotGrant::Busy { retry_at_ms }) => {

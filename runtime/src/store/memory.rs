@@ -644,14 +644,17 @@ impl Store for MemoryStore {
             Err(e) => return ready(Err(e)),
         }
         let now = request.now_ms;
+        let tasks = &inner.tasks;
         let running = inner
             .slots
             .iter()
-            .filter(|((r, s), slot)| {
+            .filter(|(key, slot)| {
                 slot.activity == request.activity
                     && slot.key == request.key
                     && slot.held.is_live(now)
-                    && !(*r == run_id && *s == seq)
+                    && !(key.0 == run_id && key.1 == seq)
+                    // A slot whose task is gone was never given back.
+                    && tasks.contains_key(*key)
             })
             .count() as u64;
         let pair = (request.activity.clone(), request.key.clone());

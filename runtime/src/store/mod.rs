@@ -551,7 +551,8 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     /// Asks for a slot for one attempt of an activity with limits. Granted
     /// when fewer than `max_concurrent` attempts of the same `(activity,
-    /// key)` hold a live slot and fewer than `rate.count` started within the
+    /// key)` hold a live slot (one whose task still exists: a slot never
+    /// given back stops counting when its call ends) and fewer than `rate.count` started within the
     /// last `rate.per` ([`slot_decision`]); a granted slot records the start
     /// and is held by `lease.worker` (renewed with its other leases) until
     /// [`release_slot`](Self::release_slot) or the lease's expiry. A busy

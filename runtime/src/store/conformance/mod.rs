@@ -259,6 +259,7 @@ conformance!(
     releasing_a_worker_frees_its_slots,
     slot_requests_are_fenced_by_the_task_token,
     concurrent_requests_never_exceed_the_limit,
+    a_slot_whose_task_is_gone_does_not_count,
 );
 
 /// A database path in the temporary directory, removed with its sibling

@@ -221,3 +221,26 @@ pub(super) async fn concurrent_requests_never_exceed_the_limit(store: &dyn Store
     let granted = grants.iter().filter(|g| **g == SlotGrant::Granted).count();
     assert_eq!(granted, 3, "{grants:?}");
 }
+
+pub(super) async fn a_slot_whose_task_is_gone_does_not_count(store: &dyn Store) {
+    runs_with_a_task(store, 2).await;
+    let a = worker("a", 60_000);
+    assert_eq!(
+        acquire(store, request(0, "", Some(1), None, &a)).await,
+        SlotGrant::Granted
+    );
+    assert_eq!(
+        acquire(store, request(1, "", Some(1), None, &a)).await,
+        BUSY
+    );
+    // The call of run 0 ends (its task is done) without giving its slot back.
+    let done = StepCommit {
+        done_tasks: vec![1],
+        ..step("r0", 2, 1)
+    };
+    commit(store, vec![done]).await.unwrap();
+    assert_eq!(
+        acquire(store, request(1, "", Some(1), None, &a)).await,
+        SlotGrant::Granted
+    );
+}

@@ -9,7 +9,7 @@
 
 use super::errors::store_error;
 use super::rows::{int, span, Fields};
-use super::sql::{execute, query_opt};
+use super::sql::execute;
 use super::PostgresStore;
 use crate::error::StoreError;
 use crate::store::operation::{ACQUIRE_SLOT, RELEASE_SLOT};
@@ -19,123 +19,66 @@ use crate::store::{slot_decision, SlotGrant, SlotRequest};
 /// second is the hash of the pair.
 const SLOT_LOCK_SPACE: i32 = 0x736c_6f74;
 
-/// The task's token, for the fence, locking the row: $1 run, $2 seq.
-const LOCK_TASK: &str = "SELECT token FROM tasks WHERE run_id = $1 AND seq = $2 FOR UPDATE";
-
-/// The pair's lock: $1 activity, $2 key.
+/// The pair's lock: $1 the lock space, $2 activity, $3 key. A statement of
+/// its own: a statement's snapshot is taken when it starts, so counts made
+/// in the statement that waited for the lock could miss the slot its
+/// previous holder just committed.
 const LOCK_PAIR: &str =
-    "SELECT pg_advisory_xact_lock($3::int4, hashtext($1::text || E'\\x1f' || $2::text))";
+    "SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text || E'\\x1f' || $3::text))";
 
-/// The database's now, the live slots of the pair but the task's own, and
-/// the starts of the pair within the rate window: $1 activity, $2 key,
-/// $3 run, $4 seq, $5 the window (ms).
-const COUNT: &str =
-    "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
-    SELECT now.ms,
+/// The task's token (locking its row), the database's now and the counts:
+/// $1 activity, $2 key, $3 run, $4 seq, $5 the rate window (ms). No row
+/// when the task is gone. Slots whose task is gone (an attempt whose slot
+/// was never given back) do not count.
+const COUNT: &str = "WITH task AS MATERIALIZED (
+        SELECT token FROM tasks WHERE run_id = $3 AND seq = $4 FOR UPDATE
+    ),
+    now AS MATERIALIZED (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
+    SELECT task.token, now.ms,
         (SELECT count(*) FROM slots s
           WHERE s.activity = $1 AND s.limit_key = $2 AND s.lease_until > now.ms
-            AND NOT (s.run_id = $3 AND s.seq = $4)),
+            AND NOT (s.run_id = $3 AND s.seq = $4)
+            AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = s.run_id AND t.seq = s.seq)),
         (SELECT count(*) FROM slot_starts t
           WHERE t.activity = $1 AND t.limit_key = $2 AND t.started_ms > now.ms - $5::bigint),
         (SELECT min(t.started_ms) FROM slot_starts t
           WHERE t.activity = $1 AND t.limit_key = $2 AND t.started_ms > now.ms - $5::bigint)
-    FROM now";
+    FROM task, now";
 
-/// A granted slot: $1 run, $2 seq, $3 activity, $4 key, $5 owner, $6 now,
-/// $7 lease (ms).
-const TAKE: &str = "INSERT INTO slots (run_id, seq, activity, limit_key, owner, lease_until)
-    VALUES ($1, $2, $3, $4, $5, $6::bigint + $7::bigint)
-    ON CONFLICT (run_id, seq) DO UPDATE SET activity = excluded.activity,
-        limit_key = excluded.limit_key, owner = excluded.owner, lease_until = excluded.lease_until";
-
-/// A granted start: $1 activity, $2 key, $3 now.
-const START: &str = "INSERT INTO slot_starts (activity, limit_key, started_ms) VALUES ($1, $2, $3)";
-
-/// The task no longer waits: $1 run, $2 seq.
-const STOP_WAITING: &str =
-    "UPDATE tasks SET slot_wait_ms = NULL WHERE run_id = $1 AND seq = $2 AND slot_wait_ms IS NOT NULL";
-
-/// The task waits, since $3 if it did not yet: $1 run, $2 seq.
-const WAIT: &str =
-    "UPDATE tasks SET slot_wait_ms = coalesce(slot_wait_ms, $3) WHERE run_id = $1 AND seq = $2";
+/// The decision, written: $1 run, $2 seq, $3 activity, $4 key, $5 owner,
+/// $6 now, $7 lease (ms), $8 whether a slot is taken, $9 whether a start
+/// is recorded, $10 whether it was granted (else the task waits, since $6
+/// if it did not yet).
+const WRITE: &str = "WITH take AS (
+        INSERT INTO slots (run_id, seq, activity, limit_key, owner, lease_until)
+        SELECT $1, $2, $3, $4, $5, $6::bigint + $7::bigint WHERE $8::bool
+        ON CONFLICT (run_id, seq) DO UPDATE SET activity = excluded.activity,
+            limit_key = excluded.limit_key, owner = excluded.owner,
+            lease_until = excluded.lease_until
+    ),
+    start AS (
+        INSERT INTO slot_starts (activity, limit_key, started_ms)
+        SELECT $3, $4, $6 WHERE $9::bool
+    )
+    UPDATE tasks SET slot_wait_ms = CASE WHEN $10::bool THEN NULL ELSE coalesce(slot_wait_ms, $6) END
+    WHERE run_id = $1 AND seq = $2";
 
 impl PostgresStore {
-    /// One attempt of `acquire_slot`.
+    /// One attempt of `acquire_slot`, in two round trips: `BEGIN`, the
+    /// pair's lock and the count are sent together, then the write and the
+    /// commit; the pair's lock is held from the count to the commit.
     pub(super) async fn acquire_slot_once(
         &self,
         request: &SlotRequest,
     ) -> Result<SlotGrant, StoreError> {
-        let SlotRequest {
-            run_id,
-            seq,
-            token,
-            activity,
-            key,
-            ..
-        } = request;
-        let context = || format!("task {seq} of run `{run_id}`");
-        let sql = |e| store_error(ACQUIRE_SLOT, context(), e);
-        let seq_value = i64::from(*seq);
-        let mut client = self.client(ACQUIRE_SLOT).await?;
-        let tx = client.transaction().await.map_err(sql)?;
-        let held = query_opt(&tx, LOCK_TASK, &[run_id, &seq_value])
-            .await
-            .map_err(sql)?;
-        let Some(row) = held else {
-            return Err(StoreError::fenced(
-                ACQUIRE_SLOT,
-                format!("{} is gone", context()),
-            ));
-        };
-        let fields = Fields::new(&row, ACQUIRE_SLOT, "tasks", context());
-        let held: u64 = fields.uint(0, "token")?;
-        if held != *token {
-            return Err(super::task_fenced(ACQUIRE_SLOT, run_id, *seq, held, *token));
+        let client = self.client(ACQUIRE_SLOT).await?;
+        let result = acquire(&client, request).await;
+        if result.is_err() {
+            // Best effort: a connection that cannot roll back is broken,
+            // and the pool drops it.
+            let _ = client.batch_execute("ROLLBACK").await;
         }
-        query_opt(&tx, LOCK_PAIR, &[activity, key, &SLOT_LOCK_SPACE])
-            .await
-            .map_err(sql)?;
-        let window = span(request.rate.map_or(0, |rate| rate.per_ms()));
-        let counts = query_opt(&tx, COUNT, &[activity, key, run_id, &seq_value, &window])
-            .await
-            .map_err(sql)?
-            .ok_or_else(|| StoreError::new(ACQUIRE_SLOT, "the count returned no row"))?;
-        let fields = Fields::new(&counts, ACQUIRE_SLOT, "slots", context());
-        let now: i64 = counts.try_get(0).map_err(sql)?;
-        let running: u64 = fields.uint(1, "count")?;
-        let starts: u64 = fields.uint(2, "count")?;
-        let oldest: Option<i64> = counts.try_get(3).map_err(sql)?;
-        let oldest = oldest.and_then(|ms| u64::try_from(ms).ok());
-        let decision = slot_decision(request, running, starts, oldest);
-        if decision == SlotGrant::Granted {
-            if request.max_concurrent.is_some() {
-                let lease = span(request.lease.duration_ms());
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
-                    run_id,
-                    &seq_value,
-                    activity,
-                    key,
-                    &request.lease.worker,
-                    &now,
-                    &lease,
-                ];
-                execute(&tx, TAKE, &params).await.map_err(sql)?;
-            }
-            if request.rate.is_some() {
-                execute(&tx, START, &[activity, key, &now])
-                    .await
-                    .map_err(sql)?;
-            }
-            execute(&tx, STOP_WAITING, &[run_id, &seq_value])
-                .await
-                .map_err(sql)?;
-        } else {
-            execute(&tx, WAIT, &[run_id, &seq_value, &now])
-                .await
-                .map_err(sql)?;
-        }
-        tx.commit().await.map_err(sql)?;
-        Ok(decision)
+        result
     }
 
     /// One attempt of `release_slot`; tells the other workers when a slot
@@ -154,6 +97,82 @@ impl PostgresStore {
         }
         Ok(())
     }
+}
+
+/// The transaction of `acquire_slot` on `client`; the caller rolls back on
+/// an error.
+async fn acquire(
+    client: &deadpool_postgres::Client,
+    request: &SlotRequest,
+) -> Result<SlotGrant, StoreError> {
+    let SlotRequest {
+        run_id,
+        seq,
+        token,
+        activity,
+        key,
+        ..
+    } = request;
+    let context = || format!("task {seq} of run `{run_id}`");
+    let sql = |e| store_error(ACQUIRE_SLOT, context(), e);
+    let seq_value = i64::from(*seq);
+    let window = span(request.rate.map_or(0, |rate| rate.per_ms()));
+    // Prepared first (once per connection): a statement sent together with
+    // another must not wait for its own preparation, or `COMMIT` would
+    // overtake it.
+    let lock = client.prepare_cached(LOCK_PAIR).await.map_err(sql)?;
+    let count = client.prepare_cached(COUNT).await.map_err(sql)?;
+    let write = client.prepare_cached(WRITE).await.map_err(sql)?;
+    let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&SLOT_LOCK_SPACE, activity, key];
+    let count_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [activity, key, run_id, &seq_value, &window];
+    // Sent together, run in order: the count starts once the lock is held.
+    let (_, _, counts) = tokio::try_join!(
+        client.batch_execute("BEGIN"),
+        client.query_one(&lock, &lock_params),
+        client.query_opt(&count, &count_params),
+    )
+    .map_err(sql)?;
+    let Some(counts) = counts else {
+        return Err(StoreError::fenced(
+            ACQUIRE_SLOT,
+            format!("{} is gone", context()),
+        ));
+    };
+    let fields = Fields::new(&counts, ACQUIRE_SLOT, "tasks", context());
+    let held: u64 = fields.uint(0, "token")?;
+    if held != *token {
+        return Err(super::task_fenced(ACQUIRE_SLOT, run_id, *seq, held, *token));
+    }
+    let now: i64 = counts.try_get(1).map_err(sql)?;
+    let running: u64 = fields.uint(2, "count")?;
+    let starts: u64 = fields.uint(3, "count")?;
+    let oldest: Option<i64> = counts.try_get(4).map_err(sql)?;
+    let oldest = oldest.and_then(|ms| u64::try_from(ms).ok());
+    let decision = slot_decision(request, running, starts, oldest);
+    let granted = decision == SlotGrant::Granted;
+    let take = granted && request.max_concurrent.is_some();
+    let start = granted && request.rate.is_some();
+    let lease = span(request.lease.duration_ms());
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+        run_id,
+        &seq_value,
+        activity,
+        key,
+        &request.lease.worker,
+        &now,
+        &lease,
+        &take,
+        &start,
+        &granted,
+    ];
+    tokio::try_join!(
+        client.execute(&write, &params),
+        client.batch_execute("COMMIT"),
+    )
+    .map_err(sql)?;
+    Ok(decision)
 }
 
 /// `renew`, slots: $1 worker, $2 lease (ms).

@@ -683,19 +683,21 @@ pub(super) fn acquire_slot(
         ));
     }
     let now = request.now_ms;
-    let running: i64 =
-        if request.max_concurrent.is_some() {
-            conn.prepare_cached(
-            "SELECT count(*) FROM slots WHERE activity = ?1 AND limit_key = ?2 AND lease_until > ?3
-             AND NOT (run_id = ?4 AND seq = ?5)",
+    let running: i64 = if request.max_concurrent.is_some() {
+        conn.prepare_cached(
+            "SELECT count(*) FROM slots s WHERE s.activity = ?1 AND s.limit_key = ?2
+             AND s.lease_until > ?3 AND NOT (s.run_id = ?4 AND s.seq = ?5)
+             AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = s.run_id AND t.seq = s.seq)",
         )
         .and_then(|mut stmt| {
-            stmt.query_row(params![activity, key, int(now), run_id, seq], |row| row.get(0))
+            stmt.query_row(params![activity, key, int(now), run_id, seq], |row| {
+                row.get(0)
+            })
         })
         .map_err(sql)?
-        } else {
-            0
-        };
+    } else {
+        0
+    };
     let (starts, oldest): (i64, Option<i64>) = match request.rate {
         Some(rate) => conn
             .prepare_cached(
