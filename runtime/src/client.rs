@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::definition::{BoxFuture, Workflow};
 use crate::engine::{Engine, StartedRun};
-use crate::error::{Error, StoreError, WorkflowError};
+use crate::error::{Error, StoreError, WorkflowError, WorkflowErrorKind};
 use crate::history::Event;
 use crate::store::{
     Created, Enqueued, InboxItem, InboxRecord, NewWorkflow, RunRecord, TaskKind, WorkflowStatus,
@@ -158,7 +158,10 @@ pub(crate) async fn start(
         what: format!("the input of workflow `{name}`"),
         source,
     })?;
-    let workflow_id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let workflow_id = match id {
+        Some(id) => check_id(id)?,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
     let run_id = uuid::Uuid::new_v4().to_string();
     let started_input = input.clone();
     let started = Event::WorkflowStarted {
@@ -321,9 +324,12 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
                 .store
                 .latest_run(&self.workflow_id)
                 .await
-                .map_err(|e| WorkflowError::with_kind("Runtime", e.to_string()))?
+                .map_err(|e| {
+                    WorkflowError::with_kind(WorkflowErrorKind::Runtime, "Runtime", e.to_string())
+                })?
                 .ok_or_else(|| {
                     WorkflowError::with_kind(
+                        WorkflowErrorKind::Runtime,
                         "Runtime",
                         format!("no workflow with id `{}`", self.workflow_id),
                     )
@@ -349,6 +355,7 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
             };
             if !local.await {
                 return Err(WorkflowError::with_kind(
+                    WorkflowErrorKind::Runtime,
                     "Runtime",
                     "the runtime shut down before the workflow ended",
                 ));
@@ -371,6 +378,7 @@ async fn wait_elsewhere(done: Option<&mut tokio::sync::watch::Receiver<u64>>, po
 fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowError>> {
     let decode_error = |e: serde_json::Error| {
         WorkflowError::with_kind(
+            WorkflowErrorKind::Payload,
             "PayloadError",
             format!(
                 "the result of workflow `{}` does not decode: {e}",
@@ -383,6 +391,7 @@ fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowEr
         WorkflowStatus::Running | WorkflowStatus::ContinuedAsNew => None,
         WorkflowStatus::Cancelled => Some(Err(WorkflowError::cancelled_error())),
         WorkflowStatus::Terminated => Some(Err(WorkflowError::with_kind(
+            WorkflowErrorKind::Terminated,
             "Terminated",
             record
                 .error
@@ -390,6 +399,7 @@ fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowEr
                 .unwrap_or_else(|| "the workflow was terminated".to_owned()),
         ))),
         WorkflowStatus::Blocked => Some(Err(WorkflowError::with_kind(
+            WorkflowErrorKind::Blocked,
             "Blocked",
             record
                 .error
@@ -404,10 +414,34 @@ fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowEr
             (Some(value), _) => {
                 serde_json::from_value::<WorkflowError>(value.clone()).unwrap_or_else(decode_error)
             }
-            (None, Some(error)) => WorkflowError::with_kind("Failed", error.clone()),
+            (None, Some(error)) => {
+                WorkflowError::with_kind(WorkflowErrorKind::Runtime, "Failed", error.clone())
+            }
             (None, None) => WorkflowError::new("the workflow failed"),
         })),
     }
+}
+
+/// The longest workflow id, in bytes.
+pub(crate) const MAX_ID_BYTES: usize = 1024;
+
+/// A workflow id as given to `start`: not empty, at most [`MAX_ID_BYTES`].
+fn check_id(id: String) -> Result<String, Error> {
+    if id.is_empty() {
+        return Err(Error::InvalidId {
+            id,
+            why: "it is empty".to_owned(),
+        });
+    }
+    if id.len() > MAX_ID_BYTES {
+        let why = format!("it is {} bytes long, more than {MAX_ID_BYTES}", id.len());
+        let shown: String = id.chars().take(40).collect();
+        return Err(Error::InvalidId {
+            id: format!("{shown}…"),
+            why,
+        });
+    }
+    Ok(id)
 }
 
 /// Describes a workflow from the store.

@@ -249,7 +249,59 @@ pub struct WorkflowError {
     attempts: u32,
     #[serde(default, skip_serializing_if = "is_false")]
     cancelled: bool,
+    /// Set by the runtime; `None` for the body's own errors (and for errors
+    /// stored by versions without it, see [`WorkflowError::error_kind`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<WorkflowErrorKind>,
 }
+
+/// What a [`WorkflowError`] is, as the runtime sets it: match on it rather
+/// than on [`WorkflowError::kind`]'s string.
+///
+/// ```
+/// # use reprise::{WorkflowError, WorkflowErrorKind};
+/// fn retry_later(e: &WorkflowError) -> bool {
+///     matches!(e.error_kind(), WorkflowErrorKind::Blocked | WorkflowErrorKind::Runtime)
+/// }
+/// assert!(!retry_later(&WorkflowError::new("bad input")));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum WorkflowErrorKind {
+    /// The body's own error, made with [`WorkflowError::new`].
+    Workflow,
+    /// An activity call's error that the body returned (with `?`):
+    /// [`WorkflowError::kind`] is the activity error's kind.
+    Activity,
+    /// An activity call that timed out (`start_to_close`,
+    /// `schedule_to_close` or `heartbeat_timeout`), returned by the body;
+    /// [`WorkflowError::kind`] says which.
+    Timeout,
+    /// The workflow was cancelled (`Runtime::cancel`).
+    Cancelled,
+    /// The workflow was terminated (`Runtime::terminate`).
+    Terminated,
+    /// The run is stopped, not ended: its code diverged from its history
+    /// (non-determinism), panicked, or calls an activity this runtime does
+    /// not have. It resumes when a runtime with fixed code starts.
+    Blocked,
+    /// An input, an output or a stored result did not encode or decode.
+    Payload,
+    /// The runtime could not run or follow the workflow: its store failed,
+    /// it shut down first, the workflow type is not registered, or the
+    /// run's history is corrupt.
+    Runtime,
+    /// What [`WorkflowContext::continue_as_new`](crate::WorkflowContext::continue_as_new)
+    /// returns, to be returned from the body.
+    ContinuedAsNew,
+}
+
+/// Kinds of activity errors that are timeouts.
+const TIMEOUT_KINDS: [&str; 3] = [
+    START_TO_CLOSE_TIMEOUT,
+    SCHEDULE_TO_CLOSE_TIMEOUT,
+    HEARTBEAT_TIMEOUT,
+];
 
 impl WorkflowError {
     /// A workflow error with a message.
@@ -259,23 +311,56 @@ impl WorkflowError {
             message: message.into(),
             attempts: 0,
             cancelled: false,
+            reason: None,
         }
     }
 
-    pub(crate) fn with_kind(kind: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error the runtime sets: its kind as a string (shown, stored) and
+    /// as a [`WorkflowErrorKind`].
+    pub(crate) fn with_kind(
+        reason: WorkflowErrorKind,
+        kind: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             kind: Some(kind.into()),
+            reason: Some(reason),
             ..Self::new(message)
         }
     }
 
     pub(crate) fn cancelled_error() -> Self {
         Self {
-            kind: Some(CANCELLED.to_owned()),
-            message: "workflow cancelled".to_owned(),
-            attempts: 0,
             cancelled: true,
+            ..Self::with_kind(
+                WorkflowErrorKind::Cancelled,
+                CANCELLED,
+                "workflow cancelled",
+            )
         }
+    }
+
+    /// What the error is. Errors stored by earlier versions, which did not
+    /// record it, are classified by their kind string.
+    pub fn error_kind(&self) -> WorkflowErrorKind {
+        if let Some(reason) = self.reason {
+            return reason;
+        }
+        match self.kind.as_deref() {
+            None => WorkflowErrorKind::Workflow,
+            Some(_) if self.cancelled => WorkflowErrorKind::Cancelled,
+            Some(kind) if TIMEOUT_KINDS.contains(&kind) => WorkflowErrorKind::Timeout,
+            Some("Terminated") => WorkflowErrorKind::Terminated,
+            Some("Blocked") => WorkflowErrorKind::Blocked,
+            Some("PayloadError") => WorkflowErrorKind::Payload,
+            Some("Runtime" | "Failed" | "UnknownWorkflowType") => WorkflowErrorKind::Runtime,
+            Some(_) => WorkflowErrorKind::Activity,
+        }
+    }
+
+    /// Whether this is the error `continue_as_new` returned.
+    pub(crate) fn is_continue_as_new(&self) -> bool {
+        self.reason == Some(WorkflowErrorKind::ContinuedAsNew)
     }
 
     /// The message.
@@ -283,7 +368,10 @@ impl WorkflowError {
         &self.message
     }
 
-    /// The kind of the activity error this came from, if any.
+    /// The kind as a string: the activity error's kind for an error that
+    /// came from an activity call, the runtime's name for an error it set
+    /// (`Cancelled`, `Blocked`, `Terminated`, ...), `None` for
+    /// [`WorkflowError::new`]. To match, prefer [`error_kind`](Self::error_kind).
     pub fn kind(&self) -> Option<&str> {
         self.kind.as_deref()
     }
@@ -302,11 +390,19 @@ impl WorkflowError {
 impl From<ActivityError> for WorkflowError {
     fn from(e: ActivityError) -> Self {
         let data = e.inner.data;
+        let reason = if data.cancelled {
+            WorkflowErrorKind::Cancelled
+        } else if TIMEOUT_KINDS.contains(&data.kind.as_str()) {
+            WorkflowErrorKind::Timeout
+        } else {
+            WorkflowErrorKind::Activity
+        };
         Self {
             kind: Some(data.kind),
             message: data.message,
             attempts: data.attempts,
             cancelled: data.cancelled,
+            reason: Some(reason),
         }
     }
 }
@@ -331,6 +427,7 @@ impl fmt::Debug for WorkflowError {
             .field("message", &self.message)
             .field("attempts", &self.attempts)
             .field("cancelled", &self.cancelled)
+            .field("error_kind", &self.error_kind())
             .finish()
     }
 }
@@ -350,6 +447,14 @@ pub enum Error {
     UnknownWorkflowType {
         /// The name asked for.
         name: String,
+    },
+    /// A workflow id that cannot be used: empty, or longer than 1,024 bytes.
+    #[error("invalid workflow id `{id}`: {why}")]
+    InvalidId {
+        /// The id (its start, when it is too long).
+        id: String,
+        /// What is wrong with it.
+        why: String,
     },
     /// No workflow with that id exists in the store.
     #[error("no workflow with id `{id}`")]

@@ -85,7 +85,7 @@ pub use crate::context::{
     ActivityCall, ActivityContext, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext,
 };
 pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Rate, Workflow};
-pub use crate::error::{ActivityError, Error, StoreError, WorkflowError};
+pub use crate::error::{ActivityError, Error, StoreError, WorkflowError, WorkflowErrorKind};
 pub use crate::resource::Resource;
 pub use crate::retry::RetryPolicy;
 pub use crate::runtime::{Runtime, RuntimeBuilder};
@@ -98,7 +98,7 @@ pub use reprise_macros::{activity, workflow, Signal};
 pub mod prelude {
     pub use crate::{
         activity, workflow, Activity, ActivityContext, ActivityError, Rate, Resource, RetryPolicy,
-        Runtime, Signal, Workflow, WorkflowContext, WorkflowError,
+        Runtime, Signal, Workflow, WorkflowContext, WorkflowError, WorkflowErrorKind,
     };
     pub use futures_util::future::join_all;
     pub use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::context::{ActivityContext, WorkflowContext};
 use crate::definition::{Activity, BoxFuture, Workflow};
-use crate::error::{ActivityError, WorkflowError};
+use crate::error::{ActivityError, WorkflowError, WorkflowErrorKind};
 use crate::resource::{ResourceNeed, Resources};
 
 /// The erased body of a workflow: its output encoded as JSON.
@@ -72,6 +72,7 @@ impl Registry {
                 let output = body.await?;
                 serde_json::to_value(output).map_err(|e| {
                     WorkflowError::with_kind(
+                        WorkflowErrorKind::Payload,
                         "PayloadError",
                         format!(
                             "the output of workflow `{}` does not serialize: {e}",

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use serde_json::Value;
 
 use crate::context::WorkflowContext;
-use crate::error::WorkflowError;
+use crate::error::{WorkflowError, WorkflowErrorKind};
 use crate::history::{Input, RecordedHistory, SignalData};
 use crate::registry::{Registry, WorkflowFuture};
 use crate::run::{lock, Issued, RunCore, RunFault};
@@ -104,12 +104,14 @@ impl LiveRun {
         let ctx = WorkflowContext::new(core.clone());
         let entry = registry.workflow(name).ok_or_else(|| {
             WorkflowError::with_kind(
+                WorkflowErrorKind::Runtime,
                 "UnknownWorkflowType",
                 format!("workflow type `{name}` is not registered with this runtime"),
             )
         })?;
         let future = (entry.run)(ctx, input).map_err(|e| {
             WorkflowError::with_kind(
+                WorkflowErrorKind::Payload,
                 "PayloadError",
                 format!("input of workflow `{name}` does not decode: {e}"),
             )
@@ -279,18 +281,25 @@ impl LiveRun {
                 Ok(Poll::Ready(result)) => {
                     self.future = None;
                     let mut core = lock(&self.core);
-                    return match core.continue_as_new.take() {
-                        Some(input) if !core.cancelled => Outcome::ContinueAsNew(input),
+                    let continued = core.continue_as_new.take();
+                    return match (continued, result) {
                         _ if core.cancelled => Outcome::Cancelled,
-                        _ => Outcome::Finished(result),
+                        // Only the error `continue_as_new` returned, returned
+                        // from the body, continues the run: a body that
+                        // dropped it and returned something else ends with that.
+                        (Some(input), Err(e)) if e.is_continue_as_new() => {
+                            Outcome::ContinueAsNew(input)
+                        }
+                        (_, result) => Outcome::Finished(result),
                     };
                 }
                 Err(panic) => {
+                    // Like a non-determinism error: the run stops, its
+                    // history untouched, until fixed code replays it.
                     self.future = None;
-                    return Outcome::Finished(Err(WorkflowError::with_kind(
-                        "Panic",
-                        format!("workflow code panicked: {}", panic_message(&*panic)),
-                    )));
+                    return Outcome::Fault(RunFault::Panic {
+                        message: panic_message(&*panic),
+                    });
                 }
                 Ok(Poll::Pending) => {
                     let core = lock(&self.core);
@@ -307,6 +316,7 @@ impl LiveRun {
         }
         self.future = None;
         Outcome::Finished(Err(WorkflowError::with_kind(
+            WorkflowErrorKind::Workflow,
             "Livelock",
             "workflow code kept waking itself without waiting on a durable call",
         )))

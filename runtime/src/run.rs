@@ -60,6 +60,8 @@ pub(crate) enum RunFault {
     },
     #[error("activity `{name}` is not registered with this runtime: add `.activity({name})` to `Runtime::builder()`")]
     UnregisteredActivity { name: String },
+    #[error("the workflow code panicked: {message}")]
+    Panic { message: String },
 }
 
 /// The state of a run shared by its context and its executor.

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::definition::{Activity, ActivityOptions, Rate};
-use crate::error::{ActivityError, WorkflowError};
+use crate::error::{ActivityError, WorkflowError, WorkflowErrorKind};
 use crate::history::{MarkerKind, Resolution};
 use crate::retry::RetryPolicy;
 use crate::run::{lock, Issued, RunCore, RunFault};
@@ -224,11 +224,13 @@ impl WorkflowContext {
             Ok(value) => {
                 self.lock().set_continue_as_new(value);
                 Err(WorkflowError::with_kind(
+                    WorkflowErrorKind::ContinuedAsNew,
                     "ContinuedAsNew",
                     "the workflow continued as a new run",
                 ))
             }
             Err(e) => Err(WorkflowError::with_kind(
+                WorkflowErrorKind::Payload,
                 "PayloadError",
                 format!("the input of continue-as-new does not serialize: {e}"),
             )),
