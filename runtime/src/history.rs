@@ -261,14 +261,17 @@ pub(crate) struct RecordedHistory {
 /// Why a stored history cannot be replayed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HistoryError {
-    #[error("history row {index} is not a valid event ({source}): {row}")]
+    // Clipped: a stored value quoted by the error (an unknown `type`) or by
+    // an event's `Debug` may be megabytes long, and the message is logged
+    // and stored as the failed run's error.
+    #[error("history row {index} is not a valid event ({}): {row}", truncate(&.source.to_string()))]
     Corrupt {
         index: u64,
         row: String,
         #[source]
         source: serde_json::Error,
     },
-    #[error("history row {index} is out of place: {what}")]
+    #[error("history row {index} is out of place: {}", truncate(.what))]
     OutOfPlace { index: u64, what: String },
     #[error("history is missing row {index}")]
     Gap { index: u64 },

@@ -192,3 +192,5 @@ pub mod __private {
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod decode_fuzz;

@@ -241,7 +241,11 @@ impl<'a> Fields<'a> {
         serde_json::from_str(text).map_err(|e| {
             self.corrupt(
                 column,
-                format_args!("holds `{}`, which does not decode: {e}", clip(text)),
+                format_args!(
+                    "holds `{}`, which does not decode: {}",
+                    clip(text),
+                    clip(&e.to_string())
+                ),
             )
         })
     }

@@ -354,7 +354,11 @@ impl Fields<'_, '_> {
         serde_json::from_str(&text).map_err(|e| {
             self.corrupt(
                 column,
-                format_args!("holds `{}`, which does not decode: {e}", clip(&text)),
+                format_args!(
+                    "holds `{}`, which does not decode: {}",
+                    clip(&text),
+                    clip(&e.to_string())
+                ),
             )
         })
     }
