@@ -42,6 +42,11 @@
 //!   (linear cost).
 //! - `w2`: N = 500 and 5000 workflows of 3 no-op activities, all started at
 //!   once, then all results awaited; workflows/s.
+//! - `soak`: one stream workflow for N signals (200 000 by default): each
+//!   signal is raced against a one-day timer in a `select!` loop and
+//!   answered by an activity, with continue-as-new every 500 signals; the
+//!   process's RSS is sampled every N/20 signals. A flat line is the target:
+//!   nothing may grow with the work done.
 //! - `limits`: W2 with every call limited (`max_concurrent(LIMIT)`, 64): each
 //!   attempt takes and gives back a slot in the store, which W2 does not;
 //!   workflows/s, to compare with W2's.
@@ -180,6 +185,7 @@ enum WorkloadArg {
     Replay,
     Restart,
     Limits,
+    Soak,
     All,
 }
 
@@ -218,6 +224,7 @@ impl WorkloadArg {
             WorkloadArg::Replay => "replay",
             WorkloadArg::Restart => "restart",
             WorkloadArg::Limits => "limits",
+            WorkloadArg::Soak => "soak",
             WorkloadArg::All => "all",
         }
     }
@@ -262,6 +269,39 @@ async fn three_limited(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowErro
         sum += ctx.activity(noop, n + i).max_concurrent(LIMIT).await?;
     }
     Ok(sum)
+}
+
+/// A signal of the soak workload.
+#[derive(Debug, Serialize, Deserialize, Signal)]
+#[signal(name = "bench_tick")]
+struct Tick;
+
+/// Signals a soak run takes before it continues as new.
+const SOAK_TURNS_PER_RUN: u64 = 500;
+
+/// The soak workload: `total` signals, each raced against a one-day timer
+/// and answered by an activity; the count of signals handled is the
+/// progress; continue-as-new every [`SOAK_TURNS_PER_RUN`].
+#[workflow]
+async fn soak_stream(ctx: WorkflowContext, done: u64, total: u64) -> Result<u64, WorkflowError> {
+    let mut done = done;
+    let mut turns = 0;
+    ctx.set_progress(&done);
+    while done < total {
+        if turns == SOAK_TURNS_PER_RUN {
+            return ctx.continue_as_new((done, total));
+        }
+        tokio::select! {
+            biased;
+            _ = ctx.signal::<Tick>().recv() => {
+                done = ctx.activity(noop, done).await? + 1;
+                turns += 1;
+                ctx.set_progress(&done);
+            }
+            () = ctx.sleep(Duration::from_secs(86_400)) => {}
+        }
+    }
+    Ok(done)
 }
 
 /// W3: one durable sleep.
@@ -329,16 +369,31 @@ fn unix_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Peak resident set size of this process, in MB (`VmHWM`).
-fn peak_rss_mb() -> f64 {
+/// Resident set size of this process now, in MB (`VmRSS`).
+fn rss_mb() -> f64 {
+    status_kb("VmRSS:") / 1024.0
+}
+
+/// A `kB` line of `/proc/self/status`.
+fn status_kb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| {
+                l[key.len()..]
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()
+            })
         })
-        .map_or(f64::NAN, |kb| round(kb / 1024.0, 1))
+        .unwrap_or(0.0)
+}
+
+/// Peak resident set size of this process, in MB (`VmHWM`).
+fn peak_rss_mb() -> f64 {
+    round(status_kb("VmHWM:") / 1024.0, 1)
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -586,6 +641,7 @@ fn run_job(args: &Args, job: WorkloadArg) -> Res<()> {
             WorkloadArg::W1 => job_w1(&opts, p).await,
             WorkloadArg::W2 => job_w2(&opts, p, None).await,
             WorkloadArg::Limits => job_w2(&opts, p, Some(LIMIT)).await,
+            WorkloadArg::Soak => job_soak(&opts, p).await,
             WorkloadArg::W3 => job_w3(&opts, p).await,
             WorkloadArg::Replay => job_replay(&opts, p).await,
             other => Err(format!("no job `{}`", other.name()).into()),
@@ -648,6 +704,8 @@ fn default_params(workload: WorkloadArg, store: StoreArg, quick: bool) -> &'stat
         (WorkloadArg::W2, false) => &[500, 5000],
         (WorkloadArg::W2, true) => &[50],
         (WorkloadArg::Limits, false) => &[500],
+        (WorkloadArg::Soak, false) => &[200_000],
+        (WorkloadArg::Soak, true) => &[2_000],
         (WorkloadArg::Limits, true) => &[50],
         (WorkloadArg::W3, false) => &[2000, 10_000],
         (WorkloadArg::W3, true) => &[100],

@@ -332,3 +332,67 @@ pub(super) async fn job_replay(opts: &Opts, k: u64) -> Res<()> {
     emit(m);
     Ok(())
 }
+
+/// The soak workload: `total` signals through one stream workflow, in
+/// lock-step batches, sampling the RSS.
+pub(super) async fn job_soak(opts: &Opts, total: u64) -> Res<()> {
+    let mut env = Env::new("soak", opts)?;
+    let rt = env
+        .builder()
+        .workflow(soak_stream)
+        .activity(noop)
+        .build()
+        .await?;
+    let t = Instant::now();
+    let handle = rt.start(soak_stream, (0, total)).id("soak").await?;
+    let every = (total / 20).max(1);
+    // Signals in flight at most: the stream keeps up, the inbox stays short.
+    let batch = 100.min(every);
+    let mut samples = Vec::new();
+    let mut sent = 0;
+    while sent < total {
+        let n = batch.min(total - sent);
+        for _ in 0..n {
+            rt.signal("soak", Tick).await?;
+        }
+        sent += n;
+        wait_progress(&rt, "soak", sent).await?;
+        if sent % every == 0 || sent == total {
+            let rss = rss_mb();
+            let mut m = opts.line("soak_sample");
+            m.insert("signals".into(), sent.into());
+            m.insert(
+                "elapsed_s".into(),
+                round(t.elapsed().as_secs_f64(), 2).into(),
+            );
+            m.insert("rss_mb".into(), round(rss, 1).into());
+            emit(m);
+            samples.push(rss);
+        }
+    }
+    let done = handle.result().await?;
+    if done != total {
+        return Err(format!("soak: {done} signals handled, {total} sent").into());
+    }
+    let wall = t.elapsed().as_secs_f64();
+    drop(handle);
+    rt.shutdown().await?;
+    // The first sample is after warm-up (caches, pools); the growth is
+    // from there to the last.
+    let first = samples.first().copied().unwrap_or_default();
+    let last = samples.last().copied().unwrap_or_default();
+    let max = samples.iter().copied().fold(0.0, f64::max);
+    let mut m = opts.line("soak");
+    m.insert("signals".into(), total.into());
+    m.insert("steps".into(), (2 * total).into());
+    m.insert("runs".into(), total.div_ceil(SOAK_TURNS_PER_RUN).into());
+    m.insert("wall_s".into(), round(wall, 2).into());
+    m.insert("signals_per_s".into(), round(total as f64 / wall, 0).into());
+    m.insert("rss_first_sample_mb".into(), round(first, 1).into());
+    m.insert("rss_last_sample_mb".into(), round(last, 1).into());
+    m.insert("rss_max_sample_mb".into(), round(max, 1).into());
+    m.insert("peak_rss_mb".into(), peak_rss_mb().into());
+    env.finish(&mut m)?;
+    emit(m);
+    Ok(())
+}

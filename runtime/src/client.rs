@@ -318,7 +318,11 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
             if let Some(done) = done.as_mut() {
                 done.mark_unchanged();
             }
-            let waiter = self.engine.wait_for(&self.workflow_id);
+            // A client's runs end in other processes: nothing here wakes it.
+            let waiter = self
+                .engine
+                .worker
+                .then(|| self.engine.wait_for(&self.workflow_id));
             let record = self
                 .engine
                 .store
@@ -343,6 +347,7 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
                 wait_elsewhere(done.as_mut(), poll).await;
                 continue;
             }
+            let Some(waiter) = waiter else { continue };
             let local = async {
                 if elsewhere {
                     tokio::select! {

@@ -80,6 +80,12 @@ pub(crate) enum Event {
         /// When it fires (Unix ms).
         fire_at_ms: u64,
     },
+    /// Command: a durable timer whose `Sleep` future was dropped before it
+    /// fired (a `select!` branch that lost): its task is deleted.
+    TimerCancelled {
+        /// Sequence number of the timer.
+        seq: u32,
+    },
     /// Command: a value recorded once and returned on replay
     /// (`side_effect`, `uuid`, `random_u64`).
     Marker {
@@ -243,6 +249,8 @@ pub(crate) struct RecordedActivation {
     pub(crate) commands: BTreeMap<u32, CommandKey>,
     /// Marker values, by sequence number.
     pub(crate) markers: BTreeMap<u32, Value>,
+    /// Timers cancelled (their `Sleep` dropped), by sequence number.
+    pub(crate) cancelled_timers: std::collections::BTreeSet<u32>,
     /// Whether the workflow ended in this activation.
     pub(crate) ended: bool,
 }
@@ -342,6 +350,8 @@ impl RecordedHistory {
                     });
                 }
                 current.inputs.push(input);
+            } else if let Event::TimerCancelled { seq } = event {
+                current.cancelled_timers.insert(seq);
             } else if let Some((seq, key)) = event.as_command() {
                 if let Event::Marker { value, .. } = event {
                     current.markers.insert(seq, value);

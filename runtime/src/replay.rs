@@ -156,6 +156,7 @@ impl LiveRun {
                 core.replaying = true;
                 core.expected = activation.commands;
                 core.markers = activation.markers;
+                core.expected_cancels = activation.cancelled_timers;
             }
             let outcome = run.poll_activation(activation.time_ms, activation.inputs);
             let (fault, leftover) = {
@@ -165,7 +166,14 @@ impl LiveRun {
                     .expected
                     .iter()
                     .next()
-                    .map(|(s, r)| (*s, r.to_string()));
+                    .map(|(s, r)| (*s, r.to_string()))
+                    .or_else(|| {
+                        let seq = core.expected_cancels.pop_first()?;
+                        Some((
+                            seq,
+                            "the cancellation of timer (`ctx.sleep(..)`)".to_owned(),
+                        ))
+                    });
                 (core.fault.take(), leftover)
             };
             if let Some(fault) = fault {
@@ -275,8 +283,10 @@ impl LiveRun {
         let mut cx = Context::from_waker(&self.waker);
         for _ in 0..MAX_POLLS_PER_ACTIVATION {
             self.flag.0.store(false, Ordering::Release);
+            lock(&self.core).polling = true;
             let polled =
                 std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+            lock(&self.core).polling = false;
             match polled {
                 Ok(Poll::Ready(result)) => {
                     self.future = None;

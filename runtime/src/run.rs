@@ -38,6 +38,10 @@ pub(crate) enum Issued {
         kind: MarkerKind,
         value: Value,
     },
+    /// A timer whose `Sleep` was dropped before it fired.
+    CancelTimer {
+        seq: u32,
+    },
 }
 
 /// Why a run cannot go on until its code (or its registration) is fixed.
@@ -78,6 +82,14 @@ pub(crate) struct RunCore {
     pub(crate) expected: BTreeMap<u32, CommandKey>,
     /// While replaying: the marker values of that activation.
     pub(crate) markers: BTreeMap<u32, Value>,
+    /// While replaying: the timers that activation cancelled.
+    pub(crate) expected_cancels: std::collections::BTreeSet<u32>,
+    /// Calls whose future was dropped while they were pending: their
+    /// completion, when it comes, is recorded but kept nowhere.
+    pub(crate) abandoned: std::collections::HashSet<u32>,
+    /// Whether the body is being polled (a future dropped outside a poll is
+    /// the whole run's future going away, not the body's doing).
+    pub(crate) polling: bool,
     /// Completions delivered and not yet taken by their call.
     pub(crate) resolutions: HashMap<u32, Resolution>,
     pub(crate) wakers: HashMap<u32, Waker>,
@@ -116,6 +128,9 @@ impl RunCore {
             replaying: false,
             expected: BTreeMap::new(),
             markers: BTreeMap::new(),
+            expected_cancels: Default::default(),
+            abandoned: Default::default(),
+            polling: false,
             resolutions: HashMap::new(),
             wakers: HashMap::new(),
             pending: BTreeMap::new(),
@@ -184,6 +199,7 @@ impl RunCore {
             Issued::Activity { name, .. } => CommandKey::Activity(name.clone()),
             Issued::Timer { .. } => CommandKey::Timer,
             Issued::Marker { kind, .. } => CommandKey::Marker(*kind),
+            Issued::CancelTimer { .. } => unreachable!("issued by `drop_call`"),
         };
         if self.replaying {
             if !self.check_replayed(seq, &key) {
@@ -208,6 +224,34 @@ impl RunCore {
         self.markers.remove(&seq)
     }
 
+    /// A call's future was dropped while it waited for `seq`: its waker and
+    /// any resolution already delivered go, a later one will be dropped. A
+    /// timer dropped by the body (not with the whole run) is cancelled: a
+    /// `TimerCancelled` command live, matched against the history on replay
+    /// (a history recorded before timers were cancelled has none, and is
+    /// not a divergence).
+    pub(crate) fn drop_call(&mut self, seq: u32) {
+        self.wakers.remove(&seq);
+        if self.resolutions.remove(&seq).is_some() {
+            return;
+        }
+        let Some(activity) = self.pending.get(&seq).copied() else {
+            return;
+        };
+        if activity || !self.polling || self.has_fault() {
+            self.abandoned.insert(seq);
+            return;
+        }
+        self.pending.remove(&seq);
+        if self.replaying {
+            self.expected_cancels.remove(&seq);
+            return;
+        }
+        // Recorded even when the timer started in this very activation, so
+        // that replay sees the same start and cancellation.
+        self.issued.push(Issued::CancelTimer { seq });
+    }
+
     pub(crate) fn take_resolution(&mut self, seq: u32) -> Option<Resolution> {
         self.resolutions.remove(&seq)
     }
@@ -227,7 +271,7 @@ impl RunCore {
     pub(crate) fn deliver(&mut self, input: Input) {
         match input {
             Input::Resolve(seq, resolution) => {
-                if self.pending.remove(&seq).is_some() {
+                if self.pending.remove(&seq).is_some() && !self.abandoned.remove(&seq) {
                     self.resolve(seq, resolution);
                 }
             }

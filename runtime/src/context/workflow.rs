@@ -392,6 +392,17 @@ impl<A: Activity> ActivityCall<A> {
     }
 }
 
+impl<A: Activity> Drop for ActivityCall<A> {
+    /// A call dropped while pending keeps running (activities are not
+    /// cancelled by dropping their future); its result is recorded when it
+    /// comes, and kept nowhere.
+    fn drop(&mut self) {
+        if let CallState::Waiting(seq) = self.state {
+            self.ctx.lock().drop_call(seq);
+        }
+    }
+}
+
 impl<A: Activity> Future for ActivityCall<A> {
     type Output = Result<A::Output, ActivityError>;
 
@@ -517,6 +528,16 @@ impl Future for Sleep {
                 });
                 Poll::Pending
             }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    /// A timer dropped before it fired (the losing branch of a `select!`) is
+    /// cancelled durably: its task is deleted and it never fires.
+    fn drop(&mut self) {
+        if let CallState::Waiting(seq) = self.state {
+            self.ctx.lock().drop_call(seq);
         }
     }
 }

@@ -79,6 +79,8 @@ struct AfterCommit {
     wake: bool,
     /// Activity calls cancelled by this step: their attempts are told.
     cancelled_calls: Vec<u32>,
+    /// Timers cancelled by this step: their deadlines are forgotten.
+    cancelled_timers: Vec<u32>,
     /// The run continued as this new run.
     next_run: Option<Box<StartedRun>>,
     /// Inbox messages the step consumed.
@@ -98,6 +100,7 @@ impl AfterCommit {
             new_tasks: Vec::new(),
             wake,
             cancelled_calls: Vec::new(),
+            cancelled_timers: Vec::new(),
             next_run: None,
             inbox: Vec::new(),
             token: 0,
@@ -128,9 +131,18 @@ pub(super) struct Executor {
     /// stay in the store and run again after a restart with fixed code).
     blocked: HashSet<String>,
     /// Inbox messages already delivered (a message can arrive twice: from
-    /// this process, which stored it, and with a claim of its run).
+    /// this process, which stored it, and with a claim of its run that read
+    /// it before its step deleted it). Kept for two generations of
+    /// [`DELIVERED_MEMORY`]: a claim's copy arrives within one claim's time,
+    /// and the set stays as large as the messages of a few minutes, not of
+    /// the process's life.
     delivered: HashSet<u64>,
+    delivered_before: HashSet<u64>,
+    delivered_since: std::time::Instant,
 }
+
+/// How long a generation of delivered inbox ids is kept.
+const DELIVERED_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Messages taken per batch, at most.
 const MAX_BATCH: usize = 4096;
@@ -180,6 +192,8 @@ impl Executor {
             cache: Cache::new(max_cached_runs),
             blocked: HashSet::new(),
             delivered: HashSet::new(),
+            delivered_before: HashSet::new(),
+            delivered_since: std::time::Instant::now(),
         }
     }
 
@@ -187,6 +201,10 @@ impl Executor {
         let mut batch = Vec::new();
         loop {
             let Some(first) = rx.recv().await else { return };
+            if self.delivered_since.elapsed() >= DELIVERED_MEMORY {
+                self.delivered_before = std::mem::take(&mut self.delivered);
+                self.delivered_since = std::time::Instant::now();
+            }
             batch.push(first);
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -281,7 +299,9 @@ impl Executor {
                     }
                 };
                 for record in records {
-                    if !self.delivered.insert(record.id) {
+                    if self.delivered_before.contains(&record.id)
+                        || !self.delivered.insert(record.id)
+                    {
                         continue;
                     }
                     add_inbox(entry(&mut per_run, &mut index, &run_id), record);
@@ -434,6 +454,7 @@ impl Executor {
                 tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step; retrying");
                 for id in &then.inbox {
                     self.delivered.remove(id);
+                    self.delivered_before.remove(id);
                 }
                 let engine = self.engine.clone();
                 tokio::spawn(async move {
@@ -448,9 +469,13 @@ impl Executor {
             for seq in then.cancelled_calls {
                 self.engine.cancel_attempt(&then.run_id, Some(seq));
             }
+            for seq in then.cancelled_timers {
+                self.engine.cancel_timer(&then.run_id, seq);
+            }
             if then.wake {
                 self.owned.remove(&then.run_id);
                 self.engine.cancel_attempt(&then.run_id, None);
+                self.engine.forget_run_deadlines(&then.run_id);
                 self.engine.wake_waiters(&then.workflow_id);
             }
             if let Some(mut next) = then.next_run {
@@ -669,6 +694,7 @@ impl Executor {
         );
         let activation = span.in_scope(|| run.activate(now, accepted));
         let mut new_tasks = Vec::new();
+        let mut cancelled_timers = Vec::new();
         for issued in activation.issued {
             match issued {
                 Issued::Activity {
@@ -719,6 +745,16 @@ impl Executor {
                 }
                 Issued::Marker { seq, kind, value } => {
                     events.push(Event::Marker { seq, kind, value })
+                }
+                Issued::CancelTimer { seq } => {
+                    events.push(Event::TimerCancelled { seq });
+                    // Started in this step: never stored, never armed.
+                    let before = new_tasks.len();
+                    new_tasks.retain(|t: &Task| !(t.kind == TaskKind::Timer && t.seq == seq));
+                    if new_tasks.len() == before {
+                        done_tasks.push(seq);
+                        cancelled_timers.push(seq);
+                    }
                 }
             }
         }
@@ -830,6 +866,7 @@ impl Executor {
             new_tasks,
             wake,
             cancelled_calls: activation.cancelled_calls,
+            cancelled_timers,
             next_run,
             inbox: done_inbox,
             token: 0,

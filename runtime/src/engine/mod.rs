@@ -41,7 +41,7 @@ use tracing::Instrument;
 
 use self::executor::Executor;
 use self::limits::SlotWaiters;
-use self::timer::{run_timers, Due};
+use self::timer::{run_timers, Due, TimerMsg};
 use crate::context::{ActivityContext, AttemptInfo};
 use crate::history::{Resolution, SignalData};
 use crate::registry::Registry;
@@ -151,7 +151,7 @@ pub(crate) struct Engine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) registry: Arc<Registry>,
     wf_tx: mpsc::UnboundedSender<WfMsg>,
-    due_tx: mpsc::UnboundedSender<(u64, Due)>,
+    due_tx: mpsc::UnboundedSender<TimerMsg>,
     slots: Arc<Semaphore>,
     /// Waiters for a workflow id's current run to finish.
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
@@ -359,7 +359,7 @@ impl Engine {
     fn schedule(self: &Arc<Self>, task: Task) {
         match task.kind {
             TaskKind::Timer => {
-                let _ = self.due_tx.send((
+                let _ = self.due_tx.send(TimerMsg::Arm(
                     task.due_ms,
                     Due::Timer {
                         run_id: task.run_id,
@@ -370,10 +370,23 @@ impl Engine {
             TaskKind::Activity if task.due_ms > self.now_ms() => {
                 let _ = self
                     .due_tx
-                    .send((task.due_ms, Due::Attempt(Box::new(task))));
+                    .send(TimerMsg::Arm(task.due_ms, Due::Attempt(Box::new(task))));
             }
             TaskKind::Activity => self.dispatch(task),
         }
+    }
+
+    /// Forgets a timer's deadline (its run cancelled it).
+    fn cancel_timer(&self, run_id: &str, seq: u32) {
+        let _ = self.due_tx.send(TimerMsg::Cancel {
+            run_id: run_id.to_owned(),
+            seq,
+        });
+    }
+
+    /// Forgets every deadline of a run that ended.
+    fn forget_run_deadlines(&self, run_id: &str) {
+        let _ = self.due_tx.send(TimerMsg::CancelRun(run_id.to_owned()));
     }
 
     /// Starts an activity attempt once a slot is free.
@@ -444,12 +457,12 @@ impl Engine {
     /// Registers a waiter woken when `workflow_id`'s current run finishes.
     pub(crate) fn wait_for(&self, workflow_id: &str) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(workflow_id.to_owned())
-            .or_default()
-            .push(tx);
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        let list = waiters.entry(workflow_id.to_owned()).or_default();
+        // Waiters that stopped waiting (a `result()` that looked again, or
+        // was dropped) go, so a long wait does not pile them up.
+        list.retain(|waiter| !waiter.is_closed());
+        list.push(tx);
         rx
     }
 
