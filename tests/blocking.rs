@@ -1,6 +1,6 @@
 //! Synchronous (`fn`) activities run on tokio's blocking pool: blocking
 //! ones, as many as the runtime has worker threads, do not hold up a
-//! workflow of quick activities and short timers; their options (retries,
+//! workflow of quick activities and short timers, nor one of timers alone; their options (retries,
 //! timeouts, heartbeats, resources) work as for `async fn` activities.
 
 mod common;
@@ -47,6 +47,15 @@ async fn ticker(ctx: WorkflowContext) -> Result<u64, WorkflowError> {
     Ok(n)
 }
 
+/// Ten 20 ms timers, no activity.
+#[workflow]
+async fn sleeper(ctx: WorkflowContext) -> Result<u32, WorkflowError> {
+    for _ in 0..10 {
+        ctx.sleep(Duration::from_millis(20)).await;
+    }
+    Ok(10)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_fn_activities_do_not_delay_timers_and_other_activities() {
     let db = TempDb::new("blocking");
@@ -54,6 +63,7 @@ async fn blocking_fn_activities_do_not_delay_timers_and_other_activities() {
         .sqlite(&db.path)
         .workflow(blocker)
         .workflow(ticker)
+        .workflow(sleeper)
         .activity(block)
         .activity(quick)
         .build()
@@ -68,10 +78,12 @@ async fn blocking_fn_activities_do_not_delay_timers_and_other_activities() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let ticks = rt.start(ticker, ()).id("ticker").await.unwrap();
+    let sleeps = rt.start(sleeper, ()).id("sleeper").await.unwrap();
     assert_eq!(ticks.result().await.unwrap(), 20);
+    assert_eq!(sleeps.result().await.unwrap(), 10);
     assert!(
         !BLOCK_ENDED.load(Ordering::SeqCst),
-        "the ticker finished while both blocking activities still held their threads"
+        "the ticker and the sleeper finished while both blocking activities still held their threads"
     );
     for handle in blockers {
         handle.result().await.unwrap();
