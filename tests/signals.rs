@@ -153,6 +153,7 @@ async fn a_client_process_signals_a_worker_through_a_shared_store() {
         .build()
         .await
         .unwrap_err();
+    assert!(matches!(err, reprise::Error::InUse { .. }), "{err:?}");
     assert!(
         err.to_string().contains("in use by another process"),
         "{err}"

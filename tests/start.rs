@@ -113,6 +113,10 @@ async fn a_file_that_is_not_a_reprise_database_is_refused_untouched() {
         .await
         .unwrap_err();
     assert!(
+        matches!(err, reprise::Error::NotADatabase { .. }),
+        "{err:?}"
+    );
+    assert!(
         err.to_string().contains("is not a reprise database"),
         "{err}"
     );

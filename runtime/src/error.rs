@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 /// errors made with [`ActivityError::new`] are retried unless their `kind` is
 /// listed in `non_retryable_error_types`; errors made with
 /// [`ActivityError::non_retryable`] never are. Any [`std::error::Error`]
-/// converts with `?`, as a retryable error whose kind is the error's type name.
+/// converts with `?`, as a retryable error whose kind is the error's type name
+/// (a name for people to read, not stable across compilers or versions: see
+/// the `From<E>` conversion below).
 ///
 /// Like `anyhow::Error`, `ActivityError` is not itself a `std::error::Error`
 /// (the blanket conversion forbids it); it implements [`Display`](fmt::Display)
@@ -181,6 +183,19 @@ impl ActivityError {
     }
 }
 
+/// A retryable error whose kind is [`std::any::type_name`] of `E`
+/// (`core::num::error::ParseIntError`), its message the error's `Display`,
+/// its source the error.
+///
+/// That kind is a name for people to read, not a stable identifier: the
+/// standard library does not promise its form, and it may change with the
+/// compiler, with the version of the crate that defines the type, or when the
+/// type moves to another module. A kind that code compares
+/// ([`RetryPolicy`](crate::RetryPolicy)'s `non_retryable_error_types`, a
+/// workflow matching on [`kind`](ActivityError::kind)) or that must mean the
+/// same in histories written before an upgrade should be given explicitly:
+/// `ActivityError::new(kind, message)` (or
+/// [`ActivityError::non_retryable`]), with `map_err` instead of `?`.
 impl<E> From<E> for ActivityError
 where
     E: StdError + Send + Sync + 'static,
@@ -498,6 +513,48 @@ pub enum Error {
     /// A setting of the builder is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Another worker holds the SQLite file: another process (or another
+    /// runtime of this process) opened it with `.worker(true)`, the default.
+    /// The file is known by its canonical path: opening it through a
+    /// symbolic link, a relative path or (on Linux) a hard link is the same
+    /// file. A process that only starts, signals and awaits workflows opens
+    /// it with `.worker(false)`, which takes no lock.
+    #[error(
+        "`{}` is in use by another process (a reprise worker holds it; \
+         open it with `.worker(false)` to start, signal and await workflows beside that worker)",
+        .path.display()
+    )]
+    InUse {
+        /// The database file's canonical path.
+        path: std::path::PathBuf,
+    },
+    /// The file or database holds something else than a reprise store:
+    /// another application's tables, or a file that is not a SQLite database
+    /// at all. Nothing in it was changed.
+    #[error("{what} is not a reprise database ({why})")]
+    NotADatabase {
+        /// The file (its canonical path in backquotes) or the PostgreSQL
+        /// database (`` PostgreSQL database `name` at host:port ``).
+        what: String,
+        /// What was found: that it is not a SQLite database, that it has
+        /// tables but no `reprise_meta` table, ...
+        why: String,
+    },
+    /// The database was written by a newer version of reprise: its schema
+    /// version is above the versions this one knows. Nothing in it was
+    /// changed; a newer reprise opens it.
+    #[error(
+        "{what} has schema version {version}, but this version of reprise knows versions up to \
+         {supported}: it was written by a newer reprise; upgrade reprise to open it"
+    )]
+    NewerSchema {
+        /// The file or database, as in [`Error::NotADatabase`].
+        what: String,
+        /// Its schema version.
+        version: usize,
+        /// The highest schema version this reprise knows.
+        supported: usize,
+    },
 }
 
 /// An error of the store: names the operation that failed and whether

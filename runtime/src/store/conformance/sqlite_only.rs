@@ -10,10 +10,50 @@ async fn open(db: &TempDb) -> SqliteStore {
         .expect("opening the database")
 }
 
-fn config_error(result: Result<SqliteStore, Error>) -> String {
+/// The error of an open that must fail, and its message.
+fn open_error(result: Result<SqliteStore, Error>) -> (Error, String) {
     match result {
-        Err(Error::Config(message)) => message,
-        other => panic!("expected a configuration error, got {other:?}"),
+        Err(e) => {
+            let message = e.to_string();
+            assert!(!message.contains('\n'), "one line: {message}");
+            (e, message)
+        }
+        Ok(store) => panic!("expected an error, got {store:?}"),
+    }
+}
+
+/// How messages name the file at `path`: its canonical path.
+fn named(path: &Path) -> String {
+    format!("`{}`", std::fs::canonicalize(path).unwrap().display())
+}
+
+/// Asserts that opening a worker on `path` is refused as in use, naming
+/// the canonical path of the file.
+async fn assert_in_use(path: &Path) {
+    match open_error(SqliteStore::open(path).await) {
+        (Error::InUse { path: in_use }, message) => {
+            assert_eq!(in_use, std::fs::canonicalize(path).unwrap());
+            assert!(
+                message.starts_with(&format!("{} is in use by another process", named(path))),
+                "{message}"
+            );
+        }
+        (other, _) => panic!("expected `Error::InUse`, got {other:?}"),
+    }
+}
+
+/// Files made by a test beside its database, removed on drop.
+struct Extra(Vec<PathBuf>);
+
+impl Drop for Extra {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            for suffix in ["", "-wal", "-shm", "-journal", "-lock"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(name));
+            }
+        }
     }
 }
 
@@ -120,9 +160,16 @@ async fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
     ] {
         let db = TempDb::new();
         std::fs::write(db.path(), &content).unwrap();
-        let message = config_error(SqliteStore::open(db.path()).await);
-        let expected = format!("`{}` is not a reprise database", db.path().display());
-        assert!(message.contains(&expected), "{message}");
+        let (error, message) = open_error(SqliteStore::open(db.path()).await);
+        let Error::NotADatabase { what, why } = error else {
+            panic!("expected `Error::NotADatabase`, got {error:?}");
+        };
+        assert_eq!(
+            (what, why.as_str()),
+            (named(db.path()), "it is not a SQLite database")
+        );
+        let expected = format!("{} is not a reprise database", named(db.path()));
+        assert!(message.starts_with(&expected), "{message}");
         assert_eq!(std::fs::read(db.path()).unwrap(), content);
         assert!(!lock_path(db.path()).exists());
     }
@@ -140,9 +187,10 @@ async fn another_applications_database_is_refused_and_left_untouched() {
         .unwrap();
     }
     let content = std::fs::read(db.path()).unwrap();
-    let message = config_error(SqliteStore::open(db.path()).await);
-    let expected = format!("`{}` is not a reprise database", db.path().display());
-    assert!(message.contains(&expected), "{message}");
+    let (error, message) = open_error(SqliteStore::open(db.path()).await);
+    assert!(matches!(error, Error::NotADatabase { .. }), "{error:?}");
+    let expected = format!("{} is not a reprise database", named(db.path()));
+    assert!(message.starts_with(&expected), "{message}");
     assert!(message.contains("reprise_meta"), "{message}");
     assert_eq!(std::fs::read(db.path()).unwrap(), content);
 }
@@ -160,7 +208,19 @@ async fn a_newer_schema_is_refused() {
         )
         .unwrap();
     }
-    let message = config_error(SqliteStore::open(db.path()).await);
+    let (error, message) = open_error(SqliteStore::open(db.path()).await);
+    let Error::NewerSchema {
+        what,
+        version,
+        supported,
+    } = error
+    else {
+        panic!("expected `Error::NewerSchema`, got {error:?}");
+    };
+    assert_eq!(
+        (what, version, supported),
+        (named(db.path()), newer, SCHEMA_VERSION)
+    );
     assert!(
         message.contains(&format!("schema version {newer}")),
         "{message}"
@@ -194,16 +254,99 @@ async fn an_empty_file_is_migrated_and_a_missing_folder_is_an_error() {
 async fn a_second_open_is_refused_while_the_first_lives() {
     let db = TempDb::new();
     let first = open(&db).await;
-    let message = config_error(SqliteStore::open(db.path()).await);
-    let expected = format!(
-        "`{}` is in use by another process (lock file `{}`)",
-        db.path().display(),
-        lock_path(db.path()).display()
-    );
-    assert_eq!(message, expected);
+    assert_in_use(db.path()).await;
     drop(first);
     let second = open(&db).await;
     create(&second, "w1", "r1", 100).await;
+}
+
+/// The same file by other names: a symbolic link, a link to a link, a
+/// relative path, a hard link (where the file itself is locked). A
+/// client (`exclusive` false) opens it by any name beside the worker.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_second_worker_is_refused_by_any_name_of_the_file() {
+    let db = TempDb::new();
+    let first = open(&db).await;
+    create(&first, "w1", "r1", 100).await;
+    let link = db.path().with_extension("symlink.db");
+    let link_to_link = db.path().with_extension("symlink2.db");
+    let hard = db.path().with_extension("hardlink.db");
+    let _extra = Extra(vec![link.clone(), link_to_link.clone(), hard.clone()]);
+    std::os::unix::fs::symlink(db.path().file_name().unwrap(), &link).unwrap();
+    std::os::unix::fs::symlink(&link, &link_to_link).unwrap();
+    assert_in_use(&link).await;
+    assert_in_use(&link_to_link).await;
+
+    // A relative path from the current folder, whatever it is.
+    let cwd = std::env::current_dir().unwrap();
+    let mut relative = PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        relative.push("..");
+    }
+    relative.push(db.path().strip_prefix("/").unwrap());
+    assert!(relative.is_relative());
+    assert_in_use(&relative).await;
+
+    let client = SqliteStore::open_as(&link_to_link, SqliteSync::Normal, false)
+        .await
+        .unwrap();
+    assert!(client.latest_run("w1").await.unwrap().is_some());
+    // The client's writes are the worker's: one file, one WAL.
+    create(&client, "w2", "r2", 100).await;
+    assert!(first.latest_run("w2").await.unwrap().is_some());
+    assert!(!lock_path(&link).exists());
+
+    if cfg!(target_os = "linux") {
+        std::fs::hard_link(db.path(), &hard).unwrap();
+        assert_in_use(&hard).await;
+    }
+    drop(client);
+    drop(first);
+    let second = open(&db).await;
+    assert!(second.latest_run("w2").await.unwrap().is_some());
+    drop(second);
+    // A worker by another name, once the first is gone.
+    drop(SqliteStore::open(&link).await.unwrap());
+}
+
+/// A reprise that locks only `<path>-lock` (before the file itself was
+/// locked) and this one refuse each other.
+#[tokio::test]
+async fn the_lock_file_of_older_versions_is_still_taken_and_honoured() {
+    let db = TempDb::new();
+    drop(open(&db).await);
+    let older = std::fs::File::create(lock_path(db.path())).unwrap();
+    older.try_lock().unwrap();
+    assert_in_use(db.path()).await;
+    drop(older);
+
+    let store = open(&db).await;
+    let older = std::fs::File::create(lock_path(db.path())).unwrap();
+    assert!(matches!(
+        older.try_lock(),
+        Err(std::fs::TryLockError::WouldBlock)
+    ));
+    drop(store);
+    older.try_lock().unwrap();
+}
+
+/// A symbolic link to a file that does not exist yet creates the file it
+/// points to, and the worker lock is that file's.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_link_to_a_missing_file_creates_the_file_it_points_to() {
+    let db = TempDb::new();
+    let link = db.path().with_extension("dangling.db");
+    let _extra = Extra(vec![link.clone()]);
+    std::os::unix::fs::symlink(db.path(), &link).unwrap();
+    assert!(!db.path().exists());
+    let store = SqliteStore::open(&link).await.unwrap();
+    assert!(db.path().exists());
+    assert!(lock_path(db.path()).exists());
+    assert!(!lock_path(&link).exists());
+    assert_in_use(db.path()).await;
+    drop(store);
 }
 
 #[tokio::test]

@@ -278,9 +278,10 @@ impl PostgresStore {
     /// # Errors
     ///
     /// [`Error::Config`] if the URL does not parse, the server cannot be
-    /// reached or refuses the user, the user lacks the rights, or the
-    /// database is another application's or was written by a newer reprise
-    /// (nothing in it is changed then); [`Error::Store`] if the server fails
+    /// reached or refuses the user, or the user lacks the rights;
+    /// [`Error::NotADatabase`] if the database is another application's,
+    /// [`Error::NewerSchema`] if it was written by a newer reprise (nothing
+    /// in it is changed then); [`Error::Store`] if the server fails
     /// otherwise.
     pub(crate) async fn open(config: &PostgresConfig) -> Result<PostgresStore, Error> {
         let url_secrets = url_secrets(&config.url);

@@ -316,13 +316,17 @@ fn open_error_about(target: &Target, what: &str, e: tokio_postgres::Error) -> Er
 
 /// The database is another application's.
 fn not_reprise(target: &Target, why: &str) -> Error {
-    Error::Config(format!("{target} is not a reprise database ({why})"))
+    Error::NotADatabase {
+        what: target.to_string(),
+        why: why.to_owned(),
+    }
 }
 
 /// The database was written by a newer reprise.
 fn newer(target: &Target, version: usize) -> Error {
-    Error::Config(format!(
-        "{target} has schema version {version}, but this version of reprise knows versions up to {LATEST_VERSION}: \
-         it was written by a newer reprise; upgrade reprise to open it"
-    ))
+    Error::NewerSchema {
+        what: target.to_string(),
+        version,
+        supported: LATEST_VERSION,
+    }
 }

@@ -36,9 +36,17 @@
 //! WAL with `synchronous = NORMAL` (the default) survives a crash or a
 //! `SIGKILL` of the process, not a power loss (the last transactions may be
 //! lost, the database stays consistent); [`SqliteSync::Full`] fsyncs at every
-//! commit and survives both. A sibling `<path>-lock` file, locked for the
-//! store's lifetime, keeps a second process from running the same database;
-//! the kernel releases it when the process dies.
+//! commit and survives both.
+//!
+//! # The file
+//!
+//! The path is canonicalised first: a symbolic link, a relative path and
+//! the file's own path are one file, and every message names the canonical
+//! path. A worker locks the database file itself (on Linux) and a sibling
+//! `<path>-lock`, until its writing connection is closed: a second worker,
+//! of another process or of this one, is refused with [`Error::InUse`]; the
+//! kernel releases the locks when the process dies. Clients
+//! (`.worker(false)`) take no lock. See `lock.rs`.
 //!
 //! # Corrupt rows
 //!
@@ -57,6 +65,7 @@
 //! `i64::MAX` (a deadline 292 million years away) is stored as `i64::MAX`.
 
 mod errors;
+mod lock;
 mod rows;
 mod schema;
 #[cfg(test)]
@@ -65,7 +74,6 @@ mod write;
 mod writer;
 
 use std::fmt;
-use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 #[cfg(test)]
@@ -85,7 +93,10 @@ use super::{
 };
 use crate::definition::BoxFuture;
 use crate::error::{Error, StoreError};
-use errors::{store_error, Context};
+use errors::store_error;
+#[cfg(test)]
+pub(crate) use lock::lock_path;
+use lock::{FileUse, WorkerLock};
 use rows::{
     decode_run, load_history, load_record, select_inbox, select_tasks, SELECT_LATEST_RUN,
     SELECT_RUN, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
@@ -148,6 +159,9 @@ pub(crate) struct SqliteStore {
     /// Transactions the writer ran, to test the grouping.
     #[cfg(test)]
     transactions: Arc<AtomicU64>,
+    /// The store's use of the file; the last field, dropped after the
+    /// connections (`readers` keeps its own while reads run).
+    _file: Arc<FileUse>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -164,9 +178,10 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] if `path` is not a reprise database, was written by
-    /// a newer reprise, or is in use by another process; [`Error::Store`] if
-    /// it cannot be opened.
+    /// [`Error::NotADatabase`] if `path` is not a reprise database,
+    /// [`Error::NewerSchema`] if it was written by a newer reprise,
+    /// [`Error::InUse`] if another worker holds it; [`Error::Store`] if it
+    /// cannot be opened.
     #[cfg(test)]
     pub(crate) async fn open(path: &Path) -> Result<SqliteStore, Error> {
         Self::open_with(path, SqliteSync::Normal).await
@@ -256,7 +271,7 @@ impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Closing the channel ends the writer once it has executed every
         // request already sent; it then closes its connection and releases
-        // the lock file. Waiting for it makes a reopen in this process see
+        // the worker lock. Waiting for it makes a reopen in this process see
         // every write and find the lock free.
         drop(self.requests.take());
         if let Some(writer) = self.writer.take() {
@@ -469,19 +484,31 @@ impl Store for SqliteStore {
 // Opening
 
 fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<SqliteStore, Error> {
+    let path = lock::canonical(&path)?;
+    // Declared before the connection, so that an error return drops it
+    // after the connection is closed (see `lock.rs`).
+    let file: Arc<FileUse>;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn =
         Connection::open_with_flags(&path, flags).map_err(|e| schema::open_error(&path, e))?;
-    // Before anything writes (taking the lock creates a file, WAL mode
-    // rewrites the header): refuse files that are not ours.
+    file = Arc::new(FileUse::start(&path)?);
+    let mut lock = if exclusive {
+        Some(WorkerLock::lock_file(&path, &file)?)
+    } else {
+        None
+    };
+    // Before anything writes (the lock file is created, WAL mode rewrites
+    // the header): refuse files that are not ours.
     schema::check(&conn, &path)?;
-    let lock = if exclusive { Some(lock(&path)?) } else { None };
+    if let Some(lock) = &mut lock {
+        lock.lock_sibling(&path)?;
+    }
     configure_writer(&conn, sync).map_err(|e| schema::open_error(&path, e))?;
     schema::migrate(&mut conn, &path)?;
     if exclusive {
-        // The lock file proves that no other worker process has the file:
+        // The worker lock proves that no other worker process has the file:
         // leases left by a previous process are void.
         conn.execute_batch(
             "UPDATE runs SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL;
@@ -503,6 +530,7 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
         path: path.clone(),
         idle: Mutex::new(Vec::new()),
         slots: tokio::sync::Semaphore::new(MAX_IDLE_READERS),
+        _file: Arc::clone(&file),
     });
     // Open a first reader now, so a problem shows at open time.
     let reader = readers.open().map_err(|e| schema::open_error(&path, e))?;
@@ -530,46 +558,8 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
         tokens,
         #[cfg(test)]
         transactions,
+        _file: file,
     })
-}
-
-/// The lock file of the database at `path`: `<path>-lock`.
-pub(crate) fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-lock");
-    PathBuf::from(name)
-}
-
-/// Takes the exclusive advisory lock on `<path>-lock`, held as long as the
-/// returned file is open.
-fn lock(path: &Path) -> Result<File, Error> {
-    let lock_path = lock_path(path);
-    let io_error = |e: std::io::Error| {
-        Error::Store(StoreError::with_source(
-            OPEN,
-            false,
-            Context {
-                context: format!("lock file `{}`", lock_path.display()),
-                source: e,
-            },
-        ))
-    };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(io_error)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(Error::Config(format!(
-            "`{}` is in use by another process (lock file `{}`)",
-            path.display(),
-            lock_path.display()
-        ))),
-        Err(TryLockError::Error(e)) => Err(io_error(e)),
-    }
 }
 
 fn configure_writer(conn: &Connection, sync: SqliteSync) -> rusqlite::Result<()> {
@@ -592,6 +582,9 @@ struct Readers {
     idle: Mutex<Vec<Connection>>,
     /// Reads allowed at once (`MAX_IDLE_READERS`).
     slots: tokio::sync::Semaphore,
+    /// The store's use of the file, dropped after `idle`'s connections and
+    /// after every read that still runs.
+    _file: Arc<FileUse>,
 }
 
 impl Readers {

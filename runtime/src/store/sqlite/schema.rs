@@ -250,16 +250,16 @@ pub(super) fn open_error(path: &Path, e: rusqlite::Error) -> Error {
 }
 
 fn not_reprise(path: &Path, why: &str) -> Error {
-    Error::Config(format!(
-        "`{}` is not a reprise database ({why})",
-        path.display()
-    ))
+    Error::NotADatabase {
+        what: format!("`{}`", path.display()),
+        why: why.to_owned(),
+    }
 }
 
 fn newer(path: &Path, version: usize) -> Error {
-    Error::Config(format!(
-        "`{}` has schema version {version}, but this version of reprise knows versions up to {LATEST_VERSION}: \
-         it was written by a newer reprise; upgrade reprise to open it",
-        path.display()
-    ))
+    Error::NewerSchema {
+        what: format!("`{}`", path.display()),
+        version,
+        supported: LATEST_VERSION,
+    }
 }

@@ -3,7 +3,6 @@
 //! under its own savepoint. See the parent module's `# Writes`.
 
 use std::fmt;
-use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 
@@ -11,6 +10,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::errors::is_retryable;
+use super::lock::WorkerLock;
 use super::write::apply_step;
 use super::COMMIT;
 use crate::error::StoreError;
@@ -69,7 +69,7 @@ pub(super) fn run_writer(
     conn: &Mutex<Option<Connection>>,
     tokens: &AtomicU64,
     queue: mpsc::Receiver<Request>,
-    lock: Option<File>,
+    lock: Option<WorkerLock>,
     transactions: &AtomicU64,
 ) {
     // `recv` fails once every sender is dropped and the queue is empty.
@@ -87,7 +87,8 @@ pub(super) fn run_writer(
             write_batch(conn, tokens, batch);
         }
     }
-    // Close the database before releasing the lock.
+    // Close the database before releasing the worker lock: a worker that
+    // starts next finds every write of this one committed.
     let conn = conn.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(Err((_, e))) = conn.map(Connection::close) {
         tracing::error!(error = %e, "could not close the SQLite database");

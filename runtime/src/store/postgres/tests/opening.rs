@@ -45,7 +45,18 @@ async fn a_newer_schema_is_refused_and_left_unchanged() {
         .await
         .expect("bump");
     let before = snapshot(&url).await;
-    let message = config_error(PostgresStore::open(&PostgresConfig::new(url.clone())).await);
+    let error = open_error(PostgresStore::open(&PostgresConfig::new(url.clone())).await);
+    let message = error.to_string();
+    let Error::NewerSchema {
+        what,
+        version,
+        supported,
+    } = error
+    else {
+        panic!("expected `Error::NewerSchema`, got {error:?}");
+    };
+    assert!(what.starts_with("PostgreSQL database `"), "{what}");
+    assert_eq!((version, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
     assert!(message.contains("newer reprise"), "{message}");
     assert!(
         message.contains(&format!("schema version {newer}")),
@@ -63,7 +74,9 @@ async fn another_applications_database_is_refused_and_left_unchanged() {
         .await
         .expect("their table");
     let before = snapshot(&url).await;
-    let message = config_error(PostgresStore::open(&PostgresConfig::new(url.clone())).await);
+    let error = open_error(PostgresStore::open(&PostgresConfig::new(url.clone())).await);
+    let message = error.to_string();
+    assert!(matches!(error, Error::NotADatabase { .. }), "{error:?}");
     assert!(message.contains("not a reprise database"), "{message}");
     assert!(message.contains("`runs`"), "{message}");
     assert_eq!(snapshot(&url).await, before);
@@ -233,4 +246,12 @@ async fn the_listener_survives_terminated_connections() {
         .await
         .expect("an enqueue after the reconnection notifies")
         .expect("listener alive");
+}
+
+/// The error of an open that must fail.
+fn open_error(result: Result<PostgresStore, Error>) -> Error {
+    match result {
+        Err(e) => e,
+        Ok(store) => panic!("expected an error, got {store:?}"),
+    }
 }
