@@ -33,8 +33,13 @@ pub struct WorkflowInfo {
     pub runs: Vec<RunInfo>,
     /// Activity calls and timers the latest run waits for.
     pub pending: Vec<PendingStep>,
-    /// Why the workflow is blocked or failed, when that is not its own error.
+    /// Why the workflow is blocked or failed, when that is not its own
+    /// error; or why this process cannot record its progress (its steps do
+    /// not commit: a full disk, a store that fails), while it is `Running`.
     pub error: Option<String>,
+    /// Since when `error` holds: when the run was blocked or failed, or
+    /// when its first step failed to commit.
+    pub error_since: Option<SystemTime>,
     /// The output (completed) or the `WorkflowError` (failed), as JSON.
     pub result: Option<Value>,
 }
@@ -449,6 +454,49 @@ fn check_id(id: String) -> Result<String, Error> {
     Ok(id)
 }
 
+/// Refuses a signal the workflow's code never receives, or whose payload
+/// does not decode as the type it receives under that name, when this
+/// runtime has the workflow's type registered (with its signals known).
+pub(crate) async fn check_signal(
+    engine: &Engine,
+    workflow_id: &str,
+    name: &str,
+    payload: &Value,
+) -> Result<(), Error> {
+    let Some(record) = engine.store.latest_run(workflow_id).await? else {
+        return Err(Error::NotFound {
+            id: workflow_id.to_owned(),
+        });
+    };
+    let Some(specs) = engine
+        .registry
+        .workflow(&record.name)
+        .and_then(|entry| entry.signals.as_ref())
+    else {
+        return Ok(());
+    };
+    match specs.iter().find(|spec| spec.name == name) {
+        Some(spec) => (spec.check)(payload).map_err(|source| Error::Payload {
+            what: format!("signal `{name}` to workflow `{workflow_id}`"),
+            source,
+        }),
+        None => {
+            let known = if specs.is_empty() {
+                "none".to_owned()
+            } else {
+                let names: Vec<String> = specs.iter().map(|s| format!("`{}`", s.name)).collect();
+                names.join(", ")
+            };
+            Err(Error::UnknownSignal {
+                id: workflow_id.to_owned(),
+                workflow: record.name,
+                name: name.to_owned(),
+                known,
+            })
+        }
+    }
+}
+
 /// Describes a workflow from the store.
 pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<WorkflowInfo, Error> {
     let record = engine
@@ -475,6 +523,14 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
             waiting_for_slot_since: t.slot_wait_ms.map(time),
         })
         .collect();
+    let (error, error_since) = match (engine.stalled(&record.run_id), record.error) {
+        // The run's steps do not commit: the store says nothing of it.
+        (Some((why, since)), None) if !record.status.is_finished() => {
+            (Some(why), Some(time(since)))
+        }
+        (_, Some(error)) => (Some(error), Some(time(record.updated_ms))),
+        (_, None) => (None, None),
+    };
     Ok(WorkflowInfo {
         workflow_id: record.workflow_id.clone(),
         workflow_type: record.name.clone(),
@@ -490,7 +546,8 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
             })
             .collect(),
         pending,
-        error: record.error,
+        error,
+        error_since,
         result: record.result,
     })
 }

@@ -471,6 +471,19 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+    /// A signal the workflow's code never receives (no `ctx.signal::<S>()`
+    /// of that name, and none declared with `#[workflow(signals = [..])]`).
+    #[error("workflow `{id}` ({workflow}) receives no signal named `{name}`; it receives {known}")]
+    UnknownSignal {
+        /// The workflow id.
+        id: String,
+        /// Its workflow type.
+        workflow: String,
+        /// The signal name sent.
+        name: String,
+        /// The names it receives, as a phrase (`` `a`, `b` `` or "none").
+        known: String,
+    },
     /// No workflow with that id exists in the store.
     #[error("no workflow with id `{id}`")]
     NotFound {

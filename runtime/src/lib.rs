@@ -114,7 +114,7 @@ pub mod __private {
     pub use crate::error::{ActivityError, WorkflowError};
     pub use crate::resource::{Resource, ResourceNeed};
     pub use crate::retry::RetryPolicy;
-    pub use crate::signal::Signal;
+    pub use crate::signal::{Signal, SignalSpec};
     pub use core::option::Option;
     pub use core::result::Result;
     pub use core::time::Duration;
@@ -191,6 +191,6 @@ pub mod __private {
 }
 
 #[cfg(test)]
-mod engine_tests;
-#[cfg(test)]
 mod decode_fuzz;
+#[cfg(test)]
+mod engine_tests;

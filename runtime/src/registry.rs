@@ -26,6 +26,8 @@ pub(crate) struct WorkflowEntry {
     pub(crate) run: Arc<WorkflowFn>,
     /// Checks that a JSON input decodes as the workflow's input type.
     pub(crate) check_input: fn(&Value) -> Result<(), serde_json::Error>,
+    /// The signals it receives, by name; `None` when not known.
+    pub(crate) signals: Option<Vec<crate::signal::SignalSpec>>,
 }
 
 pub(crate) struct ActivityEntry {
@@ -94,12 +96,30 @@ impl Registry {
             }
             return;
         }
+        let signals = workflow.signals().map(|mut specs| {
+            specs.sort_by_key(|spec| (spec.name, spec.type_name));
+            specs.dedup_by_key(|spec| (spec.name, spec.type_name));
+            for pair in specs.windows(2) {
+                if pair[0].name == pair[1].name {
+                    self.conflicts.push(format!(
+                        "workflow `{}` receives two signal types under the name `{}`: `{}` and `{}`; \
+                         give one another name with `#[signal(name = \"...\")]`",
+                        W::NAME,
+                        pair[0].name,
+                        pair[0].type_name,
+                        pair[1].type_name
+                    ));
+                }
+            }
+            specs
+        });
         self.workflows.insert(
             W::NAME.to_owned(),
             WorkflowEntry {
                 type_name,
                 run: Arc::new(run),
                 check_input: check_input::<W>,
+                signals,
             },
         );
     }

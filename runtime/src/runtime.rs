@@ -330,7 +330,9 @@ impl Runtime {
     /// # Errors
     ///
     /// No workflow has that id ([`Error::NotFound`]); it has ended
-    /// ([`Error::Finished`]); the store fails.
+    /// ([`Error::Finished`]); its code never receives `S`
+    /// ([`Error::UnknownSignal`], when this runtime has its type
+    /// registered); the store fails.
     pub async fn signal<S: Signal>(&self, id: &str, signal: S) -> Result<(), Error> {
         let payload = serde_json::to_value(&signal).map_err(|source| Error::Payload {
             what: format!("signal `{}`", S::NAME),
@@ -339,14 +341,19 @@ impl Runtime {
         self.signal_by_name(id, S::NAME, payload).await
     }
 
-    /// Sends a signal by name with a JSON payload, as tools do. A payload
-    /// that does not decode as the workflow's signal type is logged and
-    /// skipped by the workflow; it does not break it.
+    /// Sends a signal by name with a JSON payload, as tools do. Where this
+    /// runtime has the workflow's type registered, a name its code never
+    /// receives and a payload that does not decode as the signal's type are
+    /// refused before anything is stored; otherwise (a client that did not
+    /// register it) a payload that does not decode is logged and skipped by
+    /// the workflow, without breaking it.
     ///
     /// # Errors
     ///
-    /// As [`signal`](Self::signal).
+    /// As [`signal`](Self::signal), and [`Error::UnknownSignal`] or
+    /// [`Error::Payload`] as above.
     pub async fn signal_by_name(&self, id: &str, name: &str, payload: Value) -> Result<(), Error> {
+        client::check_signal(&self.engine, id, name, &payload).await?;
         let item = InboxItem::Signal(SignalData {
             name: name.to_owned(),
             payload,

@@ -118,6 +118,9 @@ struct RunBatch {
     inbox: Vec<u64>,
     /// A termination request and its inbox id.
     terminate: Option<(u64, String)>,
+    /// The run's workflow id, when a message of the batch named it (to
+    /// report a run that cannot be loaded).
+    workflow_id: Option<String>,
 }
 
 /// The workflow executor task.
@@ -134,15 +137,19 @@ pub(super) struct Executor {
     /// this process, which stored it, and with a claim of its run that read
     /// it before its step deleted it). Kept for two generations of
     /// [`DELIVERED_MEMORY`]: a claim's copy arrives within one claim's time,
-    /// and the set stays as large as the messages of a few minutes, not of
-    /// the process's life.
+    /// and the set stays as large as the messages of seconds, not of the
+    /// process's life.
     delivered: HashSet<u64>,
     delivered_before: HashSet<u64>,
     delivered_since: std::time::Instant,
 }
 
 /// How long a generation of delivered inbox ids is kept.
-const DELIVERED_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
+///
+/// A claim's copy of a message comes within one claim (the claim reads it,
+/// commits and hands it over at once), so seconds are plenty; at thousands
+/// of messages a second a longer memory would be megabytes.
+const DELIVERED_MEMORY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Messages taken per batch, at most.
 const MAX_BATCH: usize = 4096;
@@ -248,12 +255,15 @@ impl Executor {
                         self.owned.insert(run_id.clone(), claimed.token);
                         let entry = entry(&mut per_run, &mut index, &run_id);
                         entry.resume |= claimed.taken;
+                        entry.workflow_id = Some(claimed.record.workflow_id.clone());
                         (run_id, claimed.inbox)
                     }
                     WfMsg::Started(started) => {
                         self.owned.insert(started.run_id.clone(), started.token);
                         self.prime(&started);
-                        entry(&mut per_run, &mut index, &started.run_id).resume = true;
+                        let entry = entry(&mut per_run, &mut index, &started.run_id);
+                        entry.resume = true;
+                        entry.workflow_id = Some(started.workflow_id.clone());
                         continue;
                     }
                     WfMsg::Complete(done) => {
@@ -304,7 +314,11 @@ impl Executor {
                     {
                         continue;
                     }
-                    add_inbox(entry(&mut per_run, &mut index, &run_id), record);
+                    let entry = entry(&mut per_run, &mut index, &run_id);
+                    entry
+                        .workflow_id
+                        .get_or_insert_with(|| record.workflow_id.clone());
+                    add_inbox(entry, record);
                 }
             }
             self.store_foreign(foreign);
@@ -452,6 +466,7 @@ impl Executor {
                 // The run's memory is ahead of the store: forget it, and
                 // have it claimed again from what is stored in a moment.
                 tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step; retrying");
+                self.engine.set_stalled(&then.run_id, Some(e.to_string()));
                 for id in &then.inbox {
                     self.delivered.remove(id);
                     self.delivered_before.remove(id);
@@ -463,6 +478,7 @@ impl Executor {
                 });
                 continue;
             }
+            self.engine.set_stalled(&then.run_id, None);
             for task in then.new_tasks {
                 self.engine.schedule(task);
             }
@@ -551,7 +567,7 @@ impl Executor {
     }
 
     /// Loads a run into the cache, replaying its history, unless it is there.
-    async fn load(&mut self, run_id: &str, now: u64) -> Load {
+    async fn load(&mut self, run_id: &str, workflow_id: Option<&str>, now: u64) -> Load {
         if self.cache.get_mut(run_id).is_some() {
             return Load::Ready { unblocked: false };
         }
@@ -562,8 +578,21 @@ impl Executor {
                 return Load::Stopped(None);
             }
             Err(e) => {
+                // A damaged page, a store that fails: the run is blocked
+                // with the cause where the store still takes the write.
                 tracing::error!(run.id = %run_id, error = %e, "could not load run");
-                return Load::Stopped(None);
+                let workflow_id = workflow_id.unwrap_or_default();
+                let message = format!("workflow `{workflow_id}` run `{run_id}` cannot be loaded: {e}");
+                if !self.blocked.insert(run_id.to_owned()) {
+                    return Load::Stopped(None);
+                }
+                return Load::Stopped(Some(Box::new(status_step(
+                    run_id,
+                    workflow_id,
+                    WorkflowStatus::Blocked,
+                    Some(message),
+                    now,
+                ))));
             }
         };
         if record.status.is_finished() {
@@ -634,12 +663,13 @@ impl Executor {
             resume,
             inputs,
             inbox: done_inbox,
+            workflow_id,
             ..
         } = batch;
         if self.blocked.contains(run_id) && !resume {
             return None;
         }
-        let unblocked = match self.load(run_id, now).await {
+        let unblocked = match self.load(run_id, workflow_id.as_deref(), now).await {
             Load::Ready { unblocked } => unblocked,
             Load::Stopped(step) => return step.map(|s| *s),
         };

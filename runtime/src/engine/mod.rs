@@ -159,6 +159,9 @@ pub(crate) struct Engine {
     running: Mutex<BTreeMap<(String, u32), ActivityContext>>,
     /// Attempts waiting for a slot of their activity's limits.
     slot_waiters: SlotWaiters,
+    /// Runs whose steps fail to commit (the store refuses writes): why, and
+    /// since when (Unix ms), for `describe`; cleared at their next commit.
+    stalled: Mutex<HashMap<String, (String, u64)>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Whether this process runs workflows (false for a client).
     pub(crate) worker: bool,
@@ -227,6 +230,7 @@ impl Engine {
             waiters: Mutex::new(HashMap::new()),
             running: Mutex::new(BTreeMap::new()),
             slot_waiters: SlotWaiters::default(),
+            stalled: Mutex::new(HashMap::new()),
             shutdown,
             worker: config.worker,
             lease,
@@ -452,6 +456,28 @@ impl Engine {
             }
         }
         self.kick();
+    }
+
+    /// Why a run's steps do not commit here, and since when, if they do not.
+    pub(crate) fn stalled(&self, run_id: &str) -> Option<(String, u64)> {
+        let stalled = self.stalled.lock().unwrap_or_else(|p| p.into_inner());
+        stalled.get(run_id).cloned()
+    }
+
+    /// Records that a step of `run_id` failed to commit (`Some`), or that
+    /// one committed (`None`).
+    fn set_stalled(&self, run_id: &str, error: Option<String>) {
+        let mut stalled = self.stalled.lock().unwrap_or_else(|p| p.into_inner());
+        match error {
+            Some(error) => {
+                let since = self.now_ms();
+                let entry = stalled.entry(run_id.to_owned()).or_insert((String::new(), since));
+                entry.0 = format!("its steps cannot be recorded: {error}");
+            }
+            None => {
+                stalled.remove(run_id);
+            }
+        }
     }
 
     /// Registers a waiter woken when `workflow_id`'s current run finishes.
