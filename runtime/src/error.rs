@@ -579,6 +579,7 @@ pub struct StoreError {
     message: String,
     retryable: bool,
     fenced: bool,
+    corrupt: bool,
     #[source]
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
@@ -590,8 +591,15 @@ impl StoreError {
             message: message.into(),
             retryable: false,
             fenced: false,
+            corrupt: false,
             source: None,
         }
+    }
+
+    /// The same error, marked as one of a damaged database.
+    pub(crate) fn corrupt(mut self) -> Self {
+        self.corrupt = true;
+        self
     }
 
     /// A write refused because the work it is about is no longer this
@@ -621,6 +629,7 @@ impl StoreError {
             message: source.to_string(),
             retryable,
             fenced: false,
+            corrupt: false,
             source: Some(Box::new(source)),
         }
     }
@@ -640,6 +649,13 @@ impl StoreError {
     /// now (its lease expired and was claimed): this worker must drop it.
     pub fn is_fenced(&self) -> bool {
         self.fenced
+    }
+
+    /// Whether the store's data is damaged (SQLite reported a corrupt
+    /// file): the runtime stops using the store, and every later call fails
+    /// with this error until the file is restored.
+    pub fn is_corrupt(&self) -> bool {
+        self.corrupt
     }
 }
 

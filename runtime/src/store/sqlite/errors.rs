@@ -19,13 +19,27 @@ pub(super) fn store_error(
     context: impl Into<String>,
     e: rusqlite::Error,
 ) -> StoreError {
-    StoreError::with_source(
+    let corrupt = is_corrupt(&e);
+    let error = StoreError::with_source(
         operation,
         is_retryable(&e),
         Context {
             context: context.into(),
             source: e,
         },
+    );
+    if corrupt {
+        error.corrupt()
+    } else {
+        error
+    }
+}
+
+/// Whether SQLite says the file is damaged.
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
     )
 }
 

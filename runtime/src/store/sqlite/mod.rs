@@ -159,6 +159,9 @@ pub(crate) struct SqliteStore {
     /// Transactions the writer ran, to test the grouping.
     #[cfg(test)]
     transactions: Arc<AtomicU64>,
+    /// Set at the first error saying the file is damaged: from then on the
+    /// store touches the file no more, and answers every call with it.
+    damaged: Arc<std::sync::OnceLock<String>>,
     /// The store's use of the file; the last field, dropped after the
     /// connections (`readers` keeps its own while reads run).
     _file: Arc<FileUse>,
@@ -212,6 +215,31 @@ impl SqliteStore {
         self.transactions.load(Ordering::Relaxed)
     }
 
+    /// The error of every call once the file is known to be damaged.
+    fn refuse(&self, operation: &'static str) -> Option<StoreError> {
+        let first = self.damaged.get()?;
+        Some(
+            StoreError::new(
+                operation,
+                format!(
+                    "the database file `{}` is damaged ({first}); reprise stopped using it: \
+                     restore it from a backup (`sqlite3 FILE 'PRAGMA integrity_check'` shows the damage)",
+                    self.path.display()
+                ),
+            )
+            .corrupt(),
+        )
+    }
+
+    /// Remembers the first error that says the file is damaged.
+    fn note<T>(damaged: &std::sync::OnceLock<String>, result: &Result<T, StoreError>) {
+        if let Err(e) = result {
+            if e.is_corrupt() && damaged.set(e.to_string()).is_ok() {
+                tracing::error!(error = %e, "the SQLite database file is damaged: reprise stops using it");
+            }
+        }
+    }
+
     /// Runs `f` in the writer thread, in the transaction of the batch it
     /// joins, under its own savepoint; answers once that transaction ended.
     fn submit<T: Send + 'static>(
@@ -219,6 +247,10 @@ impl SqliteStore {
         operation: &'static str,
         f: impl FnOnce(&Connection, &AtomicU64) -> Result<T, StoreError> + Send + 'static,
     ) -> BoxFuture<'_, Result<T, StoreError>> {
+        if let Some(e) = self.refuse(operation) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let damaged = Arc::clone(&self.damaged);
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn, tokens, abort| {
             let result = isolated(conn, abort, operation, |conn| f(conn, tokens));
@@ -239,7 +271,9 @@ impl SqliteStore {
             if !sent {
                 return Err(writer_gone(operation));
             }
-            answer.await.unwrap_or_else(|_| Err(writer_gone(operation)))
+            let result = answer.await.unwrap_or_else(|_| Err(writer_gone(operation)));
+            Self::note(&damaged, &result);
+            result
         })
     }
 
@@ -249,6 +283,10 @@ impl SqliteStore {
         operation: &'static str,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> BoxFuture<'_, Result<T, StoreError>> {
+        if let Some(e) = self.refuse(operation) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let damaged = Arc::clone(&self.damaged);
         let readers = Arc::clone(&self.readers);
         let gate = Arc::clone(&self.readers);
         Box::pin(async move {
@@ -260,9 +298,11 @@ impl SqliteStore {
                 .acquire()
                 .await
                 .map_err(|e| StoreError::with_source(operation, false, e))?;
-            tokio::task::spawn_blocking(move || readers.with(operation, f))
+            let result = tokio::task::spawn_blocking(move || readers.with(operation, f))
                 .await
-                .map_err(|e| StoreError::with_source(operation, false, e))?
+                .map_err(|e| StoreError::with_source(operation, false, e))?;
+            Self::note(&damaged, &result);
+            result
         })
     }
 }
@@ -306,6 +346,13 @@ impl Store for SqliteStore {
         if steps.is_empty() {
             return Box::pin(std::future::ready(Vec::new()));
         }
+        if self.damaged.get().is_some() {
+            let refused = (0..count)
+                .filter_map(|_| self.refuse(COMMIT))
+                .map(Err)
+                .collect();
+            return Box::pin(std::future::ready(refused));
+        }
         let (reply, mut answer) = oneshot::channel();
         {
             let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -318,7 +365,10 @@ impl Store for SqliteStore {
                 None => return Box::pin(std::future::ready(gone())),
             }
         }
-        let results = answer.try_recv().unwrap_or_else(|_| gone());
+        let results: Vec<Result<(), StoreError>> = answer.try_recv().unwrap_or_else(|_| gone());
+        for result in &results {
+            Self::note(&self.damaged, result);
+        }
         Box::pin(std::future::ready(results))
     }
 
@@ -558,6 +608,7 @@ fn open_blocking(path: PathBuf, sync: SqliteSync, exclusive: bool) -> Result<Sql
         tokens,
         #[cfg(test)]
         transactions,
+        damaged: Arc::new(std::sync::OnceLock::new()),
         _file: file,
     })
 }
