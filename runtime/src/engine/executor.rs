@@ -582,7 +582,8 @@ impl Executor {
                 // with the cause where the store still takes the write.
                 tracing::error!(run.id = %run_id, error = %e, "could not load run");
                 let workflow_id = workflow_id.unwrap_or_default();
-                let message = format!("workflow `{workflow_id}` run `{run_id}` cannot be loaded: {e}");
+                let message =
+                    format!("workflow `{workflow_id}` run `{run_id}` cannot be loaded: {e}");
                 if !self.blocked.insert(run_id.to_owned()) {
                     return Load::Stopped(None);
                 }

@@ -471,7 +471,9 @@ impl Engine {
         match error {
             Some(error) => {
                 let since = self.now_ms();
-                let entry = stalled.entry(run_id.to_owned()).or_insert((String::new(), since));
+                let entry = stalled
+                    .entry(run_id.to_owned())
+                    .or_insert((String::new(), since));
                 entry.0 = format!("its steps cannot be recorded: {error}");
             }
             None => {
