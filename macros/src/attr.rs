@@ -14,7 +14,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{token, Attribute, Expr, ExprLit, Ident, Lit, LitInt, LitStr, Meta, Token};
+use syn::{token, Attribute, Expr, ExprLit, Ident, Lit, LitInt, LitStr, Meta, Token, Type};
 
 use crate::errors::Errors;
 
@@ -33,6 +33,7 @@ pub(crate) enum Key {
     Retry,
     MaxConcurrent,
     Rate,
+    Signals,
     MaxAttempts,
     InitialInterval,
     MaxInterval,
@@ -41,7 +42,7 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    const ALL: [Key; 13] = [
+    const ALL: [Key; 14] = [
         Key::Name,
         Key::Crate,
         Key::StartToClose,
@@ -50,6 +51,7 @@ impl Key {
         Key::Retry,
         Key::MaxConcurrent,
         Key::Rate,
+        Key::Signals,
         Key::MaxAttempts,
         Key::InitialInterval,
         Key::MaxInterval,
@@ -68,6 +70,7 @@ impl Key {
             Key::Retry => "retry",
             Key::MaxConcurrent => "max_concurrent",
             Key::Rate => "rate",
+            Key::Signals => "signals",
             Key::MaxAttempts => "max_attempts",
             Key::InitialInterval => "initial_interval",
             Key::MaxInterval => "max_interval",
@@ -87,6 +90,7 @@ impl Key {
             Key::Retry => "retry(max_attempts = 5)",
             Key::MaxConcurrent => "max_concurrent = 4",
             Key::Rate => "rate = \"20/s\"",
+            Key::Signals => "signals = [StopStreaming]",
             Key::MaxAttempts => "max_attempts = 5",
             Key::InitialInterval => "initial_interval = \"1s\"",
             Key::MaxInterval => "max_interval = \"1m\"",
@@ -138,7 +142,8 @@ impl Scope {
                 Key::MaxConcurrent,
                 Key::Rate,
             ],
-            Scope::Workflow | Scope::Signal => &[Key::Name, Key::Crate],
+            Scope::Workflow => &[Key::Name, Key::Crate, Key::Signals],
+            Scope::Signal => &[Key::Name, Key::Crate],
             Scope::Retry => &[
                 Key::MaxAttempts,
                 Key::InitialInterval,
@@ -146,6 +151,14 @@ impl Scope {
                 Key::BackoffCoefficient,
                 Key::NonRetryable,
             ],
+        }
+    }
+
+    /// The article before [`describe`](Self::describe): "an `#[activity]`".
+    fn article(self) -> &'static str {
+        match self {
+            Scope::Activity => "an",
+            Scope::Workflow | Scope::Retry | Scope::Signal => "a",
         }
     }
 
@@ -189,7 +202,8 @@ fn misplaced(scope: Scope, key: Key) -> String {
             scope.key_list()
         ),
         _ => format!(
-            "`{key}` is not a {} option; it takes {}",
+            "`{key}` is not {} {} option; it takes {}",
+            scope.article(),
             scope.describe(),
             scope.key_list()
         ),
@@ -251,6 +265,9 @@ pub(crate) struct OptionItem {
 enum Value {
     Flag,
     Assign(Expr),
+    /// `key = [Wrapper<Stop>]`: a bracketed list that is no expression but
+    /// a list of types (generic ones), for `signals`.
+    Types(token::Bracket, Punctuated<Type, Token![,]>),
     List(Punctuated<OptionItem, Token![,]>),
 }
 
@@ -260,7 +277,15 @@ impl Parse for OptionItem {
         let key = Ident::parse_any(input)?;
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
-            Value::Assign(input.parse()?)
+            if input.peek(token::Bracket)
+                && input.fork().parse::<Expr>().is_err()
+                && bracketed_types(&input.fork()).is_ok()
+            {
+                let (bracket, types) = bracketed_types(input)?;
+                Value::Types(bracket, types)
+            } else {
+                Value::Assign(input.parse()?)
+            }
         } else if input.peek(token::Paren) {
             let content;
             syn::parenthesized!(content in input);
@@ -272,11 +297,21 @@ impl Parse for OptionItem {
     }
 }
 
+/// `[A, B<C>]`: types between brackets.
+fn bracketed_types(
+    input: ParseStream<'_>,
+) -> syn::Result<(token::Bracket, Punctuated<Type, Token![,]>)> {
+    let content;
+    let bracket = syn::bracketed!(content in input);
+    Ok((bracket, content.parse_terminated(Type::parse, Token![,])?))
+}
+
 impl OptionItem {
     fn expected(&self, key: Key, what: &str) -> syn::Error {
         let message = format!("expected {what}: `{}`", key.example());
         match &self.value {
             Value::Assign(expr) => syn::Error::new_spanned(expr, message),
+            Value::Types(bracket, _) => syn::Error::new(bracket.span.join(), message),
             Value::Flag | Value::List(_) => syn::Error::new(self.key.span(), message),
         }
     }
@@ -285,7 +320,7 @@ impl OptionItem {
     fn expr(&self, key: Key, what: &str) -> syn::Result<&Expr> {
         match &self.value {
             Value::Assign(expr) => Ok(peel(expr)),
-            Value::Flag | Value::List(_) => Err(self.expected(key, what)),
+            Value::Flag | Value::List(_) | Value::Types(..) => Err(self.expected(key, what)),
         }
     }
 
@@ -380,6 +415,9 @@ pub(crate) struct Options {
     pub(crate) retry: Option<Retry>,
     pub(crate) max_concurrent: Option<Count>,
     pub(crate) rate: Option<RateLimit>,
+    /// `signals = [..]` of a workflow: signal types its body receives where
+    /// the macro cannot see it.
+    pub(crate) signals: Option<Vec<Type>>,
 }
 
 type Items = Punctuated<OptionItem, Token![,]>;
@@ -458,6 +496,7 @@ impl Options {
             }
             Key::MaxConcurrent => self.max_concurrent = Some(max_concurrent(item)?),
             Key::Rate => self.rate = Some(rate(item)?),
+            Key::Signals => self.signals = Some(signals(item, errors)?),
             Key::MaxAttempts => self.retry_mut().max_attempts = Some(max_attempts(item)?),
             Key::InitialInterval => self.retry_mut().initial_interval = Some(duration(item, key)?),
             Key::MaxInterval => self.retry_mut().max_interval = Some(duration(item, key)?),
@@ -654,6 +693,31 @@ fn non_retryable(item: &OptionItem) -> syn::Result<Vec<LitStr>> {
             )),
         })
         .collect()
+}
+
+/// `signals = [A, b::C]`: the types; an element that is not a type is
+/// reported under it, and the others kept.
+fn signals(item: &OptionItem, errors: &mut Errors) -> syn::Result<Vec<Type>> {
+    let what = "a list of signal types";
+    let elems = match &item.value {
+        Value::Types(_, types) => return Ok(types.iter().cloned().collect()),
+        _ => match item.expr(Key::Signals, what)? {
+            Expr::Array(array) => &array.elems,
+            _ => return Err(item.expected(Key::Signals, what)),
+        },
+    };
+    let mut types = Vec::new();
+    for elem in elems {
+        let elem = peel(elem);
+        match syn::parse2::<Type>(elem.to_token_stream()) {
+            Ok(ty) => types.push(ty),
+            Err(_) => errors.push(syn::Error::new_spanned(
+                elem,
+                format!("expected a signal type: `{}`", Key::Signals.example()),
+            )),
+        }
+    }
+    Ok(types)
 }
 
 #[cfg(test)]
@@ -898,8 +962,8 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "`max_concurrent` is an activity option; `#[workflow]` takes `name` and `crate`",
-                "`rate` is an activity option; `#[workflow]` takes `name` and `crate`",
+                "`max_concurrent` is an activity option; `#[workflow]` takes `name`, `crate` and `signals`",
+                "`rate` is an activity option; `#[workflow]` takes `name`, `crate` and `signals`",
             ]
         );
         let (_, errors) = activity(quote!(retry(rate = "1/s")));
@@ -1000,7 +1064,7 @@ mod tests {
         let (_, errors) = workflow(quote!(name = "Etl", start_to_close = "5m"));
         assert_eq!(
             errors,
-            ["`start_to_close` is an activity option; `#[workflow]` takes `name` and `crate`"]
+            ["`start_to_close` is an activity option; `#[workflow]` takes `name`, `crate` and `signals`"]
         );
         let (_, errors) = activity(quote!(max_attempts = 3));
         assert_eq!(
@@ -1010,7 +1074,7 @@ mod tests {
         let (_, errors) = workflow(quote!(max_attempts = 3));
         assert_eq!(
             errors,
-            ["`max_attempts` is an activity retry option; `#[workflow]` takes `name` and `crate`"]
+            ["`max_attempts` is an activity retry option; `#[workflow]` takes `name`, `crate` and `signals`"]
         );
         let (_, errors) = activity(quote!(retry(name = "x")));
         assert_eq!(
@@ -1053,6 +1117,100 @@ mod tests {
     fn syntax_errors_are_reported() {
         let (_, errors) = activity(quote!(name "x"));
         assert_eq!(errors.len(), 1);
+    }
+
+    fn tokens(types: &[Type]) -> Vec<String> {
+        types
+            .iter()
+            .map(|ty| ty.to_token_stream().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_workflow_lists_signal_types() {
+        let (options, errors) = workflow(quote!(signals = [StopStreaming, crate::Resize]));
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(
+            tokens(&options.signals.unwrap()),
+            ["StopStreaming", "crate :: Resize"]
+        );
+
+        // Generic types are no expressions: the list is parsed as types.
+        let (options, errors) = workflow(quote!(name = "w", signals = [Wrapper<Stop>, (A)]));
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(
+            tokens(&options.signals.unwrap()),
+            ["Wrapper < Stop >", "(A)"]
+        );
+
+        let (options, errors) = workflow(quote!(signals = []));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(options.signals.unwrap().is_empty());
+        assert!(workflow(quote!()).0.signals.is_none());
+    }
+
+    #[test]
+    fn signal_lists_are_checked() {
+        for value in [quote!(= StopStreaming), quote!(= "stop"), quote!()] {
+            let (_, errors) = workflow(quote!(signals #value));
+            assert_eq!(
+                errors,
+                ["expected a list of signal types: `signals = [StopStreaming]`"]
+            );
+        }
+        let (options, errors) = workflow(quote!(signals = ["stop", Stop, 1]));
+        assert_eq!(
+            errors,
+            [
+                "expected a signal type: `signals = [StopStreaming]`",
+                "expected a signal type: `signals = [StopStreaming]`",
+            ]
+        );
+        assert_eq!(tokens(&options.signals.unwrap()), ["Stop"]);
+
+        let (_, errors) = workflow(quote!(signals = [A], signals = [B]));
+        assert_eq!(errors, ["duplicate option `signals`: give it once"]);
+        let (_, errors) = workflow(quote!(name = [Wrapper<Stop>]));
+        assert_eq!(errors, ["expected a string literal: `name = \"LoadData\"`"]);
+        let (_, errors) = workflow(quote!(signal = [Stop]));
+        assert_eq!(
+            errors,
+            [
+                "unknown `#[workflow]` option `signal`; did you mean `signals`? valid options are \
+              `name`, `crate` and `signals`"
+            ]
+        );
+    }
+
+    #[test]
+    fn signals_is_a_workflow_option_only() {
+        let (_, errors) = activity(quote!(signals = [Stop]));
+        assert_eq!(
+            errors,
+            [
+                "`signals` is not an `#[activity]` option; it takes `name`, `crate`, \
+              `start_to_close`, `schedule_to_close`, `heartbeat_timeout`, `retry`, \
+              `max_concurrent` and `rate`"
+            ]
+        );
+        let (_, errors) = activity(quote!(retry(signals = [Stop])));
+        assert_eq!(
+            errors,
+            [
+                "`signals` is not a `retry(...)` option; it takes `max_attempts`, \
+              `initial_interval`, `max_interval`, `backoff_coefficient` and `non_retryable`"
+            ]
+        );
+        let input: syn::DeriveInput = syn::parse_quote! {
+            #[signal(signals = [Stop])]
+            struct Stop;
+        };
+        let mut errors = Errors::default();
+        Options::from_signal_attrs(&input.attrs, &mut errors);
+        assert_eq!(
+            errors.messages(),
+            ["`signals` is not a `#[signal]` option; it takes `name` and `crate`"]
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!         type Input = (T1, T2,);      // parentheses at the parameter list's span
 //!         type Output = <RET as CRATE::__private::ActivityReturn>::Ok;
 //!         fn options(&self) -> ActivityOptions { ... }        // activities only
+//!         fn signals(&self) -> Option<Vec<SignalSpec>> { ... } // workflows only
 //!         fn resources(&self) -> Vec<ResourceNeed> { ... }    // with `Resource<T>`s only
 //!         fn run(self, __reprise_ctx, __reprise_input) -> BoxFuture<...> {
 //!             async fn __reprise_body(USER PARAMS) -> RET { USER BODY }
@@ -51,6 +52,7 @@ use syn::{Item, ItemFn, LitStr, Path, Type};
 use crate::ast::{resource_type, Function, Kind, Role};
 use crate::attr::{Millis, Options, Scope};
 use crate::errors::Errors;
+use crate::received::{self, Received};
 use crate::respan::respan;
 use crate::validate::{self, Verdict};
 
@@ -98,12 +100,15 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
         (Verdict::PassThrough, _) => pass_through(func),
         (Verdict::Usable, Some(output)) => {
             let krate = options.krate();
+            let mut signals = Vec::new();
             if kind == Kind::Workflow {
+                let declared = options.signals.as_deref().unwrap_or_default();
+                signals = received::collect(&func.block, declared, &mut errors);
                 let input = func.input_type();
                 crate::rewrite::continue_as_new(&mut func.block, &krate, &input);
             }
             let mut tokens = unit_struct(&func);
-            tokens.extend(implementation(&func, &options, &krate, &output));
+            tokens.extend(implementation(&func, &options, &krate, &output, &signals));
             tokens
         }
         (Verdict::Usable | Verdict::StructOnly, _) => unit_struct(&func),
@@ -152,7 +157,13 @@ fn unit_struct(func: &Function) -> TokenStream {
     }
 }
 
-fn implementation(func: &Function, options: &Options, krate: &Path, output: &Type) -> TokenStream {
+fn implementation(
+    func: &Function,
+    options: &Options,
+    krate: &Path,
+    output: &Type,
+    signals: &[Received],
+) -> TokenStream {
     let p = quote!(#krate::__private);
     let [trait_, context, error, return_trait] = func.kind.idents();
     let ident = &func.sig.ident;
@@ -177,9 +188,9 @@ fn implementation(func: &Function, options: &Options, krate: &Path, output: &Typ
         },
         span,
     );
-    let options_fn = match func.kind {
+    let kind_fn = match func.kind {
         Kind::Activity => activity_options(options, &p),
-        Kind::Workflow => TokenStream::new(),
+        Kind::Workflow => signals_fn(signals, &p),
     };
     let resources_fn = resources_fn(func, &p);
     let run_body = run_body(func, &p, output);
@@ -190,7 +201,7 @@ fn implementation(func: &Function, options: &Options, krate: &Path, output: &Typ
         type Input = #input;
         #output_item
 
-        #options_fn
+        #kind_fn
         #resources_fn
 
         #run_signature #run_block
@@ -240,6 +251,22 @@ fn input_checks(func: &Function, p: &TokenStream) -> TokenStream {
             }
         })
         .collect()
+}
+
+/// `fn signals` of a workflow: the signal types it receives, each at the
+/// span of the user's type, where one that is not a `Signal` is reported.
+fn signals_fn(signals: &[Received], p: &TokenStream) -> TokenStream {
+    let list = if signals.is_empty() {
+        quote!(#p::Vec::new())
+    } else {
+        let specs = signals.iter().map(|signal| signal.spec(p));
+        quote!(#p::Vec::from([#(#specs),*]))
+    };
+    quote! {
+        fn signals(&self) -> #p::Option<#p::Vec<#p::SignalSpec>> {
+            #p::Option::Some(#list)
+        }
+    }
 }
 
 /// `fn resources` of an activity with `Resource<T>` parameters: the `T`s,
@@ -617,6 +644,71 @@ mod tests {
             quote!(__reprise_ctx: my_reprise::__private::WorkflowContext),
         );
         assert!(!out.contains("fn options"), "{out}");
+    }
+
+    #[test]
+    fn a_workflow_lists_the_signals_it_receives() {
+        let out = normalize(workflow(
+            quote!(signals = [Resize, Stop]),
+            quote! {
+                async fn w(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+                    ctx.signal::<Stop>().recv().await;
+                    tokio::select! {
+                        biased;
+                        _ = ctx.signal::<Pause>().recv() => {}
+                        _ = ctx.signal::<Stop>().recv() => {}
+                    }
+                    Ok(())
+                }
+            },
+        ));
+        assert!(!out.contains("compile_error"), "{out}");
+        contains(
+            &out,
+            quote! {
+                fn signals(&self) -> ::reprise::__private::Option<::reprise::__private::Vec<::reprise::__private::SignalSpec>> {
+                    ::reprise::__private::Option::Some(::reprise::__private::Vec::from([
+                        ::reprise::__private::SignalSpec::of::<Stop>(),
+                        ::reprise::__private::SignalSpec::of::<Pause>(),
+                        ::reprise::__private::SignalSpec::of::<Resize>()
+                    ]))
+                }
+            },
+        );
+
+        let out = normalize(workflow(
+            quote!(crate = "my_reprise"),
+            quote! {
+                async fn w(ctx: WorkflowContext) -> Result<(), WorkflowError> { Ok(()) }
+            },
+        ));
+        contains(
+            &out,
+            quote! {
+                fn signals(&self) -> my_reprise::__private::Option<my_reprise::__private::Vec<my_reprise::__private::SignalSpec>> {
+                    my_reprise::__private::Option::Some(my_reprise::__private::Vec::new())
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn activities_list_no_signals_and_refuse_the_option() {
+        let out = normalize(activity(
+            quote!(signals = [Stop]),
+            quote! {
+                async fn a(ctx: ActivityContext) -> Result<(), ActivityError> {
+                    ctx.signal::<Stop>();
+                    Ok(())
+                }
+            },
+        ));
+        assert!(!out.contains("fn signals"), "{out}");
+        assert!(!out.contains("SignalSpec"), "{out}");
+        assert!(
+            out.contains("`signals` is not an `#[activity]` option"),
+            "{out}"
+        );
     }
 
     #[test]

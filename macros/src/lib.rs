@@ -16,6 +16,7 @@ mod attr;
 mod errors;
 mod expand;
 mod lint;
+mod received;
 mod respan;
 mod rewrite;
 mod signal;
@@ -86,6 +87,31 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// # Signals
+///
+/// The macro lists the signal types the workflow receives, and a runtime
+/// that has the workflow registered (`RuntimeBuilder::workflow`) checks
+/// what is sent against that list: `Runtime::signal` and
+/// `Runtime::signal_by_name` refuse, before anything is stored, a name the
+/// workflow never receives (`Error::UnknownSignal`, naming the workflow,
+/// the name and the names it does receive) and a payload that does not
+/// decode as the type received under that name (`Error::Payload`).
+/// `build()` fails (`Error::Config`) when one workflow receives two
+/// different types under one name.
+///
+/// The list is every type `S` of a call `X.signal::<S>()` in the body, on
+/// any receiver (`ctx`, `self.ctx`, a `&ctx` captured by a closure or an
+/// async block), inside `select!`, `join!`, `format!` and the other macros
+/// the determinism lint reads too, plus the types of `signals = [..]` (see
+/// below). Signals received where the macro cannot see them must be
+/// declared there: in a helper function (above all one generic over
+/// `S: Signal`), in a function nested in the body, or in a macro of your
+/// own. A type that is not a `Signal` is reported on the type.
+///
+/// The list is generated outside the body: a signal type declared inside
+/// the body cannot be named there and is an error (declare it next to the
+/// function); one imported by a `use` inside the body works.
+///
 /// # Options
 ///
 /// ## `name = "..."`
@@ -112,6 +138,27 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// ## `signals = [Type, ...]`
+///
+/// Signal types the workflow receives where the macro cannot see the
+/// `ctx.signal::<S>()` call (see [Signals](#signals)), added to the ones it
+/// finds. Without it, a signal received only in such a helper is refused
+/// by the runtime as unknown. Default: none.
+///
+/// ```ignore
+/// async fn wait_for<S: Signal>(ctx: &WorkflowContext) -> S {
+///     ctx.signal::<S>().recv().await
+/// }
+///
+/// #[workflow(signals = [Resize])]
+/// async fn stream(ctx: WorkflowContext) -> Result<(), WorkflowError> {
+///     let resize: Resize = wait_for(&ctx).await;
+///     // `StopStreaming` is found in the body: no need to declare it.
+///     ctx.signal::<StopStreaming>().recv().await;
+///     Ok(())
+/// }
+/// ```
+///
 /// Timeouts, retries and limits are activity options: `#[workflow]` rejects
 /// them.
 ///
@@ -125,6 +172,10 @@ use proc_macro::TokenStream;
 ///     const NAME: &'static str = "count";
 ///     type Input = u64;
 ///     type Output = u64;
+///
+///     fn signals(&self) -> Option<Vec<SignalSpec>> {
+///         Some(Vec::from([/* SignalSpec::of::<S>() for each signal type */]))
+///     }
 ///
 ///     fn run(self, ctx: WorkflowContext, input: u64)
 ///         -> BoxFuture<'static, Result<u64, WorkflowError>>

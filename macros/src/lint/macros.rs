@@ -42,6 +42,21 @@ pub(super) fn kind(name: &str) -> MacroKind {
     }
 }
 
+/// The expressions read inside a macro named `name` (the last segment of
+/// its path): a `select!`'s futures, guards and handlers, a `json!`'s
+/// values, the arguments of format, logging and `join!`-like macros; none
+/// for other macros.
+pub(crate) fn inner_exprs(name: &str, tokens: &TokenStream) -> Vec<Expr> {
+    match kind(name) {
+        MacroKind::Select | MacroKind::SelectBiased => {
+            select_exprs(tokens.clone()).unwrap_or_default()
+        }
+        MacroKind::Json => json_exprs(tokens.clone()),
+        MacroKind::ExprList => expr_list(tokens.clone()),
+        MacroKind::ThreadLocal | MacroKind::Opaque => Vec::new(),
+    }
+}
+
 /// Whether a `select!` body opens with `biased;`.
 pub(super) fn starts_biased(tokens: &TokenStream) -> bool {
     let mut iter = tokens.clone().into_iter();

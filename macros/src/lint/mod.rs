@@ -15,6 +15,8 @@
 
 mod allow;
 mod macros;
+
+pub(crate) use self::macros::inner_exprs as macro_exprs;
 mod rules;
 mod scope;
 #[cfg(test)]
@@ -100,7 +102,7 @@ impl Linter {
         let path = &mac.path;
         let bang = &mac.bang_token;
         let invocation = quote!(#path #bang);
-        let exprs = match macros::kind(name) {
+        match macros::kind(name) {
             MacroKind::ThreadLocal => {
                 self.report(syn::Error::new_spanned(
                     invocation,
@@ -108,29 +110,23 @@ impl Linter {
                 ));
                 return;
             }
-            MacroKind::Select => {
-                if !macros::starts_biased(&mac.tokens) {
-                    let written = written_form(&quote!(#path));
-                    let fix = if resolved.segments.first().is_some_and(|s| s == "futures") {
-                        "use `futures::select_biased!`"
-                    } else {
-                        "add `biased;` as its first line"
-                    };
-                    self.report(syn::Error::new_spanned(
-                        invocation,
-                        format!(
-                            "`{written}!` without `biased;` picks among ready branches at random, so replay may take another branch: {fix}"
-                        ),
-                    ));
-                }
-                macros::select_exprs(mac.tokens.clone()).unwrap_or_default()
+            MacroKind::Select if !macros::starts_biased(&mac.tokens) => {
+                let written = written_form(&quote!(#path));
+                let fix = if resolved.segments.first().is_some_and(|s| s == "futures") {
+                    "use `futures::select_biased!`"
+                } else {
+                    "add `biased;` as its first line"
+                };
+                self.report(syn::Error::new_spanned(
+                    invocation,
+                    format!(
+                        "`{written}!` without `biased;` picks among ready branches at random, so replay may take another branch: {fix}"
+                    ),
+                ));
             }
-            MacroKind::SelectBiased => macros::select_exprs(mac.tokens.clone()).unwrap_or_default(),
-            MacroKind::Json => macros::json_exprs(mac.tokens.clone()),
-            MacroKind::ExprList => macros::expr_list(mac.tokens.clone()),
-            MacroKind::Opaque => Vec::new(),
-        };
-        for mut expr in exprs {
+            _ => {}
+        }
+        for mut expr in macros::inner_exprs(name, &mac.tokens) {
             self.visit_expr_mut(&mut expr);
         }
     }

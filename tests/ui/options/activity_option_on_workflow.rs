@@ -1,4 +1,4 @@
-//! Timeouts are activity options; a workflow takes `name` and `crate`.
+//! Timeouts are activity options; a workflow takes `name`, `crate`, `signals`.
 
 use reprise::prelude::*;
 

@@ -1,4 +1,4 @@
-//! Limits are activity options; a workflow takes `name` and `crate`.
+//! Limits are activity options; a workflow takes `name`, `crate`, `signals`.
 
 use reprise::prelude::*;
 
