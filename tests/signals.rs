@@ -103,12 +103,15 @@ async fn unknown_and_finished_workflows_refuse_signals() {
 }
 
 #[tokio::test]
-async fn a_payload_that_does_not_decode_is_skipped() {
+async fn a_payload_that_does_not_decode_is_refused_where_the_workflow_is_known() {
     let rt = runtime().await;
     let handle = rt.start(summer, ()).id("bad").await.unwrap();
-    rt.signal_by_name("bad", "add", json!({ "n": "not a number" }))
+    let err = rt
+        .signal_by_name("bad", "add", json!({ "n": "not a number" }))
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(matches!(err, reprise::Error::Payload { .. }), "{err}");
+    assert!(err.to_string().contains("signal `add` to workflow `bad`"), "{err}");
     rt.signal_by_name("bad", "add", json!({ "n": 3 }))
         .await
         .unwrap();
@@ -133,6 +136,12 @@ async fn a_client_process_signals_a_worker_through_a_shared_store() {
         .sqlite(&db)
         .worker(false)
         .build()
+        .await
+        .unwrap();
+    // The client has not registered the workflow, so it cannot check a
+    // payload: the worker skips one that does not decode.
+    client
+        .signal_by_name("shared", "add", json!({ "n": "not a number" }))
         .await
         .unwrap();
     client.signal("shared", Add { n: 42 }).await.unwrap();
