@@ -226,10 +226,11 @@ async fn a_rate_holds_per_window() {
     .await;
     let all = attempts("rate");
     assert_eq!(all.len(), 20);
-    // Starts are recorded a little after their grant; a 10 % margin on the
-    // window absorbs that.
-    let most = most_starts_within(&all, Duration::from_millis(270));
-    assert!(most <= 5, "{most} starts within one window");
+    // A body starts a little after its grant, later on a loaded machine,
+    // so starts granted in two windows can bunch into one: a margin of two.
+    // Without the limit all twenty would start at once.
+    let most = most_starts_within(&all, Duration::from_millis(300));
+    assert!(most <= 5 + 2, "{most} starts within one window");
     // 20 starts at 5 per 300 ms take at least three windows.
     assert!(started.elapsed() >= Duration::from_millis(900));
     rt.shutdown().await.unwrap();
@@ -378,9 +379,10 @@ async fn limits_hold_across_workers_on_postgres() {
     }
     let all = attempts("pg-rate");
     assert_eq!(all.len(), 15);
-    let most = most_starts_within(&all, Duration::from_millis(270));
+    // The same margin as on SQLite.
+    let most = most_starts_within(&all, Duration::from_millis(300));
     assert!(
-        most <= 4,
+        most <= 4 + 2,
         "{most} starts within one window across the workers"
     );
     assert!(started.elapsed() >= Duration::from_millis(900));

@@ -111,7 +111,10 @@ async fn a_payload_that_does_not_decode_is_refused_where_the_workflow_is_known()
         .await
         .unwrap_err();
     assert!(matches!(err, reprise::Error::Payload { .. }), "{err}");
-    assert!(err.to_string().contains("signal `add` to workflow `bad`"), "{err}");
+    assert!(
+        err.to_string().contains("signal `add` to workflow `bad`"),
+        "{err}"
+    );
     rt.signal_by_name("bad", "add", json!({ "n": 3 }))
         .await
         .unwrap();
