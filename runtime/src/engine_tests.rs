@@ -153,3 +153,84 @@ async fn a_corrupt_history_row_fails_only_its_run() {
     rt.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A signal for [`Racer`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Ping;
+
+impl crate::Signal for Ping {
+    const NAME: &'static str = "ping";
+}
+
+/// Races a signal against a long timer with `tokio::select!`, as a stream
+/// workflow does, then calls an activity.
+#[derive(Clone, Copy, Debug)]
+struct Racer;
+
+impl Workflow for Racer {
+    const NAME: &'static str = "racer";
+    type Input = ();
+    type Output = u64;
+    fn run(self, ctx: WorkflowContext, (): ()) -> BoxFuture<'static, Result<u64, WorkflowError>> {
+        Box::pin(async move {
+            tokio::select! {
+                biased;
+                _ = ctx.signal::<Ping>().recv() => {}
+                () = ctx.sleep(Duration::from_secs(86_400)) => {}
+            }
+            Ok(ctx.activity(AddOne, 1).await?)
+        })
+    }
+}
+
+/// A body's `select!` must make progress even when the executor task has
+/// spent its cooperative budget: tokio then returns `Pending` from the
+/// macro and defers the wake-up, which the activation would never see.
+#[tokio::test(flavor = "current_thread")]
+async fn a_select_in_a_body_runs_when_the_executor_is_out_of_budget() {
+    use std::sync::Arc;
+
+    use crate::history::{Input, SignalData};
+    use crate::registry::Registry;
+    use crate::replay::LiveRun;
+    use crate::run::{lock, Issued};
+
+    let mut registry = Registry::default();
+    registry.add_workflow(Racer);
+    registry.add_activity(AddOne);
+    let registry = Arc::new(registry);
+    let mut run = LiveRun::new(
+        Arc::from("w"),
+        Arc::from("r"),
+        registry,
+        "racer",
+        serde_json::Value::Null,
+        1,
+    )
+    .unwrap();
+    // The first activation: the timer starts, the signal wait is pending.
+    let first = run.activate(1_000, Vec::new());
+    assert!(matches!(first.issued.as_slice(), [Issued::Timer { .. }]));
+
+    // Spend this task's budget, as an executor does that handled many
+    // messages without yielding: a ready channel's `recv` takes budget.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    for _ in 0..1_000 {
+        tx.send(()).unwrap();
+    }
+    let activation = std::future::poll_fn(|cx| {
+        while rx.poll_recv(cx).is_ready() {}
+        let signal = Input::Signal(SignalData {
+            name: "ping".to_owned(),
+            payload: serde_json::Value::Null,
+        });
+        std::task::Poll::Ready(run.activate(2_000, vec![signal]))
+    })
+    .await;
+    let issued = &activation.issued;
+    assert!(
+        issued.iter().any(|c| matches!(c, Issued::Activity { .. })),
+        "the signal won the select and the activity was called: {issued:?}"
+    );
+    assert!(lock(&run.core).signals.is_empty());
+}

@@ -116,6 +116,14 @@ impl LiveRun {
                 format!("input of workflow `{name}` does not decode: {e}"),
             )
         })?;
+        // Out of tokio's cooperative budget: a body is polled inside the
+        // executor task, by `poll_body`, which decides from its own waker
+        // whether to poll again. A `select!` or `join!` in the body returns
+        // `Pending` when the executor task has spent its budget, and defers
+        // its wake-up until that task yields, after `poll_body` has looked:
+        // the activation would end with nothing done, and the run would wait
+        // for an input that may never come.
+        let future: WorkflowFuture = Box::pin(tokio::task::unconstrained(future));
         let flag = Arc::new(Flag::default());
         let waker = Waker::from(flag.clone());
         Ok(Self {
