@@ -399,6 +399,12 @@ mod other {
     pub(crate) async fn hog() -> Result<(), ActivityError> {
         Ok(())
     }
+
+    /// Registered under the name of `super::call_hog`.
+    #[workflow(name = "call_hog")]
+    pub(crate) async fn call_hog(_ctx: WorkflowContext) -> Result<(), WorkflowError> {
+        Ok(())
+    }
 }
 
 #[tokio::test]
@@ -429,6 +435,20 @@ async fn build_names_a_missing_resource_and_two_types_under_one_name() {
         message.contains("two activities are registered under the name `hog`")
             && message.contains("limits::hog")
             && message.contains("limits::other::hog"),
+        "{message}"
+    );
+    let err = Runtime::builder()
+        .in_memory()
+        .workflow(call_hog)
+        .workflow(other::call_hog)
+        .build()
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("two workflows are registered under the name `call_hog`")
+            && message.contains("limits::call_hog")
+            && message.contains("limits::other::call_hog"),
         "{message}"
     );
     // The same type twice is one registration.
