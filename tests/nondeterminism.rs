@@ -67,21 +67,6 @@ mod v3 {
     }
 }
 
-async fn wait_for_status(rt: &Runtime, id: &str, status: WorkflowStatus) -> reprise::WorkflowInfo {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info = rt.describe(id).await.unwrap();
-        if info.status == status {
-            return info;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{id} never became {status:?}: {info:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Starts v1 and stops the runtime while the run waits on its timer.
 async fn start_v1(db: &common::TempDb) {
     let rt = Runtime::builder()
@@ -120,7 +105,7 @@ async fn a_different_call_on_replay_blocks_the_run_until_the_code_is_fixed() {
         .build()
         .await
         .unwrap();
-    let info = wait_for_status(&rt, "wf", WorkflowStatus::Blocked).await;
+    let info = common::wait_for_status(&rt, "wf", WorkflowStatus::Blocked).await;
     let error = info.error.unwrap();
     assert!(error.contains("workflow `wf` run `"), "{error}");
     assert!(
@@ -169,7 +154,7 @@ async fn a_recorded_result_that_no_longer_decodes_blocks_the_run() {
         .build()
         .await
         .unwrap();
-    let info = wait_for_status(&rt, "wf", WorkflowStatus::Blocked).await;
+    let info = common::wait_for_status(&rt, "wf", WorkflowStatus::Blocked).await;
     let error = info.error.unwrap();
     assert!(
         error

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::TempDb;
 use reprise::prelude::*;
@@ -41,21 +41,6 @@ mod v2 {
     }
 }
 
-async fn wait_for_status(rt: &Runtime, id: &str, status: WorkflowStatus) -> reprise::WorkflowInfo {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let info = rt.describe(id).await.unwrap();
-        if info.status == status {
-            return info;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{id} never became {status:?}: {info:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_body_blocks_the_run_until_fixed_code_resumes_it() {
     let db = TempDb::new("panic");
@@ -70,7 +55,7 @@ async fn a_panicking_body_blocks_the_run_until_fixed_code_resumes_it() {
     let err = handle.result().await.unwrap_err();
     assert_eq!(err.error_kind(), WorkflowErrorKind::Blocked, "{err}");
     assert!(err.message().contains("seven is not allowed"), "{err}");
-    let info = wait_for_status(&rt, "fragile", WorkflowStatus::Blocked).await;
+    let info = common::wait_for_status(&rt, "fragile", WorkflowStatus::Blocked).await;
     assert!(
         info.error
             .as_deref()
@@ -88,7 +73,7 @@ async fn a_panicking_body_blocks_the_run_until_fixed_code_resumes_it() {
         .build()
         .await
         .unwrap();
-    wait_for_status(&rt, "fragile", WorkflowStatus::Blocked).await;
+    common::wait_for_status(&rt, "fragile", WorkflowStatus::Blocked).await;
     rt.shutdown().await.unwrap();
 
     let rt = Runtime::builder()

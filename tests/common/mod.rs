@@ -67,3 +67,23 @@ pub fn example_binary(name: &str) -> PathBuf {
         .expect("cargo reports the example's executable")
 }
 pub mod pg;
+
+/// Waits (10 s at most) until workflow `id` has `status`; its description.
+pub async fn wait_for_status(
+    rt: &reprise::Runtime,
+    id: &str,
+    status: reprise::WorkflowStatus,
+) -> reprise::WorkflowInfo {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let info = rt.describe(id).await.unwrap();
+        if info.status == status {
+            return info;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} never became {status:?}: {info:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
