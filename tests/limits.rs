@@ -1,6 +1,7 @@
 //! Limits of activities under load: every attempt records when it started
-//! and ended, and the tests check the overlap (`max_concurrent`) and the
-//! starts per window (`rate`), per key, on SQLite and on PostgreSQL with
+//! and ended, and the tests check the overlap (`max_concurrent`, per key)
+//! and the starts per window (`rate`: the grants the store recorded, since a
+//! body starts a little after its grant), on SQLite and on PostgreSQL with
 //! several workers; a call waiting for a slot shows it in `describe` and
 //! keeps its `schedule_to_close`; resources reach activities and a missing
 //! one or two types under one name fail `build()`.
@@ -119,21 +120,6 @@ fn max_overlap(attempts: &[Attempt]) -> usize {
     usize::try_from(most).unwrap()
 }
 
-/// The most starts within any window of `window`.
-fn most_starts_within(attempts: &[Attempt], window: Duration) -> usize {
-    let mut starts: Vec<Instant> = attempts.iter().map(|a| a.start).collect();
-    starts.sort();
-    (0..starts.len())
-        .map(|i| {
-            starts[i..]
-                .iter()
-                .take_while(|s| s.duration_since(starts[i]) < window)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 fn by_key(attempts: &[Attempt]) -> BTreeMap<String, Vec<Attempt>> {
     let mut keys: BTreeMap<String, Vec<Attempt>> = BTreeMap::new();
     for a in attempts {
@@ -224,16 +210,37 @@ async fn a_rate_holds_per_window() {
         ],
     )
     .await;
-    let all = attempts("rate");
-    assert_eq!(all.len(), 20);
-    // A body starts a little after its grant, later on a loaded machine,
-    // so starts granted in two windows can bunch into one: a margin of two.
-    // Without the limit all twenty would start at once.
-    let most = most_starts_within(&all, Duration::from_millis(300));
-    assert!(most <= 5 + 2, "{most} starts within one window");
+    assert_eq!(attempts("rate").len(), 20);
     // 20 starts at 5 per 300 ms take at least three windows.
     assert!(started.elapsed() >= Duration::from_millis(900));
     rt.shutdown().await.unwrap();
+    // The starts as the store granted them (a body starts a little after
+    // its grant, so the bodies' own clocks would blur the windows).
+    let conn = rusqlite::Connection::open(&db.path).unwrap();
+    let grants: Vec<i64> = conn
+        .prepare(
+            "SELECT started_ms FROM slot_starts WHERE activity = 'work' AND limit_key = 'k'
+             ORDER BY started_ms",
+        )
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(grants.len(), 20);
+    assert_at_most_per_window(&grants, 5, 300);
+}
+
+/// No `count + 1` starts within any `per_ms` window: the sixth start after
+/// any start is at least a period later.
+fn assert_at_most_per_window(grants: &[i64], count: usize, per_ms: i64) {
+    for (i, pair) in grants.windows(count + 1).enumerate() {
+        assert!(
+            pair[count] - pair[0] >= per_ms,
+            "starts {i}..={}: {pair:?} within {per_ms} ms",
+            i + count
+        );
+    }
 }
 
 /// Holds the only slot of its pair for `ms`.
@@ -377,15 +384,16 @@ async fn limits_hold_across_workers_on_postgres() {
     for handle in handles {
         handle.result().await.unwrap();
     }
-    let all = attempts("pg-rate");
-    assert_eq!(all.len(), 15);
-    // The same margin as on SQLite.
-    let most = most_starts_within(&all, Duration::from_millis(300));
-    assert!(
-        most <= 4 + 2,
-        "{most} starts within one window across the workers"
-    );
+    assert_eq!(attempts("pg-rate").len(), 15);
     assert!(started.elapsed() >= Duration::from_millis(900));
+    // The starts as the database granted them, across the workers.
+    let grants: Vec<i64> = db
+        .sql("SELECT string_agg(started_ms::text, ',' ORDER BY started_ms) FROM slot_starts WHERE limit_key = 'api'")
+        .split(',')
+        .map(|ms| ms.trim().parse().unwrap())
+        .collect();
+    assert_eq!(grants.len(), 15);
+    assert_at_most_per_window(&grants, 4, 300);
     for rt in workers {
         rt.shutdown().await.unwrap();
     }

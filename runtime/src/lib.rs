@@ -64,6 +64,7 @@
 extern crate self as reprise;
 
 mod client;
+mod clock;
 mod context;
 mod definition;
 mod engine;

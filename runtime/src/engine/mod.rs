@@ -33,7 +33,7 @@ mod timer;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -42,6 +42,7 @@ use tracing::Instrument;
 use self::executor::Executor;
 use self::limits::SlotWaiters;
 use self::timer::{run_timers, Due, TimerMsg};
+use crate::clock::now_ms;
 use crate::context::{ActivityContext, AttemptInfo};
 use crate::history::{Resolution, SignalData};
 use crate::registry::Registry;
@@ -49,14 +50,6 @@ use crate::run::RunFault;
 use crate::store::{
     ClaimFilter, ClaimedRun, InboxRecord, Lease, Release, Store, Task, TaskKind, Token,
 };
-
-/// The current wall-clock time in Unix milliseconds.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

@@ -11,8 +11,8 @@ use super::{
     NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store, Task, TaskDone,
     TaskKind, TaskRetry, Token, WorkflowStatus,
 };
+use crate::clock::now_ms;
 use crate::definition::BoxFuture;
-use crate::engine::now_ms;
 use crate::error::StoreError;
 
 use super::operation::{ACQUIRE_SLOT, COMMIT, COMPLETE, HEARTBEAT, RETRY};

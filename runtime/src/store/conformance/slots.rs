@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::engine::now_ms;
+use crate::clock::now_ms;
 
 /// `count` runs of workflow `w`, each with one activity task (seq 1), held
 /// by nobody (token 0).

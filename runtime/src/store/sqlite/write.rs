@@ -17,7 +17,7 @@ use super::{
     ACQUIRE_SLOT, CLAIM_RUNS, CLAIM_TASKS, COMMIT, COMPLETE, CREATE, ENQUEUE, HEARTBEAT, RELEASE,
     RELEASE_SLOT, RENEW, RETRY,
 };
-use crate::engine::now_ms;
+use crate::clock::now_ms;
 use crate::error::StoreError;
 use crate::store::{
     slot_decision, ClaimedRun, Created, Enqueued, InboxItem, Lease, NewWorkflow, Release,
