@@ -197,6 +197,11 @@ impl Registry {
         problems
     }
 
+    /// Whether some registered workflow lists the signals it receives.
+    pub(crate) fn knows_signals(&self) -> bool {
+        self.workflows.values().any(|w| w.signals.is_some())
+    }
+
     pub(crate) fn workflow(&self, name: &str) -> Option<&WorkflowEntry> {
         self.workflows.get(name)
     }

@@ -142,6 +142,8 @@ pub(super) struct Executor {
     delivered: HashSet<u64>,
     delivered_before: HashSet<u64>,
     delivered_since: std::time::Instant,
+    /// Runs whose last commit failed (reported to `Engine::stalled`).
+    stalled: HashSet<String>,
 }
 
 /// How long a generation of delivered inbox ids is kept.
@@ -201,6 +203,7 @@ impl Executor {
             delivered: HashSet::new(),
             delivered_before: HashSet::new(),
             delivered_since: std::time::Instant::now(),
+            stalled: HashSet::new(),
         }
     }
 
@@ -467,6 +470,7 @@ impl Executor {
                 // have it claimed again from what is stored in a moment.
                 tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step; retrying");
                 self.engine.set_stalled(&then.run_id, Some(e.to_string()));
+                self.stalled.insert(then.run_id.clone());
                 for id in &then.inbox {
                     self.delivered.remove(id);
                     self.delivered_before.remove(id);
@@ -478,7 +482,11 @@ impl Executor {
                 });
                 continue;
             }
-            self.engine.set_stalled(&then.run_id, None);
+            // Only a run whose commit failed before: the common step takes
+            // no lock here.
+            if self.stalled.remove(&then.run_id) {
+                self.engine.set_stalled(&then.run_id, None);
+            }
             for task in then.new_tasks {
                 self.engine.schedule(task);
             }
