@@ -35,7 +35,6 @@ use crate::retry::RetryPolicy;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{InboxItem, InboxRecord, Store, TaskKind, WorkflowStatus};
 
-
 mod history;
 mod inbox;
 mod postgres;
@@ -122,4 +121,3 @@ fn bounded(message: &str) -> Result<(), TestCaseError> {
     );
     Ok(())
 }
-
