@@ -32,7 +32,9 @@ fn record(line: &str) -> Result<(), ActivityError> {
         .create(true)
         .append(true)
         .open(Path::new(&dir).join("effects.log"))?;
-    writeln!(log, "{line}")?;
+    // One write: `writeln!` on a file writes the line and its newline in two
+    // calls, and a SIGKILL between them glued this line to the next.
+    log.write_all(format!("{line}\n").as_bytes())?;
     Ok(())
 }
 
