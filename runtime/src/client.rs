@@ -70,10 +70,18 @@ pub struct PendingStep {
     pub name: String,
     /// The attempt to run next (0 for a timer).
     pub attempt: u32,
+    /// The most attempts its retry policy allows (`None`: unlimited, or a timer).
+    pub max_attempts: Option<u32>,
+    /// When the call was scheduled, or the timer started.
+    pub scheduled_at: SystemTime,
     /// When the next attempt runs, or when the timer fires.
     pub due_at: SystemTime,
     /// The error of the previous attempt, if any.
     pub last_error: Option<String>,
+    /// The details of the activity's last heartbeat (kept across attempts).
+    pub heartbeat: Option<Value>,
+    /// When the last heartbeat was recorded.
+    pub heartbeat_at: Option<SystemTime>,
     /// Since when the next attempt waits for a slot of the activity's
     /// limits (`max_concurrent`, `rate`); `None` when it does not wait.
     pub waiting_for_slot_since: Option<SystemTime>,
@@ -522,8 +530,15 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
             },
             name: t.name,
             attempt: t.attempt,
+            max_attempts: match t.kind {
+                TaskKind::Activity => t.options.retry.max_attempts,
+                TaskKind::Timer => None,
+            },
+            scheduled_at: time(t.scheduled_ms),
             due_at: time(t.due_ms),
             last_error: t.last_error,
+            heartbeat: t.details,
+            heartbeat_at: t.heartbeat_ms.map(time),
             waiting_for_slot_since: t.slot_wait_ms.map(time),
         })
         .collect();

@@ -484,6 +484,21 @@ pub enum Error {
         /// The names it receives, as a phrase (`` `a`, `b` `` or "none").
         known: String,
     },
+    /// A page token that no listing gave out.
+    #[error("invalid page token `{token}`: pass a `next_page` of an earlier listing")]
+    InvalidPageToken {
+        /// The token (clipped).
+        token: String,
+    },
+    /// [`Runtime::run_history`](crate::Runtime::run_history) of a run the
+    /// workflow does not have.
+    #[error("workflow `{id}` has no run `{run_id}`")]
+    RunNotFound {
+        /// The workflow id.
+        id: String,
+        /// The run id asked for.
+        run_id: String,
+    },
     /// No workflow with that id exists in the store.
     #[error("no workflow with id `{id}`")]
     NotFound {

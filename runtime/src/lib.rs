@@ -70,6 +70,7 @@ mod definition;
 mod engine;
 mod error;
 mod history;
+mod query;
 mod registry;
 mod replay;
 mod resource;
@@ -87,11 +88,14 @@ pub use crate::context::{
 };
 pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Rate, Workflow};
 pub use crate::error::{ActivityError, Error, StoreError, WorkflowError, WorkflowErrorKind};
+pub use crate::query::{
+    ListFilter, PageToken, WorkflowHistory, WorkflowPage, WorkflowSummary, MAX_PAGE,
+};
 pub use crate::resource::Resource;
 pub use crate::retry::RetryPolicy;
 pub use crate::runtime::{Runtime, RuntimeBuilder};
 pub use crate::signal::Signal;
-pub use crate::status::WorkflowStatus;
+pub use crate::status::{ParseStatusError, WorkflowStatus};
 pub use crate::store::sqlite::SqliteSync;
 pub use reprise_macros::{activity, workflow, Signal};
 

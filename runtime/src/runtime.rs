@@ -387,6 +387,73 @@ impl Runtime {
         client::send(&self.engine, id, item).await
     }
 
+    /// Retries a blocked run now: a worker replays it against its code and,
+    /// if it replays cleanly, runs it on; if not, it stays blocked with the
+    /// cause in [`describe`](Self::describe). Has no effect on a run that
+    /// is not blocked. (A worker also retries its blocked runs when it
+    /// starts.)
+    ///
+    /// # Errors
+    ///
+    /// As [`signal`](Self::signal).
+    pub async fn resume(&self, id: &str) -> Result<(), Error> {
+        client::send(&self.engine, id, InboxItem::Wake).await
+    }
+
+    /// Lists workflows, newest run first, one page at a time: pass the
+    /// page's [`next_page`](crate::WorkflowPage::next_page) to
+    /// [`ListFilter::page`](crate::ListFilter::page) for the next one.
+    ///
+    /// ```no_run
+    /// # async fn f(rt: reprise::Runtime) -> Result<(), reprise::Error> {
+    /// use reprise::{ListFilter, WorkflowStatus};
+    /// let mut filter = ListFilter::new().status(WorkflowStatus::Blocked);
+    /// loop {
+    ///     let page = rt.list(filter.clone()).await?;
+    ///     for wf in &page.workflows {
+    ///         println!("{} {} {:?}", wf.workflow_id, wf.workflow_type, wf.error);
+    ///     }
+    ///     match page.next_page {
+    ///         Some(token) => filter = filter.page(&token),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] if the store cannot be read.
+    pub async fn list(&self, filter: crate::ListFilter) -> Result<crate::WorkflowPage, Error> {
+        crate::query::list(&self.engine, filter).await
+    }
+
+    /// The event history of a workflow's latest run (the JSON that
+    /// `reprise history --json` prints).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if no workflow has that id; [`Error::Store`] if
+    /// the store cannot be read.
+    pub async fn history(&self, id: &str) -> Result<crate::WorkflowHistory, Error> {
+        crate::query::history(&self.engine, id, None).await
+    }
+
+    /// The event history of one run of a workflow (see
+    /// [`WorkflowInfo::runs`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RunNotFound`] if the workflow has no such run;
+    /// [`Error::Store`] if the store cannot be read.
+    pub async fn run_history(
+        &self,
+        id: &str,
+        run_id: &str,
+    ) -> Result<crate::WorkflowHistory, Error> {
+        crate::query::history(&self.engine, id, Some(run_id)).await
+    }
+
     /// Stops the worker. Activity attempts in flight are abandoned; they run
     /// again when a runtime next opens the store. The store is closed (and a
     /// SQLite file's worker lock released) when this returns, unless a

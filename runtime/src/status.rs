@@ -1,8 +1,10 @@
 //! [`WorkflowStatus`]: the status of a run, and of a workflow (the status
 //! of its latest run), as the API shows it and the stores keep it.
 
-/// The status of a workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The status of a workflow. It serializes as, and parses from, the
+/// names [`as_str`](Self::as_str) gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum WorkflowStatus {
     /// Running, or waiting for an activity, a timer or a signal.
@@ -35,8 +37,9 @@ impl WorkflowStatus {
         WorkflowStatus::ContinuedAsNew,
     ];
 
-    /// The name stores keep: `running`, `blocked`, `completed`, ...
-    pub(crate) fn as_str(self) -> &'static str {
+    /// Its name: `running`, `blocked`, `completed`, `failed`, `cancelled`,
+    /// `terminated` or `continued_as_new` (what the stores keep).
+    pub fn as_str(self) -> &'static str {
         match self {
             WorkflowStatus::Running => "running",
             WorkflowStatus::Blocked => "blocked",
@@ -68,6 +71,19 @@ impl WorkflowStatus {
     }
 }
 
+/// A status name that is none of [`WorkflowStatus::as_str`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown workflow status `{0}`: expected running, blocked, completed, failed, cancelled, terminated or continued_as_new")]
+pub struct ParseStatusError(String);
+
+impl std::str::FromStr for WorkflowStatus {
+    type Err = ParseStatusError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WorkflowStatus::parse(s).ok_or_else(|| ParseStatusError(s.chars().take(40).collect()))
+    }
+}
+
 impl std::fmt::Display for WorkflowStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -91,5 +107,11 @@ mod tests {
             assert_eq!(WorkflowStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(WorkflowStatus::parse("paused"), None);
+        let err = "paused".parse::<WorkflowStatus>().unwrap_err().to_string();
+        assert!(err.contains("`paused`") && err.contains("running"), "{err}");
+        for status in WorkflowStatus::ALL {
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, serde_json::json!(status.as_str()));
+        }
     }
 }

@@ -116,6 +116,8 @@ struct RunBatch {
     inputs: Vec<Input>,
     /// Ids of the inbox messages among `inputs`.
     inbox: Vec<u64>,
+    /// Ids of the resume requests (`InboxItem::Wake`) among `inbox`.
+    wakes: Vec<u64>,
     /// A termination request and its inbox id.
     terminate: Option<(u64, String)>,
     /// The run's workflow id, when a message of the batch named it (to
@@ -673,6 +675,7 @@ impl Executor {
             inputs,
             inbox: done_inbox,
             workflow_id,
+            wakes,
             ..
         } = batch;
         if self.blocked.contains(run_id) && !resume {
@@ -680,7 +683,13 @@ impl Executor {
         }
         let unblocked = match self.load(run_id, workflow_id.as_deref(), now).await {
             Load::Ready { unblocked } => unblocked,
-            Load::Stopped(step) => return step.map(|s| *s),
+            Load::Stopped(step) => {
+                let step = step.map(|s| *s);
+                if !self.blocked.contains(run_id) || wakes.is_empty() {
+                    return step;
+                }
+                return Some(consume_wakes(run_id, workflow_id.as_deref(), step, wakes, now));
+            }
         };
         let run = self.cache.get_mut(run_id).expect("loaded above");
         let mut accepted = Vec::with_capacity(inputs.len());
@@ -759,6 +768,7 @@ impl Executor {
                         due_ms: now,
                         last_error: None,
                         details: None,
+                        heartbeat_ms: None,
                         token: 0,
                         slot_wait_ms: None,
                     });
@@ -778,6 +788,7 @@ impl Executor {
                         due_ms: fire_at_ms,
                         last_error: None,
                         details: None,
+                        heartbeat_ms: None,
                         token: 0,
                         slot_wait_ms: None,
                     });
@@ -914,6 +925,33 @@ impl Executor {
     }
 }
 
+/// A run that stays blocked consumes the resume requests it was sent (so
+/// they do not bring it back at every claim), and nothing else: its signals
+/// wait for code that replays it.
+fn consume_wakes(
+    run_id: &str,
+    workflow_id: Option<&str>,
+    step: Option<(StepCommit, AfterCommit)>,
+    wakes: Vec<u64>,
+    now: u64,
+) -> (StepCommit, AfterCommit) {
+    match step {
+        Some((mut step, after)) => {
+            step.done_inbox.extend(wakes);
+            (step, after)
+        }
+        None => (
+            StepCommit {
+                run_id: run_id.to_owned(),
+                done_inbox: wakes,
+                now_ms: now,
+                ..StepCommit::default()
+            },
+            AfterCommit::status(workflow_id.unwrap_or_default(), run_id, false),
+        ),
+    }
+}
+
 /// The batch entry of a run, created on first use.
 fn entry<'a>(
     per_run: &'a mut Vec<(String, RunBatch)>,
@@ -936,7 +974,10 @@ fn add_inbox(entry: &mut RunBatch, record: InboxRecord) {
             entry.terminate.get_or_insert((record.id, reason));
             return;
         }
-        InboxItem::Wake => entry.resume = true,
+        InboxItem::Wake => {
+            entry.resume = true;
+            entry.wakes.push(record.id);
+        }
         InboxItem::Completed { seq, result } => entry
             .inputs
             .push(Input::Resolve(seq, Resolution::Activity(result))),

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use super::{
-    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
+    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease, ListQuery, ListedRun,
     NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store, Task, TaskDone,
     TaskKind, TaskRetry, Token, WorkflowStatus,
 };
@@ -544,6 +544,32 @@ impl Store for MemoryStore {
         ready(Ok(runs))
     }
 
+    fn list_runs(&self, query: ListQuery) -> BoxFuture<'_, Result<Vec<ListedRun>, StoreError>> {
+        let inner = self.lock();
+        let before = usize::try_from(query.before.unwrap_or(u64::MAX)).unwrap_or(usize::MAX);
+        let listed = inner
+            .order
+            .iter()
+            .enumerate()
+            .take(before)
+            .rev()
+            .map(|(position, id)| (position as u64, &inner.runs[id].record))
+            .filter(|(_, r)| {
+                inner.workflows[&r.workflow_id].last() == Some(&r.run_id)
+                    && query.status.is_none_or(|s| r.status == s)
+                    && query.name.as_ref().is_none_or(|n| &r.name == n)
+                    && r.created_ms >= query.since_ms.unwrap_or(0)
+                    && r.created_ms < query.until_ms.unwrap_or(u64::MAX)
+            })
+            .take(query.limit)
+            .map(|(position, record)| ListedRun {
+                position,
+                record: record.clone(),
+            })
+            .collect();
+        ready(Ok(listed))
+    }
+
     fn tasks(&self, run_id: Option<&str>) -> BoxFuture<'_, Result<Vec<Task>, StoreError>> {
         let inner = self.lock();
         let tasks = inner
@@ -615,6 +641,7 @@ impl Store for MemoryStore {
         let result = match inner.held_task(HEARTBEAT, run_id, seq, token) {
             Ok(Some(task)) => {
                 task.details = Some(details);
+                task.heartbeat_ms = Some(now_ms());
                 let until =
                     now_ms().saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
                 if let Some(held) = inner.task_leases.get_mut(&(run_id.to_owned(), seq)) {

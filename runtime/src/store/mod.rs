@@ -68,6 +68,32 @@ pub(crate) struct RunRecord {
     pub(crate) updated_ms: u64,
 }
 
+/// Which workflows [`Store::list_runs`] returns: the latest run of each
+/// workflow that matches every filter given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ListQuery {
+    pub(crate) status: Option<WorkflowStatus>,
+    /// The workflow type's name.
+    pub(crate) name: Option<String>,
+    /// Runs created at or after this time (Unix ms).
+    pub(crate) since_ms: Option<u64>,
+    /// Runs created before this time (Unix ms).
+    pub(crate) until_ms: Option<u64>,
+    /// Runs older than this position (a [`ListedRun::position`] of the
+    /// previous page).
+    pub(crate) before: Option<u64>,
+    /// The most runs returned.
+    pub(crate) limit: usize,
+}
+
+/// A run [`Store::list_runs`] returns, with its place in the listing.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ListedRun {
+    /// The run's creation order in the store: larger is newer.
+    pub(crate) position: u64,
+    pub(crate) record: RunRecord,
+}
+
 /// A fencing token: the value a claim gave a run or a task. Every write of
 /// claimed work carries it; a row never gets the same token twice. Rows
 /// nobody ever claimed have token 0.
@@ -158,6 +184,8 @@ pub(crate) struct Task {
     pub(crate) last_error: Option<String>,
     /// The last heartbeat details of the activity, kept across attempts.
     pub(crate) details: Option<Value>,
+    /// When the last heartbeat was recorded (Unix ms).
+    pub(crate) heartbeat_ms: Option<u64>,
     /// The token of the claim that holds the task (set by the store: the
     /// run's token for the tasks of a step, a fresh one for a claimed task).
     pub(crate) token: Token,
@@ -514,6 +542,11 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Runs that are not finished (running or blocked), oldest first.
     #[allow(dead_code)] // for tools and the conformance suite
     fn unfinished_runs(&self) -> BoxFuture<'_, Result<Vec<RunRecord>, StoreError>>;
+
+    /// The latest runs of the workflows matching `query`, newest first (by
+    /// the runs' creation order), at most `query.limit`. A corrupt row is
+    /// skipped and logged, so one bad row does not hide the others.
+    fn list_runs(&self, query: ListQuery) -> BoxFuture<'_, Result<Vec<ListedRun>, StoreError>>;
 
     /// Tasks of a run, or of every run when `run_id` is `None`, ordered by
     /// run id, then `seq`.

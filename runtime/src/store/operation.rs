@@ -15,6 +15,7 @@ pub(crate) const UNFINISHED_RUNS: &str = "listing unfinished runs";
 pub(crate) const TASKS: &str = "listing tasks";
 pub(crate) const ENQUEUE: &str = "adding a message to a workflow's inbox";
 pub(crate) const INBOX: &str = "listing inbox messages";
+pub(crate) const LIST: &str = "listing workflows";
 pub(crate) const RUNS: &str = "listing the runs of a workflow";
 pub(crate) const HEARTBEAT: &str = "recording heartbeat details";
 pub(crate) const ACQUIRE_SLOT: &str = "taking a slot of an activity's limits";

@@ -89,6 +89,7 @@ fn activity(workflow_id: &str, run_id: &str, seq: u32) -> Task {
         due_ms: 1_000,
         last_error: None,
         details: Some(json!({ "offset": 42 })),
+        heartbeat_ms: None,
         token: 0,
         slot_wait_ms: None,
     }
@@ -108,6 +109,7 @@ fn timer(workflow_id: &str, run_id: &str, seq: u32, due_ms: u64) -> Task {
         due_ms,
         last_error: None,
         details: None,
+        heartbeat_ms: None,
         token: 0,
         slot_wait_ms: None,
     }

@@ -121,19 +121,20 @@ use serde_json::Value;
 use tokio_postgres::NoTls;
 
 use super::{
-    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
+    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease, ListQuery, ListedRun,
     NewWorkflow, Notifications, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store,
-    Task, TaskDone, TaskRetry, Token,
+    Task, TaskDone, TaskRetry, Token, WorkflowStatus,
 };
 use crate::definition::BoxFuture;
 use crate::error::{Error, StoreError};
 use errors::{connect_error, describe, pool_error, store_error};
 use listen::Listener;
 use ops::{task_fenced, task_token};
-use rows::{decode_inbox_rows, decode_run, decode_task, int, json, span};
+use rows::{decode_inbox_rows, decode_run, decode_task, int, json, run_fields, span};
 use secrets::{redact, scrub, url_secrets};
 use sql::{
     execute, query, query_opt, HEARTBEAT_SQL, SELECT_ALL_TASKS, SELECT_INBOX, SELECT_LATEST_RUN,
+    SELECT_LISTED,
     SELECT_RUN_TASKS, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
 };
 
@@ -619,6 +620,43 @@ impl Store for PostgresStore {
                     .await
                     .map_err(|e| store_error(INBOX, "the `inbox` table", e))?;
                 Ok(decode_inbox_rows(INBOX, &rows))
+            })
+            .await
+        })
+    }
+
+    fn list_runs(&self, list: ListQuery) -> BoxFuture<'_, Result<Vec<ListedRun>, StoreError>> {
+        Box::pin(async move {
+            retrying(|| async {
+                let client = self.client(LIST).await?;
+                let status = list.status.map(WorkflowStatus::as_str);
+                let limit = i64::try_from(list.limit).unwrap_or(i64::MAX);
+                let rows = query(
+                    &client,
+                    SELECT_LISTED,
+                    &[
+                        &status,
+                        &list.name.as_deref(),
+                        &int(list.since_ms.unwrap_or(0)),
+                        &int(list.until_ms.unwrap_or(u64::MAX)),
+                        &int(list.before.unwrap_or(u64::MAX)),
+                        &limit,
+                    ],
+                )
+                .await
+                .map_err(|e| store_error(LIST, "the `runs` table", e))?;
+                Ok(rows
+                    .iter()
+                    .filter_map(|row| {
+                        let listed = decode_run(LIST, row).and_then(|record| {
+                            let position = run_fields(LIST, row).uint(9, "seq")?;
+                            Ok(ListedRun { position, record })
+                        });
+                        listed
+                            .inspect_err(|e| tracing::error!(error = %e, "skipping a corrupt run"))
+                            .ok()
+                    })
+                    .collect())
             })
             .await
         })

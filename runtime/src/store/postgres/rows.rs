@@ -114,6 +114,7 @@ pub(super) fn decode_task(operation: &'static str, row: &Row) -> Result<Task, St
         details: fields.opt_json(11, "details")?,
         token: fields.uint(12, "token")?,
         slot_wait_ms: fields.opt_uint(13, "slot_wait_ms")?,
+        heartbeat_ms: fields.opt_uint(14, "heartbeat_ms")?,
     })
 }
 

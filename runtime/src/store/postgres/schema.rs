@@ -148,6 +148,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX slot_starts_of_pair ON slot_starts (activity, limit_key, started_ms);
     CREATE INDEX slot_starts_by_time ON slot_starts (started_ms);
     ",
+    // 3: the time of an activity's last heartbeat, shown by `describe`.
+    "
+    ALTER TABLE tasks ADD COLUMN heartbeat_ms BIGINT;
+    ",
 ];
 
 /// The schema version this code writes and reads.

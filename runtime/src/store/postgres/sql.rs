@@ -24,7 +24,7 @@ pub(super) use run_columns;
 /// The columns `decode_task` reads, in its order.
 macro_rules! task_columns {
     () => {
-        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token, slot_wait_ms"
+        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token, slot_wait_ms, heartbeat_ms"
     };
 }
 
@@ -43,6 +43,17 @@ pub(super) const SELECT_RUN_WITH_HISTORY: &str = concat!(
      FROM runs WHERE run_id = $1"
 );
 /// The unfinished runs, oldest first.
+/// `list_runs`: $1 status (or NULL), $2 name (or NULL), created in
+/// [$3, $4), `seq` below $5, at most $6; `seq` is the last column.
+pub(super) const SELECT_LISTED: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    ", seq FROM runs r
+     WHERE seq < $5 AND created_ms >= $3 AND created_ms < $4
+       AND ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR name = $2)
+       AND run_id = (SELECT latest_run_id FROM workflows w WHERE w.workflow_id = r.workflow_id)
+     ORDER BY seq DESC LIMIT $6"
+);
 pub(super) const SELECT_UNFINISHED: &str = concat!(
     "SELECT ",
     run_columns!(),
@@ -277,7 +288,9 @@ pub(super) const UPDATE_RUNS: &str = "UPDATE runs r SET
 
 /// `record_heartbeat`: $1 run, $2 seq, $3 token, $4 details, $5 lease (ms).
 pub(super) const HEARTBEAT_SQL: &str = concat!(
-    "UPDATE tasks SET details = $4,
+    "UPDATE tasks SET details = $4, heartbeat_ms = ",
+    now_ms!(),
+    ",
          lease_until = CASE WHEN owner IS NULL THEN NULL ELSE ",
     now_ms!(),
     " + $5 END

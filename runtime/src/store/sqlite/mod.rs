@@ -87,7 +87,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::{
-    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
+    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease, ListQuery, ListedRun,
     NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store, Task, TaskDone,
     TaskRetry, Token,
 };
@@ -98,7 +98,7 @@ use errors::store_error;
 pub(crate) use lock::lock_path;
 use lock::{FileUse, WorkerLock};
 use rows::{
-    decode_run, load_history, load_record, select_inbox, select_tasks, SELECT_LATEST_RUN,
+    decode_run, load_history, load_record, select_inbox, select_listed, select_tasks, SELECT_LATEST_RUN,
     SELECT_RUN, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
 };
 use write::{
@@ -463,6 +463,10 @@ impl Store for SqliteStore {
             }
             Ok(runs)
         })
+    }
+
+    fn list_runs(&self, query: ListQuery) -> BoxFuture<'_, Result<Vec<ListedRun>, StoreError>> {
+        self.read(LIST, move |conn| select_listed(conn, &query))
     }
 
     fn tasks(&self, run_id: Option<&str>) -> BoxFuture<'_, Result<Vec<Task>, StoreError>> {

@@ -12,8 +12,10 @@ use serde_json::Value;
 use super::errors::store_error;
 use super::LOAD_RUN;
 use crate::error::StoreError;
+use crate::store::operation::LIST;
 use crate::store::{
-    HistoryRows, InboxItem, InboxRecord, RunRecord, Task, TaskKind, WorkflowStatus,
+    HistoryRows, InboxItem, InboxRecord, ListQuery, ListedRun, RunRecord, Task, TaskKind,
+    WorkflowStatus,
 };
 
 macro_rules! run_columns {
@@ -24,7 +26,7 @@ macro_rules! run_columns {
 
 macro_rules! task_columns {
     () => {
-        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token, slot_wait_ms"
+        "workflow_id, run_id, seq, kind, name, input, options, attempt, scheduled_ms, due_ms, last_error, details, token, slot_wait_ms, heartbeat_ms"
     };
 }
 
@@ -45,6 +47,29 @@ pub(super) const SELECT_WORKFLOW_RUNS: &str = concat!(
     run_columns!(),
     " FROM runs WHERE workflow_id = ?1 ORDER BY seq"
 );
+/// `list_runs`: ?1 status (or NULL), ?2 name (or NULL), created in
+/// [?3, ?4), `seq` below ?5, at most ?6; `seq` is the last column.
+const SELECT_LISTED: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    ", seq FROM runs r
+     WHERE seq < ?5 AND created_ms >= ?3 AND created_ms < ?4
+       AND (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR name = ?2)
+       AND run_id = (SELECT latest_run_id FROM workflows w WHERE w.workflow_id = r.workflow_id)
+     ORDER BY seq DESC LIMIT ?6"
+);
+/// The same, for the statuses of unfinished runs: their partial index
+/// spares a scan of the finished ones.
+const SELECT_LISTED_UNFINISHED: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    ", seq FROM runs r
+     WHERE status IN ('running', 'blocked') AND status = ?1
+       AND seq < ?5 AND created_ms >= ?3 AND created_ms < ?4
+       AND (?2 IS NULL OR name = ?2)
+       AND run_id = (SELECT latest_run_id FROM workflows w WHERE w.workflow_id = r.workflow_id)
+     ORDER BY seq DESC LIMIT ?6"
+);
 const SELECT_RUN_TASKS: &str = concat!(
     "SELECT ",
     task_columns!(),
@@ -60,6 +85,52 @@ const SELECT_ALL_TASKS: &str = concat!(
     task_columns!(),
     " FROM tasks ORDER BY run_id, seq"
 );
+
+/// The latest runs matching `query`, newest first; a corrupt row is
+/// skipped and logged.
+pub(super) fn select_listed(
+    conn: &Connection,
+    query: &ListQuery,
+) -> Result<Vec<ListedRun>, StoreError> {
+    let context = || "the `runs` table".to_owned();
+    let sql = match query.status {
+        Some(status) if !status.is_finished() => SELECT_LISTED_UNFINISHED,
+        _ => SELECT_LISTED,
+    };
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(|e| store_error(LIST, context(), e))?;
+    let args = rusqlite::params![
+        query.status.map(WorkflowStatus::as_str),
+        query.name,
+        int(query.since_ms.unwrap_or(0)),
+        int(query.until_ms.unwrap_or(u64::MAX)),
+        int(query.before.unwrap_or(u64::MAX)),
+        i64::try_from(query.limit).unwrap_or(i64::MAX),
+    ];
+    let rows = stmt
+        .query_map(args, |row| {
+            Ok(decode_run(LIST, row).and_then(|record| {
+                let position = Fields {
+                    row,
+                    operation: LIST,
+                    table: "runs",
+                    key: key_text(row, 1, "run_id"),
+                }
+                .uint(9, "seq")?;
+                Ok(ListedRun { position, record })
+            }))
+        })
+        .map_err(|e| store_error(LIST, context(), e))?;
+    let mut listed = Vec::new();
+    for row in rows {
+        match row.map_err(|e| store_error(LIST, context(), e))? {
+            Ok(run) => listed.push(run),
+            Err(e) => tracing::error!(error = %e, "skipping a corrupt run"),
+        }
+    }
+    Ok(listed)
+}
 
 /// Tasks of a run (a corrupt one is an error), or of every run (a corrupt
 /// one is skipped and logged, see the module docs).
@@ -274,6 +345,7 @@ pub(super) fn decode_task(operation: &'static str, row: &Row<'_>) -> Result<Task
         details: fields.opt_json(11, "details")?,
         token: fields.uint(12, "token")?,
         slot_wait_ms: fields.opt_uint(13, "slot_wait_ms")?,
+        heartbeat_ms: fields.opt_uint(14, "heartbeat_ms")?,
     })
 }
 

@@ -375,10 +375,11 @@ pub(super) fn record_heartbeat(
     }
     let until = int(now_ms().saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)));
     conn.prepare_cached(
-        "UPDATE tasks SET details = ?3, lease_until = CASE WHEN owner IS NULL THEN NULL ELSE ?4 END
+        "UPDATE tasks SET details = ?3, heartbeat_ms = ?5,
+             lease_until = CASE WHEN owner IS NULL THEN NULL ELSE ?4 END
          WHERE run_id = ?1 AND seq = ?2",
     )
-    .and_then(|mut stmt| stmt.execute(params![run_id, seq, json(details), until]))
+    .and_then(|mut stmt| stmt.execute(params![run_id, seq, json(details), until, int(now_ms())]))
     .map_err(|e| store_error(HEARTBEAT, format!("task {seq} of run `{run_id}`"), e))?;
     Ok(())
 }

@@ -70,6 +70,7 @@ fn activity(workflow_id: &str, run_id: &str, seq: u32) -> Task {
         due_ms: 0,
         last_error: None,
         details: None,
+        heartbeat_ms: None,
         token: 0,
         slot_wait_ms: None,
     }
