@@ -105,9 +105,11 @@ impl FromStr for PageToken {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        s.parse().map(PageToken).map_err(|_| Error::InvalidPageToken {
-            token: s.chars().take(40).collect(),
-        })
+        s.parse()
+            .map(PageToken)
+            .map_err(|_| Error::InvalidPageToken {
+                token: s.chars().take(40).collect(),
+            })
     }
 }
 
@@ -234,7 +236,11 @@ pub(crate) async fn history(
         id: workflow_id.to_owned(),
         run_id: run_id.clone(),
     };
-    let (record, rows) = engine.store.load_run(&run_id).await?.ok_or_else(not_found)?;
+    let (record, rows) = engine
+        .store
+        .load_run(&run_id)
+        .await?
+        .ok_or_else(not_found)?;
     if record.workflow_id != workflow_id {
         return Err(not_found());
     }

@@ -688,7 +688,13 @@ impl Executor {
                 if !self.blocked.contains(run_id) || wakes.is_empty() {
                     return step;
                 }
-                return Some(consume_wakes(run_id, workflow_id.as_deref(), step, wakes, now));
+                return Some(consume_wakes(
+                    run_id,
+                    workflow_id.as_deref(),
+                    step,
+                    wakes,
+                    now,
+                ));
             }
         };
         let run = self.cache.get_mut(run_id).expect("loaded above");

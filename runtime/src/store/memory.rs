@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use super::{
-    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease, ListQuery, ListedRun,
-    NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store, Task, TaskDone,
-    TaskKind, TaskRetry, Token, WorkflowStatus,
+    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
+    ListQuery, ListedRun, NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit,
+    Store, Task, TaskDone, TaskKind, TaskRetry, Token, WorkflowStatus,
 };
 use crate::clock::now_ms;
 use crate::definition::BoxFuture;

@@ -141,9 +141,14 @@ pub(super) async fn record_heartbeat_keeps_the_latest_details(store: &dyn Store)
         .record_heartbeat("r1", 1, 0, json!({ "offset": 200 }), LEASE)
         .await
         .unwrap();
+    let tasks = store.tasks(Some("r1")).await.unwrap();
+    // The time of the last heartbeat is the store's now.
+    let at = tasks[0].heartbeat_ms.expect("the heartbeat's time is kept");
+    let now = crate::clock::now_ms();
+    assert!(at <= now && now - at < 60_000, "{at} vs now {now}");
     let expected = Task {
         details: Some(json!({ "offset": 200 })),
-        heartbeat_ms: None,
+        heartbeat_ms: Some(at),
         ..task
     };
     assert_eq!(

@@ -4,7 +4,8 @@
 //! tests of what only the SQLite store has (files, locking, migrations,
 //! group commit: `sqlite_only.rs`). The generic cases: `steps.rs` (runs,
 //! steps, tasks), `inbox.rs` (messages, heartbeats), `workers.rs` (several
-//! workers on one store), `slots.rs` (activities' limits).
+//! workers on one store), `slots.rs` (activities' limits), `listing.rs`
+//! (listing workflows).
 //!
 //! The multi-worker cases (`claim_*`, `*_fenced*`, `an_expired_lease_*`)
 //! play two workers against one store: two claimers never get the same run
@@ -180,12 +181,14 @@ fn signal(name: &str, payload: Value) -> InboxItem {
 }
 
 mod inbox;
+mod listing;
 mod slots;
 mod sqlite_only;
 mod steps;
 mod workers;
 
 use self::inbox::*;
+use self::listing::*;
 use self::slots::*;
 use self::steps::*;
 use self::workers::*;
@@ -262,6 +265,7 @@ conformance!(
     slot_requests_are_fenced_by_the_task_token,
     concurrent_requests_never_exceed_the_limit,
     a_slot_whose_task_is_gone_does_not_count,
+    list_runs_filters_and_pages_the_latest_runs,
 );
 
 /// A database path in the temporary directory, removed with its sibling

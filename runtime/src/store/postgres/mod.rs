@@ -121,9 +121,9 @@ use serde_json::Value;
 use tokio_postgres::NoTls;
 
 use super::{
-    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease, ListQuery, ListedRun,
-    NewWorkflow, Notifications, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store,
-    Task, TaskDone, TaskRetry, Token, WorkflowStatus,
+    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
+    ListQuery, ListedRun, NewWorkflow, Notifications, Release, RunRecord, SlotGrant, SlotRequest,
+    StepCommit, Store, Task, TaskDone, TaskRetry, Token, WorkflowStatus,
 };
 use crate::definition::BoxFuture;
 use crate::error::{Error, StoreError};
@@ -134,8 +134,7 @@ use rows::{decode_inbox_rows, decode_run, decode_task, int, json, run_fields, sp
 use secrets::{redact, scrub, url_secrets};
 use sql::{
     execute, query, query_opt, HEARTBEAT_SQL, SELECT_ALL_TASKS, SELECT_INBOX, SELECT_LATEST_RUN,
-    SELECT_LISTED,
-    SELECT_RUN_TASKS, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
+    SELECT_LISTED, SELECT_RUN_TASKS, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
 };
 
 /// The operations, as errors name them.

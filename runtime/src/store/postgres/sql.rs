@@ -167,7 +167,7 @@ pub(super) const CLAIM_TASKS_SQL: &str = concat!(
      FROM candidates c CROSS JOIN now
      WHERE t.run_id = c.run_id AND t.seq = c.seq
      RETURNING t.workflow_id, t.run_id, t.seq, t.kind, t.name, t.input, t.options, t.attempt,
-               t.scheduled_ms, t.due_ms, t.last_error, t.details, t.token, t.slot_wait_ms"
+               t.scheduled_ms, t.due_ms, t.last_error, t.details, t.token, t.slot_wait_ms, t.heartbeat_ms"
 );
 
 /// `renew`, runs: $1 worker, $2 lease (ms). Locks in `run_id` order, as

@@ -87,9 +87,9 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::{
-    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease, ListQuery, ListedRun,
-    NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit, Store, Task, TaskDone,
-    TaskRetry, Token,
+    ClaimFilter, ClaimedRun, Created, Enqueued, HistoryRows, InboxItem, InboxRecord, Lease,
+    ListQuery, ListedRun, NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit,
+    Store, Task, TaskDone, TaskRetry, Token,
 };
 use crate::definition::BoxFuture;
 use crate::error::{Error, StoreError};
@@ -98,8 +98,8 @@ use errors::store_error;
 pub(crate) use lock::lock_path;
 use lock::{FileUse, WorkerLock};
 use rows::{
-    decode_run, load_history, load_record, select_inbox, select_listed, select_tasks, SELECT_LATEST_RUN,
-    SELECT_RUN, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
+    decode_run, load_history, load_record, select_inbox, select_listed, select_tasks,
+    SELECT_LATEST_RUN, SELECT_RUN, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
 };
 use write::{
     acquire_slot, claim_runs, claim_tasks, complete_task, create, enqueue, names_json,
