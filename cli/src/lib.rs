@@ -11,6 +11,7 @@
 mod args;
 mod error;
 mod open;
+mod timeline;
 mod ui;
 pub mod watch;
 
