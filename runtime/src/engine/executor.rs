@@ -118,6 +118,9 @@ struct RunBatch {
     inbox: Vec<u64>,
     /// Ids of the resume requests (`InboxItem::Wake`) among `inbox`.
     wakes: Vec<u64>,
+    /// The completions among `inputs` that this process delivered from
+    /// memory (not from the inbox), with their tasks' tokens.
+    local: Vec<(u32, Token)>,
     /// A termination request and its inbox id.
     terminate: Option<(u64, String)>,
     /// The run's workflow id, when a message of the batch named it (to
@@ -144,6 +147,9 @@ pub(super) struct Executor {
     delivered: HashSet<u64>,
     delivered_before: HashSet<u64>,
     delivered_since: std::time::Instant,
+    /// Timers that fired for blocked runs, by run: delivered when the run
+    /// is resumed.
+    parked: HashMap<String, Vec<u32>>,
     /// Runs whose last commit failed (reported to `Engine::stalled`).
     stalled: HashSet<String>,
 }
@@ -205,6 +211,7 @@ impl Executor {
             delivered: HashSet::new(),
             delivered_before: HashSet::new(),
             delivered_since: std::time::Instant::now(),
+            parked: HashMap::new(),
             stalled: HashSet::new(),
         }
     }
@@ -251,6 +258,7 @@ impl Executor {
                             // predates the other worker's steps.
                             self.cache.remove(&run_id);
                             self.blocked.remove(&run_id);
+                            self.parked.remove(&run_id);
                             for task in claimed.tasks {
                                 if task.kind == TaskKind::Timer {
                                     self.engine.schedule(task);
@@ -274,9 +282,15 @@ impl Executor {
                     WfMsg::Complete(done) => {
                         let done = *done;
                         if self.owned.contains_key(&done.run_id) {
-                            entry(&mut per_run, &mut index, &done.run_id)
-                                .inputs
-                                .push(Input::Resolve(done.seq, done.resolution));
+                            let blocked =
+                                !self.blocked.is_empty() && self.blocked.contains(&done.run_id);
+                            let entry = entry(&mut per_run, &mut index, &done.run_id);
+                            if blocked {
+                                // To keep its result in the store.
+                                entry.workflow_id.get_or_insert(done.workflow_id);
+                            }
+                            entry.local.push((done.seq, done.token));
+                            entry.inputs.push(Input::Resolve(done.seq, done.resolution));
                         } else {
                             foreign.push(done);
                         }
@@ -473,10 +487,7 @@ impl Executor {
                 tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step; retrying");
                 self.engine.set_stalled(&then.run_id, Some(e.to_string()));
                 self.stalled.insert(then.run_id.clone());
-                for id in &then.inbox {
-                    self.delivered.remove(id);
-                    self.delivered_before.remove(id);
-                }
+                self.forget_delivered(&then.inbox);
                 let engine = self.engine.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(REDRIVE_DELAY).await;
@@ -524,6 +535,7 @@ impl Executor {
     ) -> Option<(StepCommit, AfterCommit)> {
         self.cache.remove(run_id);
         self.blocked.remove(run_id);
+        self.parked.remove(run_id);
         let (record, rows) = match self.engine.store.load_run(run_id).await {
             Ok(Some(loaded)) => loaded,
             _ => return None,
@@ -550,6 +562,49 @@ impl Executor {
         Some((step, AfterCommit::status(&record.workflow_id, run_id, true)))
     }
 
+    /// Keeps the completions this process delivered from memory to a run
+    /// that did not record them (it is blocked), for its resumption: an
+    /// activity's result goes to the store (as a completion in the run's
+    /// inbox: not run again, even after a restart), a fired timer stays in
+    /// memory (after a restart its task fires again from the store).
+    fn keep_completions(
+        &mut self,
+        run_id: &str,
+        workflow_id: Option<&str>,
+        local: &[(u32, Token)],
+        completions: impl Iterator<Item = (u32, Resolution)>,
+    ) {
+        if local.is_empty() {
+            return;
+        }
+        let mut activities = Vec::new();
+        for (seq, resolution) in completions {
+            let Some(&(_, token)) = local.iter().find(|(s, _)| *s == seq) else {
+                continue;
+            };
+            match resolution {
+                Resolution::Timer => self.parked.entry(run_id.to_owned()).or_default().push(seq),
+                resolution @ Resolution::Activity(_) => activities.push(Completion {
+                    workflow_id: workflow_id.unwrap_or_default().to_owned(),
+                    run_id: run_id.to_owned(),
+                    seq,
+                    token,
+                    resolution,
+                }),
+            }
+        }
+        self.store_foreign(activities);
+    }
+
+    /// Inbox messages that stay in the store unconsumed (a commit failed,
+    /// the run is blocked): a later claim of the run delivers them again.
+    fn forget_delivered(&mut self, ids: &[u64]) {
+        for id in ids {
+            self.delivered.remove(id);
+            self.delivered_before.remove(id);
+        }
+    }
+
     /// Stops a run that faulted outside an activation.
     async fn block(
         &mut self,
@@ -566,7 +621,7 @@ impl Executor {
             _ => return None,
         };
         let message = format!("workflow `{workflow_id}` run `{run_id}`: {fault}");
-        tracing::error!(error = %message, "workflow run stopped; it resumes after a restart with fixed code");
+        tracing::error!(error = %message, "workflow run stopped; it resumes with fixed code (at a restart, or `reprise resume`)");
         Some(status_step(
             run_id,
             &workflow_id,
@@ -647,7 +702,7 @@ impl Executor {
             Ok((_, Some(_))) => return Load::Stopped(None),
             Err(e) => format!("workflow `{wf}` run `{run_id}`: {e}"),
         };
-        tracing::error!(error = %message, "workflow run stopped; it resumes after a restart with fixed code");
+        tracing::error!(error = %message, "workflow run stopped; it resumes with fixed code (at a restart, or `reprise resume`)");
         self.blocked.insert(run_id.to_owned());
         if record.status == WorkflowStatus::Blocked
             && record.error.as_deref() == Some(message.as_str())
@@ -672,20 +727,48 @@ impl Executor {
     ) -> Option<(StepCommit, AfterCommit)> {
         let RunBatch {
             resume,
-            inputs,
+            mut inputs,
             inbox: done_inbox,
             workflow_id,
             wakes,
+            local,
             ..
         } = batch;
         if self.blocked.contains(run_id) && !resume {
+            // Kept for the run's resumption: inbox messages stay in the
+            // store (delivered again then), completions are kept.
+            self.forget_delivered(&done_inbox);
+            let kept = inputs.into_iter().filter_map(|input| match input {
+                Input::Resolve(seq, resolution) => Some((seq, resolution)),
+                _ => None,
+            });
+            self.keep_completions(run_id, workflow_id.as_deref(), &local, kept);
             return None;
         }
         let unblocked = match self.load(run_id, workflow_id.as_deref(), now).await {
-            Load::Ready { unblocked } => unblocked,
+            Load::Ready { unblocked } => {
+                if unblocked {
+                    // Timers that fired while it was blocked.
+                    let fired = self.parked.remove(run_id).unwrap_or_default();
+                    let fired = fired
+                        .into_iter()
+                        .map(|seq| Input::Resolve(seq, Resolution::Timer));
+                    inputs.splice(0..0, fired);
+                }
+                unblocked
+            }
             Load::Stopped(step) => {
                 let step = step.map(|s| *s);
-                if !self.blocked.contains(run_id) || wakes.is_empty() {
+                if !self.blocked.contains(run_id) {
+                    return step;
+                }
+                self.forget_delivered(&done_inbox);
+                let kept = inputs.into_iter().filter_map(|input| match input {
+                    Input::Resolve(seq, resolution) => Some((seq, resolution)),
+                    _ => None,
+                });
+                self.keep_completions(run_id, workflow_id.as_deref(), &local, kept);
+                if wakes.is_empty() {
                     return step;
                 }
                 return Some(consume_wakes(
@@ -878,9 +961,15 @@ impl Executor {
             Outcome::Fault(fault) => {
                 // Nothing of this activation is kept: the history stays as it was.
                 let message = format!("workflow `{workflow_id}` run `{run_id}`: {fault}");
-                tracing::error!(error = %message, "workflow run stopped; it resumes after a restart with fixed code");
+                tracing::error!(error = %message, "workflow run stopped; it resumes with fixed code (at a restart, or `reprise resume`)");
                 self.cache.remove(run_id);
                 self.blocked.insert(run_id.to_owned());
+                self.forget_delivered(&done_inbox);
+                let kept = events.iter().filter_map(|event| match event.as_input() {
+                    Some(Input::Resolve(seq, resolution)) => Some((seq, resolution)),
+                    _ => None,
+                });
+                self.keep_completions(run_id, Some(&workflow_id), &local, kept);
                 return Some(status_step(
                     run_id,
                     &workflow_id,
