@@ -5,27 +5,40 @@
 //!
 //! The library half serves programs that embed the same views: [`watch`]
 //! draws a workflow's live progress bar (the examples use it).
+//!
+//! Exit codes: 0 on success; 1 when a command fails (one line on standard
+//! error, starting `reprise: `), and for `reprise watch` when the workflow
+//! did not complete; 2 when the command line is wrong.
 
 #![deny(missing_docs)]
 
 mod args;
+mod commands;
 mod error;
+mod format;
 mod open;
+mod pending;
+mod progress;
 mod timeline;
 mod ui;
 pub mod watch;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 pub use args::{Cli, Command};
 pub use error::CliError;
 
+use commands::list::ListArgs;
+
 /// Parses the command line, runs the command, and turns an error into one
-/// line on standard error and exit code 1.
+/// line on standard error and exit code 1 (2 for a wrong command line).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -34,22 +47,114 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("reprise: {e}");
+            eprintln!("reprise: {}", format::one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }
 }
 
-/// Runs one command.
+/// Prints clap's help or version (exit code 0), or the first paragraph of
+/// its error as one line with a hint (exit code 2).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // `reprise` alone: the help, as a usage error.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+        _ => {}
+    }
+    let rendered = e.render().to_string();
+    let first: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let command = subcommand_named().map_or(String::new(), |name| format!(" {name}"));
+    eprintln!(
+        "reprise: {}; try 'reprise{command} --help'",
+        format::one_line(&first.join(" "))
+    );
+    ExitCode::from(2)
+}
+
+/// The first argument that names a subcommand, for the hint of a usage error.
+fn subcommand_named() -> Option<String> {
+    let command = Cli::command();
+    std::env::args().skip(1).find(|arg| {
+        command
+            .get_subcommands()
+            .any(|sub| sub.get_name() == arg.as_str())
+    })
+}
+
+/// Runs one command; returns the process's exit code.
 ///
 /// # Errors
 ///
 /// Whatever the command fails with, as one line.
-pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let rt = open::open(&cli).await?;
-    match cli.command {
-        Command::Ui { port } => ui::serve(rt, port).await,
+pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    // What can be refused without the store is refused first.
+    let payload = match &cli.command {
+        Command::Signal { payload, .. } => commands::act::payload(payload.as_deref())?,
+        _ => serde_json::Value::Null,
+    };
+    match &cli.command {
+        Command::Describe { id, .. }
+        | Command::History { id, .. }
+        | Command::Watch { id }
+        | Command::Signal { id, .. }
+        | Command::Cancel { id }
+        | Command::Terminate { id, .. }
+        | Command::Resume { id } => error::check_id(id)?,
+        Command::List { .. } | Command::Ui { .. } => {}
     }
+    let rt = open::open(&cli).await?;
+    let success = |()| ExitCode::SUCCESS;
+    let code = match cli.command {
+        Command::List {
+            status,
+            name,
+            since,
+            limit,
+            page,
+            json,
+        } => {
+            let args = ListArgs {
+                status,
+                name,
+                since,
+                limit,
+                page,
+                json,
+            };
+            commands::list::run(&rt, &args).await.map(success)
+        }
+        Command::Describe { id, json } => {
+            commands::describe::run(&rt, &id, json).await.map(success)
+        }
+        Command::History { id, run, json } => {
+            commands::history::run(&rt, &id, run.as_deref(), json)
+                .await
+                .map(success)
+        }
+        Command::Watch { id } => commands::watch::run(&rt, &id).await,
+        Command::Signal { id, name, .. } => commands::act::signal(&rt, &id, &name, payload)
+            .await
+            .map(success),
+        Command::Cancel { id } => commands::act::cancel(&rt, &id).await.map(success),
+        Command::Terminate { id, reason } => commands::act::terminate(&rt, &id, &reason)
+            .await
+            .map(success),
+        Command::Resume { id } => commands::act::resume(&rt, &id).await.map(success),
+        Command::Ui { port } => ui::serve(rt, port).await.map(success),
+    };
+    code
 }
