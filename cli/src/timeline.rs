@@ -211,6 +211,21 @@ pub(crate) fn steps(history: &WorkflowHistory) -> Vec<Step> {
     steps
 }
 
+/// The times of a run's first and last activations (Unix ms): the span
+/// its timeline covers so far (a pending step runs on past the last).
+pub(crate) fn span(history: &WorkflowHistory) -> (Option<u64>, Option<u64>) {
+    let mut times =
+        history
+            .events
+            .iter()
+            .filter_map(|event| match event.get("type").and_then(Value::as_str) {
+                Some("Activation") => event.get("time_ms").and_then(Value::as_u64),
+                _ => None,
+            });
+    let first = times.next();
+    (first, times.next_back().or(first))
+}
+
 /// `Kind: message` of a stored activity failure or `WorkflowError`.
 pub(crate) fn describe_failure(failure: &Value) -> String {
     let text = |name: &str| {
@@ -293,6 +308,21 @@ mod tests {
         assert_eq!(steps[3].attempts, Some(3));
         assert_eq!(steps[3].error.as_deref(), Some("Timeout: slow"));
         assert_eq!(steps[4].error.as_deref(), Some("Load: gave up"));
+    }
+
+    #[test]
+    fn the_span_runs_from_the_first_activation_to_the_last() {
+        let h = history(vec![
+            json!({ "type": "WorkflowStarted", "name": "etl", "input": 1 }),
+            json!({ "type": "Activation", "time_ms": 1_000 }),
+            json!({ "type": "TimerStarted", "seq": 0, "fire_at_ms": 9_000 }),
+            json!({ "type": "Activation", "time_ms": 9_000 }),
+            json!({ "type": "TimerFired", "seq": 0 }),
+        ]);
+        assert_eq!(span(&h), (Some(1_000), Some(9_000)));
+        assert_eq!(span(&history(vec![])), (None, None));
+        let one = history(vec![json!({ "type": "Activation", "time_ms": 5 })]);
+        assert_eq!(span(&one), (Some(5), Some(5)));
     }
 
     #[test]
