@@ -38,9 +38,12 @@
 //!   some loads *after* their commit to prove it).
 //! - **Retries with backoff** of injected transient faults (`--fail-rate`),
 //!   decided per (batch, attempt) so a run is reproducible.
-//! - **Live progress** (`ctx.set_progress` in the workflow, `rt.describe`
-//!   polled by `main`), and a final check of the warehouse against the
-//!   workflow's output, printed as a `RESULT {json}` line.
+//! - **Live progress**: the workflow publishes `done`/`total` records and
+//!   its `phase` with `ctx.set_progress`; `main` draws them as a progress
+//!   bar with `reprise_cli::watch::follow` (the bar of `reprise watch`),
+//!   with the pending step's attempt, last error and heartbeat under it.
+//!   Then a final check of the warehouse against the workflow's output,
+//!   printed as a `RESULT {json}` line.
 //!
 //! Flags given at the first start are kept in the workflow's input: a rerun
 //! of an existing `--id` resumes (or, if it finished, just reports) the
@@ -56,7 +59,6 @@ use std::error::Error;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use clap::Parser;
 use reprise::prelude::*;
@@ -252,14 +254,16 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
 
     // Transform and load, `parallel` batches at a time.
     let (mut loaded, mut rejected, mut rejected_batches, mut done) = (0, 0, 0, 0);
-    let report = |done: u64, loaded: u64, rejected: u64, retries: u64| {
+    // `done`/`total` (records) draw the bar of `reprise watch` and of `main`.
+    let report = |batches_done: u64, loaded: u64, rejected: u64, retries: u64| {
         ctx.set_progress(&json!({
             "phase": "transform+load",
-            "batches_done": done,
+            "done": loaded + rejected,
+            "total": plan.total,
+            "batches_done": batches_done,
             "batches": batches.len(),
             "loaded": loaded,
             "rejected": rejected,
-            "total": plan.total,
             "retries": retries,
         }));
     };
@@ -310,7 +314,13 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
     }
 
     // The rejects, kept in staging by id, exported to the JSONL file.
-    ctx.set_progress(&json!({ "phase": "export rejects", "loaded": loaded, "rejected": rejected }));
+    ctx.set_progress(&json!({
+        "phase": "export rejects",
+        "done": loaded + rejected,
+        "total": plan.total,
+        "loaded": loaded,
+        "rejected": rejected,
+    }));
     let exported = ctx.activity(export_rejects, input.clone()).await?;
     if plan.total != loaded + rejected || exported != rejected {
         return Err(WorkflowError::new(format!(
@@ -335,9 +345,14 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
         warehouse: dir.join("warehouse.db").display().to_string(),
         rejects_file: dir.join("rejects.jsonl").display().to_string(),
     };
-    ctx.set_progress(
-        &json!({ "phase": "done", "loaded": loaded, "rejected": rejected, "retries": retries }),
-    );
+    ctx.set_progress(&json!({
+        "phase": "done",
+        "done": loaded + rejected,
+        "total": plan.total,
+        "loaded": loaded,
+        "rejected": rejected,
+        "retries": retries,
+    }));
     Ok(output)
 }
 
@@ -890,7 +905,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     fs::create_dir_all(&args.dir)?;
     let dir = fs::canonicalize(&args.dir)?;
-    let clock = Instant::now();
 
     // The sources: files written on first run, the API served from memory.
     let data = sources::generate();
@@ -957,10 +971,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     let handle = rt.start(etl, input).id(&args.id).await?;
 
-    let progress = tokio::spawn(print_progress(rt.clone(), args.id.clone(), clock));
+    let mut progress = tokio::spawn(show_progress(rt.clone(), args.id.clone()));
     let result = handle.result().await;
-    progress.abort();
-    let _ = progress.await;
+    // The bar ends by itself once `describe` sees the end (one poll later).
+    if tokio::time::timeout(Duration::from_secs(2), &mut progress)
+        .await
+        .is_err()
+    {
+        progress.abort();
+        let _ = progress.await;
+    }
     let output = result?;
 
     println!("output: {}", serde_json::to_string_pretty(&output)?);
@@ -976,74 +996,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Prints the workflow's progress and its retries, polling `describe`.
-async fn print_progress(rt: Arc<Runtime>, id: String, clock: Instant) {
-    let mut last = String::new();
-    let mut retries_seen = std::collections::BTreeSet::new();
-    let mut warned = false;
-    loop {
-        let described = rt.describe(&id).await;
-        if let Err(e) = &described {
-            if !warned {
-                eprintln!("(progress unavailable: {e})");
-                warned = true;
-            }
-        }
-        if let Ok(info) = described {
-            for step in info.pending.iter().filter(|s| s.attempt > 1) {
-                if retries_seen.insert((step.seq, step.attempt)) {
-                    println!(
-                        "[{:6.1}s]   retry: {} (step {}) attempt {} after `{}`",
-                        clock.elapsed().as_secs_f64(),
-                        step.name,
-                        step.seq,
-                        step.attempt,
-                        step.last_error.as_deref().unwrap_or("?"),
-                    );
-                }
-            }
-            let line = info
-                .progress
-                .as_ref()
-                .map(progress_line)
-                .unwrap_or_default();
-            if !line.is_empty() && line != last {
-                println!("[{:6.1}s] {line}", clock.elapsed().as_secs_f64());
-                last = line;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn progress_line(p: &Value) -> String {
-    let n = |key: &str| p[key].as_u64().unwrap_or(0);
-    match p["phase"].as_str() {
-        Some("transform+load") => {
-            let (done, all) = (n("batches_done"), n("batches").max(1));
-            let width = 24;
-            let filled = (done * width / all) as usize;
-            format!(
-                "[{}{}] batches {done}/{all}  loaded {}  rejected {}  of {}  retries {}",
-                "#".repeat(filled),
-                ".".repeat(width as usize - filled),
-                n("loaded"),
-                n("rejected"),
-                n("total"),
-                n("retries"),
-            )
-        }
-        Some(phase) => {
-            let rest: Vec<String> = p
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter(|(k, _)| *k != "phase")
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            format!("{phase} {}", rest.join("  ")).trim_end().to_owned()
-        }
-        None => p.to_string(),
+/// Draws the workflow's progress until it ends: a bar on a terminal (the
+/// one `reprise watch` draws, from the same `done`/`total`/`phase`), with
+/// the pending step and each retry; a line per change otherwise.
+async fn show_progress(rt: Arc<Runtime>, id: String) {
+    let options = reprise_cli::watch::FollowOptions::new();
+    if let Err(e) = reprise_cli::watch::follow(&rt, &id, options).await {
+        eprintln!("(progress unavailable: {e})");
     }
 }
 

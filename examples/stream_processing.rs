@@ -39,6 +39,11 @@
 //! - **Continue-as-new** every `--windows-per-run` windows (default 1000),
 //!   or after as many waits: the next run's input carries the offset and the
 //!   running totals; `describe` lists the chain of runs.
+//! - **Live progress**: the workflow publishes the consumer offset as
+//!   `done` and the topic's last offset (as the read activity last saw it)
+//!   as `total`, with its `phase` and `lag`; `main` draws them as a progress
+//!   bar with `reprise_cli::watch::follow`, as `reprise watch stream-1` does
+//!   from another terminal.
 //!
 //! A new workflow id starts where the target topic ends (after the last
 //! window written), so `--id stream-2` after a stop goes on from there.
@@ -54,7 +59,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use reprise::prelude::*;
 use reprise::WorkflowStatus;
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection};
 
 /// A window is closed by the clock this long after its end, so that events
 /// stamped just before the end and committed just after it are still in it.
@@ -179,6 +184,10 @@ struct WindowRange {
     start_ms: i64,
     end_ms: i64,
     closed: Closed,
+    /// The topic's last offset when it was read, for the progress only
+    /// (0 in histories recorded before it existed).
+    #[serde(default)]
+    head: i64,
 }
 
 /// What the read activity found after the consumer offset.
@@ -187,8 +196,14 @@ enum Read {
     /// No event after the offset.
     Empty,
     /// The next window has `events` events so far and can close at
-    /// `close_at_ms` (epoch milliseconds) at the latest.
-    Open { events: u64, close_at_ms: u64 },
+    /// `close_at_ms` (epoch milliseconds) at the latest; `head` is the
+    /// topic's last offset.
+    Open {
+        events: u64,
+        close_at_ms: u64,
+        #[serde(default)]
+        head: i64,
+    },
     /// The next window is complete.
     Closed(WindowRange),
 }
@@ -248,17 +263,22 @@ async fn stream_processor(
     let budget = input.windows_per_run.max(1);
     let mut state = input;
     let (mut windows, mut waits) = (0, 0);
-    let report = |state: &StreamInput, phase: &str| {
+    // The topic's last offset, as the last read saw it: the consumer's
+    // offset of it is the progress (`done`/`total` draw `reprise watch`'s bar).
+    let mut head = state.offset;
+    let report = |state: &StreamInput, head: i64, phase: &str| {
+        let head = head.max(state.offset);
         ctx.set_progress(&json!({
             "phase": phase,
+            "done": state.offset,
+            "total": head,
+            "lag": head - state.offset,
+            "run": state.run,
             "windows": state.totals.windows,
             "events": state.totals.events,
-            "offset": state.offset,
-            "run": state.run,
-            "window_no": state.next_window,
         }));
     };
-    report(&state, "reading");
+    report(&state, head, "reading");
     loop {
         if stops.try_recv().is_some() {
             break;
@@ -279,6 +299,12 @@ async fn stream_processor(
                 ),
             )
             .await?;
+        head = match &read {
+            Read::Closed(range) => range.head,
+            Read::Open { head, .. } => *head,
+            Read::Empty => state.offset,
+        }
+        .max(head);
         let range = match read {
             Read::Closed(range) => range,
             Read::Empty | Read::Open { .. } => {
@@ -286,13 +312,13 @@ async fn stream_processor(
                 // a window's length when the topic is empty), or for a stop.
                 let wait_ms = match read {
                     Read::Open { close_at_ms, .. } => {
-                        report(&state, "window open");
+                        report(&state, head, "window open");
                         close_at_ms
                             .saturating_sub(millis(ctx.now()))
                             .clamp(1, window_ms + GRACE_MS)
                     }
                     _ => {
-                        report(&state, "idle");
+                        report(&state, head, "idle");
                         window_ms
                     }
                 };
@@ -346,9 +372,9 @@ async fn stream_processor(
             totals.keys.entry(key.clone()).or_default().merge(stats);
         }
         windows += 1;
-        report(&state, "reading");
+        report(&state, head, "reading");
     }
-    report(&state, "stopped");
+    report(&state, head, "stopped");
     Ok(StreamSummary {
         windows: state.totals.windows,
         events: state.totals.events,
@@ -397,6 +423,10 @@ async fn read_window(
         let Some(&(first, first_ts)) = rows.first() else {
             return Ok(Read::Empty);
         };
+        // The topic's last offset, for the workflow's progress.
+        let head: i64 = db.query_row("SELECT COALESCE(MAX(offset), 0) FROM events", [], |r| {
+            r.get(0)
+        })?;
         let width = i64::try_from(window_ms).unwrap_or(i64::MAX);
         let start_ms = first_ts.div_euclid(width) * width;
         let end_ms = start_ms.saturating_add(width);
@@ -413,6 +443,7 @@ async fn read_window(
             return Ok(Read::Open {
                 events: count as u64,
                 close_at_ms,
+                head,
             });
         };
         Ok(Read::Closed(WindowRange {
@@ -422,6 +453,7 @@ async fn read_window(
             start_ms,
             end_ms,
             closed,
+            head,
         }))
     })
     .await
@@ -563,7 +595,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 /// The processor: runs the workflow until it is stopped.
 async fn process(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
-    let clock = Instant::now();
     let topic = topic_path(&dir.display().to_string());
     // Where a new consumer starts: after the last window of the target topic.
     let (offset, next_window) = {
@@ -622,15 +653,16 @@ async fn process(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
     );
     let handle = rt.start(stream_processor, input).id(&args.id).await?;
 
-    let progress = tokio::spawn(print_progress(
-        rt.clone(),
-        args.id.clone(),
-        topic.clone(),
-        clock,
-    ));
+    let mut progress = tokio::spawn(show_progress(rt.clone(), args.id.clone()));
     let result = handle.result().await;
-    progress.abort();
-    let _ = progress.await;
+    // The bar ends by itself once `describe` sees the end (one poll later).
+    if tokio::time::timeout(Duration::from_secs(2), &mut progress)
+        .await
+        .is_err()
+    {
+        progress.abort();
+        let _ = progress.await;
+    }
     let summary = result?;
     let runs = rt.describe(&args.id).await?.runs.len();
 
@@ -657,46 +689,14 @@ async fn process(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Prints the workflow's progress and the consumer's lag, polling `describe`.
-async fn print_progress(rt: Arc<Runtime>, id: String, topic: PathBuf, clock: Instant) {
-    let mut last = String::new();
-    loop {
-        if let Ok(info) = rt.describe(&id).await {
-            if let Some(p) = info.progress {
-                let head = {
-                    let topic = topic.clone();
-                    tokio::task::spawn_blocking(move || head_offset(&topic))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                };
-                let n = |key: &str| p[key].as_i64().unwrap_or(0);
-                let lag = head.map_or_else(|| "?".to_owned(), |h| (h - n("offset")).to_string());
-                let line = format!(
-                    "run {:>3}  windows {:>5}  events {:>7}  offset {:>7}  lag {lag:>6}  {}",
-                    n("run"),
-                    n("windows"),
-                    n("events"),
-                    n("offset"),
-                    p["phase"].as_str().unwrap_or("")
-                );
-                if line != last {
-                    println!("[{:6.1}s] {line}", clock.elapsed().as_secs_f64());
-                    last = line;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// Draws the workflow's progress until it ends: a bar on a terminal (the
+/// one `reprise watch` draws, from the same `done`/`total`/`phase`), a line
+/// per change otherwise.
+async fn show_progress(rt: Arc<Runtime>, id: String) {
+    let options = reprise_cli::watch::FollowOptions::new().poll(Duration::from_millis(500));
+    if let Err(e) = reprise_cli::watch::follow(&rt, &id, options).await {
+        eprintln!("(progress unavailable: {e})");
     }
-}
-
-/// The offset of the last event in the topic (0 when empty).
-fn head_offset(topic: &Path) -> Result<i64, rusqlite::Error> {
-    let db = Connection::open_with_flags(topic, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    db.busy_timeout(Duration::from_secs(5))?;
-    db.query_row("SELECT COALESCE(MAX(offset), 0) FROM events", [], |r| {
-        r.get(0)
-    })
 }
 
 /// Checks the target topic against the summary; returns the lag (events in

@@ -12,26 +12,36 @@ const DETAIL: usize = 200;
 
 /// `activity `load` seq 4: attempt 3 of 5, next attempt in 4.0s (at …),
 /// last error: …, last heartbeat 2.0s ago: {…}`, or `timer seq 2: fires at …`.
-pub(crate) fn line(step: &PendingStep, now: SystemTime) -> String {
+/// `brief` leaves out the absolute times (for the line under a bar).
+pub(crate) fn line(step: &PendingStep, now: SystemTime, brief: bool) -> String {
     if step.kind == "timer" {
-        return format!(
-            "timer seq {}: fires at {}",
-            step.seq,
-            when(step.due_at, now)
-        );
+        let at = if brief {
+            relative(step.due_at, now)
+        } else {
+            format!("at {}", when(step.due_at, now))
+        };
+        return format!("timer seq {}: fires {at}", step.seq);
     }
     let attempt = match step.max_attempts {
         Some(max) => format!("attempt {} of {max}", step.attempt),
         None => format!("attempt {} (no limit)", step.attempt),
     };
     let mut parts = vec![if let Some(since) = step.waiting_for_slot_since {
-        format!("{attempt}, waiting for a slot since {}", when(since, now))
+        let since = if brief {
+            relative(since, now)
+        } else {
+            when(since, now)
+        };
+        format!("{attempt}, waiting for a slot since {since}")
     } else if let Ok(wait) = step.due_at.duration_since(now) {
-        format!(
-            "{attempt}, next attempt in {} (at {})",
-            span(wait),
-            rfc3339(step.due_at)
-        )
+        let at = if brief {
+            String::new()
+        } else {
+            format!(" (at {})", rfc3339(step.due_at))
+        };
+        format!("{attempt}, next attempt in {}{at}", span(wait))
+    } else if brief {
+        format!("{attempt}, due {}", relative(step.due_at, now))
     } else {
         format!(
             "{attempt}, due {} (running, or waiting for a worker)",

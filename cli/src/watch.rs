@@ -169,7 +169,7 @@ struct View {
 }
 
 const BAR: &str =
-    "{spinner:.green} [{elapsed_precise}] [{bar:32.cyan/blue}] {pos}/{len} ({percent}%) {wide_msg}";
+    "{spinner:.green} [{elapsed_precise}] [{bar:24.cyan/blue}] {pos}/{len} ({percent}%) {wide_msg}";
 const SPINNER: &str = "{spinner:.green} [{elapsed_precise}] {wide_msg}";
 const DETAIL: &str = "  {wide_msg}";
 
@@ -313,7 +313,7 @@ fn pending_line(info: &WorkflowInfo, now: SystemTime) -> String {
             } else {
                 String::new()
             };
-            format!("{}{more}", pending::line(step, now))
+            format!("{}{more}", pending::line(step, now, true))
         }
         None if info.status == WorkflowStatus::Running => {
             "no activity or timer pending (waiting for a signal, or for a worker)".to_owned()

@@ -76,7 +76,7 @@ pub(crate) fn text(info: &WorkflowInfo, now: SystemTime) -> String {
     } else {
         out.push_str(&format!("pending   {}\n", info.pending.len()));
         for step in &info.pending {
-            out.push_str(&format!("  {}\n", pending::line(step, now)));
+            out.push_str(&format!("  {}\n", pending::line(step, now, false)));
         }
     }
     out

@@ -92,13 +92,14 @@ pub async fn counter(ctx: WorkflowContext) -> Result<u32, WorkflowError> {
 /// Whether `fragile` panics (the resume test turns it off).
 pub static FRAGILE_PANICS: AtomicBool = AtomicBool::new(true);
 
-/// Panics (in its first activation) while [`FRAGILE_PANICS`] is set.
+/// Panics after its first step while [`FRAGILE_PANICS`] is set.
 #[workflow]
 pub async fn fragile(ctx: WorkflowContext) -> Result<String, WorkflowError> {
+    let n = ctx.activity(shout, "y".to_owned()).await?;
     if FRAGILE_PANICS.load(Ordering::SeqCst) {
         panic!("not yet");
     }
-    Ok(ctx.activity(shout, "y".to_owned()).await?)
+    Ok(n)
 }
 
 /// Registers every workflow and activity above.
