@@ -448,7 +448,7 @@ async fn screenshot_for_the_docs() {
 
     let ui = UiProcess::start(&db.path);
     let driver = Driver::start().await;
-    let browser = driver.browser(1360, 1640).await;
+    let browser = driver.browser(1360, 1400).await;
     browser
         .goto(&ui.at(&format!("/workflow?id={id}")))
         .await
