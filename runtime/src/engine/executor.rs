@@ -248,9 +248,9 @@ impl Executor {
                             // being given back): give it back, so that it
                             // is claimed whole, timers and all.
                             let engine = self.engine.clone();
-                            tokio::spawn(
-                                async move { engine.redrive(run_id, claimed.token).await },
-                            );
+                            self.engine.spawn_detached(async move {
+                                engine.redrive(run_id, claimed.token).await
+                            });
                             continue;
                         }
                         if claimed.taken {
@@ -369,7 +369,7 @@ impl Executor {
                 result,
                 now_ms: engine.now_ms(),
             };
-            tokio::spawn(async move {
+            self.engine.spawn_detached(async move {
                 // Retried until the store answers: the token makes a repeat
                 // harmless, and until then nobody else may run the task.
                 let mut wait = std::time::Duration::from_millis(100);
@@ -489,7 +489,7 @@ impl Executor {
                 self.stalled.insert(then.run_id.clone());
                 self.forget_delivered(&then.inbox);
                 let engine = self.engine.clone();
-                tokio::spawn(async move {
+                self.engine.spawn_detached(async move {
                     tokio::time::sleep(REDRIVE_DELAY).await;
                     engine.redrive(then.run_id, then.token).await;
                 });
@@ -567,7 +567,7 @@ impl Executor {
     /// activity's result goes to the store (as a completion in the run's
     /// inbox: not run again, even after a restart), a fired timer stays in
     /// memory (after a restart its task fires again from the store).
-    fn keep_completions(
+    async fn keep_completions(
         &mut self,
         run_id: &str,
         workflow_id: Option<&str>,
@@ -584,16 +584,24 @@ impl Executor {
             };
             match resolution {
                 Resolution::Timer => self.parked.entry(run_id.to_owned()).or_default().push(seq),
-                resolution @ Resolution::Activity(_) => activities.push(Completion {
+                Resolution::Activity(result) => activities.push(TaskDone {
                     workflow_id: workflow_id.unwrap_or_default().to_owned(),
                     run_id: run_id.to_owned(),
                     seq,
                     token,
-                    resolution,
+                    result,
+                    now_ms: self.engine.now_ms(),
                 }),
             }
         }
-        self.store_foreign(activities);
+        // Written before the executor goes on (blocked runs are rare), so
+        // nothing outlives a shutdown; a failed write leaves the task to
+        // run again when the run is next claimed.
+        for done in activities {
+            if let Err(e) = self.engine.store.complete_task(done).await {
+                tracing::warn!(run.id = %run_id, error = %e, "could not keep a blocked run's activity result; the activity runs again");
+            }
+        }
     }
 
     /// Inbox messages that stay in the store unconsumed (a commit failed,
@@ -742,7 +750,8 @@ impl Executor {
                 Input::Resolve(seq, resolution) => Some((seq, resolution)),
                 _ => None,
             });
-            self.keep_completions(run_id, workflow_id.as_deref(), &local, kept);
+            self.keep_completions(run_id, workflow_id.as_deref(), &local, kept)
+                .await;
             return None;
         }
         let unblocked = match self.load(run_id, workflow_id.as_deref(), now).await {
@@ -767,7 +776,8 @@ impl Executor {
                     Input::Resolve(seq, resolution) => Some((seq, resolution)),
                     _ => None,
                 });
-                self.keep_completions(run_id, workflow_id.as_deref(), &local, kept);
+                self.keep_completions(run_id, workflow_id.as_deref(), &local, kept)
+                    .await;
                 if wakes.is_empty() {
                     return step;
                 }
@@ -969,14 +979,17 @@ impl Executor {
                     Some(Input::Resolve(seq, resolution)) => Some((seq, resolution)),
                     _ => None,
                 });
-                self.keep_completions(run_id, Some(&workflow_id), &local, kept);
-                return Some(status_step(
+                self.keep_completions(run_id, Some(&workflow_id), &local, kept)
+                    .await;
+                // Its resume requests are answered: it stays blocked.
+                let step = status_step(
                     run_id,
                     &workflow_id,
                     WorkflowStatus::Blocked,
                     Some(message),
                     now,
-                ));
+                );
+                return Some(consume_wakes(run_id, None, Some(step), wakes, now));
             }
         }
         done_tasks.extend(activation.cancelled_calls.iter().copied());

@@ -155,6 +155,10 @@ pub(crate) struct Engine {
     /// Runs whose steps fail to commit (the store refuses writes): why, and
     /// since when (Unix ms), for `describe`; cleared at their next commit.
     stalled: Mutex<HashMap<String, (String, u64)>>,
+    /// Store writes the executor left to finish in the background (runs
+    /// given back, completions of others' runs): stopped with the worker,
+    /// so that nothing holds the store once `shutdown` returns.
+    detached: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Whether this process runs workflows (false for a client).
     pub(crate) worker: bool,
@@ -224,6 +228,7 @@ impl Engine {
             running: Mutex::new(BTreeMap::new()),
             slot_waiters: SlotWaiters::default(),
             stalled: Mutex::new(HashMap::new()),
+            detached: Mutex::new(Vec::new()),
             shutdown,
             worker: config.worker,
             lease,
@@ -500,6 +505,28 @@ impl Engine {
 
     /// Stops the worker: the executor finishes its batch, attempts in flight
     /// are abandoned (their tasks stay in the store and run again on restart).
+    /// Runs a store write in the background until the worker stops.
+    pub(crate) fn spawn_detached(
+        &self,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let mut detached = self.detached.lock().unwrap_or_else(|p| p.into_inner());
+        detached.retain(|task| !task.is_finished());
+        detached.push(tokio::spawn(work));
+    }
+
+    /// Stops the background writes: what they did not write is redone
+    /// from the store (a run given back is given back with the worker's
+    /// leases; an activity whose completion was not stored runs again).
+    fn stop_detached(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let detached =
+            std::mem::take(&mut *self.detached.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in &detached {
+            task.abort();
+        }
+        detached
+    }
+
     pub(crate) async fn stop(&self, tasks: WorkerTasks) {
         let _ = self.shutdown.send(true);
         if let Some(executor) = tasks.executor {
@@ -508,7 +535,7 @@ impl Engine {
             let _ = rx.await;
             let _ = executor.await;
         }
-        for task in tasks.others {
+        for task in tasks.others.into_iter().chain(self.stop_detached()) {
             task.abort();
             let _ = task.await;
         }
@@ -538,7 +565,7 @@ impl Engine {
             let (tx, _) = oneshot::channel();
             self.send(WfMsg::Shutdown(tx));
         }
-        for task in tasks.others {
+        for task in tasks.others.into_iter().chain(self.stop_detached()) {
             task.abort();
         }
         let handle = tokio::runtime::Handle::try_current();
