@@ -65,7 +65,10 @@ async fn describe_shows_retries_heartbeats_blocks_timers_and_results() {
         .find(|l| l.starts_with("error "))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(error.contains("seven is not allowed"), "{out}");
-    assert!(out.contains("\nsince     20") && out.contains(" ago)\n"), "{out}");
+    assert!(
+        out.contains("\nsince     20") && out.contains(" ago)\n"),
+        "{out}"
+    );
     assert!(out.contains("reprise resume blocked"), "{out}");
     let json = reprise(db, &["describe", "blocked", "--json"]).await.json();
     assert_eq!(json["status"], "blocked");
