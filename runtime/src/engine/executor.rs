@@ -118,9 +118,9 @@ struct RunBatch {
     inbox: Vec<u64>,
     /// Ids of the resume requests (`InboxItem::Wake`) among `inbox`.
     wakes: Vec<u64>,
-    /// The completions among `inputs` that this process delivered from
-    /// memory (not from the inbox), with their tasks' tokens.
-    local: Vec<(u32, Token)>,
+    /// The sequence numbers of the completions among `inputs` that came
+    /// from the inbox (the others this process delivered from memory).
+    from_inbox: Vec<u32>,
     /// A termination request and its inbox id.
     terminate: Option<(u64, String)>,
     /// The run's workflow id, when a message of the batch named it (to
@@ -282,15 +282,9 @@ impl Executor {
                     WfMsg::Complete(done) => {
                         let done = *done;
                         if self.owned.contains_key(&done.run_id) {
-                            let blocked =
-                                !self.blocked.is_empty() && self.blocked.contains(&done.run_id);
-                            let entry = entry(&mut per_run, &mut index, &done.run_id);
-                            if blocked {
-                                // To keep its result in the store.
-                                entry.workflow_id.get_or_insert(done.workflow_id);
-                            }
-                            entry.local.push((done.seq, done.token));
-                            entry.inputs.push(Input::Resolve(done.seq, done.resolution));
+                            entry(&mut per_run, &mut index, &done.run_id)
+                                .inputs
+                                .push(Input::Resolve(done.seq, done.resolution));
                         } else {
                             foreign.push(done);
                         }
@@ -567,37 +561,45 @@ impl Executor {
     /// activity's result goes to the store (as a completion in the run's
     /// inbox: not run again, even after a restart), a fired timer stays in
     /// memory (after a restart its task fires again from the store).
+    /// Completions that came from the inbox stay there.
     async fn keep_completions(
         &mut self,
         run_id: &str,
-        workflow_id: Option<&str>,
-        local: &[(u32, Token)],
+        from_inbox: &[u32],
         completions: impl Iterator<Item = (u32, Resolution)>,
     ) {
-        if local.is_empty() {
-            return;
-        }
         let mut activities = Vec::new();
-        for (seq, resolution) in completions {
-            let Some(&(_, token)) = local.iter().find(|(s, _)| *s == seq) else {
-                continue;
-            };
+        for (seq, resolution) in completions.filter(|(seq, _)| !from_inbox.contains(seq)) {
             match resolution {
                 Resolution::Timer => self.parked.entry(run_id.to_owned()).or_default().push(seq),
-                Resolution::Activity(result) => activities.push(TaskDone {
-                    workflow_id: workflow_id.unwrap_or_default().to_owned(),
-                    run_id: run_id.to_owned(),
-                    seq,
-                    token,
-                    result,
-                    now_ms: self.engine.now_ms(),
-                }),
+                Resolution::Activity(result) => activities.push((seq, result)),
             }
         }
+        if activities.is_empty() {
+            return;
+        }
         // Written before the executor goes on (blocked runs are rare), so
-        // nothing outlives a shutdown; a failed write leaves the task to
-        // run again when the run is next claimed.
-        for done in activities {
+        // nothing outlives a shutdown; a task that cannot be read or
+        // written runs again when the run is next claimed.
+        let tasks = match self.engine.store.tasks(Some(run_id)).await {
+            Ok(tasks) => tasks,
+            Err(e) => {
+                tracing::warn!(run.id = %run_id, error = %e, "could not keep a blocked run's activity results; the activities run again");
+                return;
+            }
+        };
+        for (seq, result) in activities {
+            let Some(task) = tasks.iter().find(|t| t.seq == seq) else {
+                continue;
+            };
+            let done = TaskDone {
+                workflow_id: task.workflow_id.clone(),
+                run_id: run_id.to_owned(),
+                seq,
+                token: task.token,
+                result,
+                now_ms: self.engine.now_ms(),
+            };
             if let Err(e) = self.engine.store.complete_task(done).await {
                 tracing::warn!(run.id = %run_id, error = %e, "could not keep a blocked run's activity result; the activity runs again");
             }
@@ -739,7 +741,7 @@ impl Executor {
             inbox: done_inbox,
             workflow_id,
             wakes,
-            local,
+            from_inbox,
             ..
         } = batch;
         if self.blocked.contains(run_id) && !resume {
@@ -750,8 +752,7 @@ impl Executor {
                 Input::Resolve(seq, resolution) => Some((seq, resolution)),
                 _ => None,
             });
-            self.keep_completions(run_id, workflow_id.as_deref(), &local, kept)
-                .await;
+            self.keep_completions(run_id, &from_inbox, kept).await;
             return None;
         }
         let unblocked = match self.load(run_id, workflow_id.as_deref(), now).await {
@@ -776,8 +777,7 @@ impl Executor {
                     Input::Resolve(seq, resolution) => Some((seq, resolution)),
                     _ => None,
                 });
-                self.keep_completions(run_id, workflow_id.as_deref(), &local, kept)
-                    .await;
+                self.keep_completions(run_id, &from_inbox, kept).await;
                 if wakes.is_empty() {
                     return step;
                 }
@@ -979,8 +979,7 @@ impl Executor {
                     Some(Input::Resolve(seq, resolution)) => Some((seq, resolution)),
                     _ => None,
                 });
-                self.keep_completions(run_id, Some(&workflow_id), &local, kept)
-                    .await;
+                self.keep_completions(run_id, &from_inbox, kept).await;
                 // Its resume requests are answered: it stays blocked.
                 let step = status_step(
                     run_id,
@@ -1086,9 +1085,12 @@ fn add_inbox(entry: &mut RunBatch, record: InboxRecord) {
             entry.resume = true;
             entry.wakes.push(record.id);
         }
-        InboxItem::Completed { seq, result } => entry
-            .inputs
-            .push(Input::Resolve(seq, Resolution::Activity(result))),
+        InboxItem::Completed { seq, result } => {
+            entry.from_inbox.push(seq);
+            entry
+                .inputs
+                .push(Input::Resolve(seq, Resolution::Activity(result)));
+        }
     }
     entry.inbox.push(record.id);
 }
