@@ -674,9 +674,64 @@ impl StoreError {
     }
 }
 
+/// An error with its causes, for logs: `error: cause: root cause`. A cause
+/// whose text the line already ends with is left out (most errors repeat
+/// their source's message). Formatted only when a subscriber records it.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + Send + Sync + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = self.0.to_string();
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !line.ends_with(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            source = cause.source();
+        }
+        f.write_str(&line)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chains_name_each_cause_once() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("could not read the source")
+            }
+        }
+        impl StdError for Outer {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e: ActivityError = Outer(io).into();
+        assert_eq!(
+            Chain(e.as_ref()).to_string(),
+            format!(
+                "{}: could not read the source: no such file",
+                std::any::type_name::<Outer>()
+            )
+        );
+        let store = StoreError::with_source(
+            "committing a workflow step",
+            false,
+            std::io::Error::other("disk full"),
+        );
+        assert_eq!(
+            Chain(&store).to_string(),
+            "store error while committing a workflow step: disk full"
+        );
+    }
 
     #[test]
     fn std_errors_convert_with_their_type_name() {

@@ -70,6 +70,7 @@ mod definition;
 mod engine;
 mod error;
 mod history;
+mod metrics;
 mod query;
 mod registry;
 mod replay;
@@ -88,6 +89,7 @@ pub use crate::context::{
 };
 pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Rate, Workflow};
 pub use crate::error::{ActivityError, Error, StoreError, WorkflowError, WorkflowErrorKind};
+pub use crate::metrics::describe_metrics;
 pub use crate::query::{
     ListFilter, PageToken, WorkflowHistory, WorkflowPage, WorkflowSummary, MAX_PAGE,
 };
@@ -168,16 +170,17 @@ pub mod __private {
     }
 
     /// Runs the body of a synchronous (`fn`) activity on tokio's blocking
-    /// pool, started when first polled. If the attempt is abandoned (a
-    /// timeout), the thread runs on to the end of the body; its result is
-    /// dropped. A panic of the body is resumed in the attempt, which reports
-    /// it as any activity panic.
+    /// pool, started when first polled, in the attempt's `tracing` span. If
+    /// the attempt is abandoned (a timeout), the thread runs on to the end
+    /// of the body; its result is dropped. A panic of the body is resumed in
+    /// the attempt, which reports it as any activity panic.
     pub async fn blocking<T, F>(body: F) -> T
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        match tokio::task::spawn_blocking(body).await {
+        let span = tracing::Span::current();
+        match tokio::task::spawn_blocking(move || span.in_scope(body)).await {
             Ok(value) => value,
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),

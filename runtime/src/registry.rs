@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::context::{ActivityContext, WorkflowContext};
 use crate::definition::{Activity, BoxFuture, Workflow};
 use crate::error::{ActivityError, WorkflowError, WorkflowErrorKind};
+use crate::metrics::{ActivityMetrics, WorkflowMetrics};
 use crate::resource::{ResourceNeed, Resources};
 
 /// The erased body of a workflow: its output encoded as JSON.
@@ -28,6 +29,8 @@ pub(crate) struct WorkflowEntry {
     pub(crate) check_input: fn(&Value) -> Result<(), serde_json::Error>,
     /// The signals it receives, by name; `None` when not known.
     pub(crate) signals: Option<Vec<crate::signal::SignalSpec>>,
+    /// The keys of its metrics.
+    pub(crate) metrics: Arc<WorkflowMetrics>,
 }
 
 pub(crate) struct ActivityEntry {
@@ -36,6 +39,8 @@ pub(crate) struct ActivityEntry {
     pub(crate) run: Arc<ActivityFn>,
     /// The types of its `Resource<T>` parameters.
     needs: Vec<ResourceNeed>,
+    /// The keys of its metrics.
+    pub(crate) metrics: Arc<ActivityMetrics>,
 }
 
 /// Registered types, by name, and the resources activities are handed.
@@ -120,6 +125,7 @@ impl Registry {
                 run: Arc::new(run),
                 check_input: check_input::<W>,
                 signals,
+                metrics: WorkflowMetrics::new(W::NAME),
             },
         );
     }
@@ -170,6 +176,7 @@ impl Registry {
                 type_name,
                 run: Arc::new(run),
                 needs: activity.resources(),
+                metrics: ActivityMetrics::new(A::NAME),
             },
         );
     }
@@ -208,6 +215,15 @@ impl Registry {
 
     pub(crate) fn activity(&self, name: &str) -> Option<&ActivityEntry> {
         self.activities.get(name)
+    }
+
+    /// The keys of the metrics of workflow type `name`: its entry's, or
+    /// keys made now for a type this runtime does not know.
+    pub(crate) fn workflow_metrics(&self, name: &str) -> Arc<WorkflowMetrics> {
+        match self.workflows.get(name) {
+            Some(entry) => entry.metrics.clone(),
+            None => WorkflowMetrics::new(name.to_owned()),
+        }
     }
 
     /// The registered workflow type names, sorted.

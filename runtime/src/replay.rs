@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::context::WorkflowContext;
 use crate::error::{WorkflowError, WorkflowErrorKind};
 use crate::history::{Input, RecordedHistory, SignalData};
+use crate::metrics::WorkflowMetrics;
 use crate::registry::{Registry, WorkflowFuture};
 use crate::run::{lock, Issued, RunCore, RunFault};
 
@@ -75,6 +76,8 @@ pub(crate) struct LiveRun {
     pub(crate) history_len: u64,
     /// The workflow type's name.
     pub(crate) name: Arc<str>,
+    /// The keys of the workflow type's metrics.
+    pub(crate) metrics: Arc<WorkflowMetrics>,
 }
 
 impl std::fmt::Debug for LiveRun {
@@ -123,6 +126,7 @@ impl LiveRun {
         // its wake-up until that task yields, after `poll_body` has looked:
         // the activation would end with nothing done, and the run would wait
         // for an input that may never come.
+        let metrics = entry.metrics.clone();
         let future: WorkflowFuture = Box::pin(tokio::task::unconstrained(future));
         let flag = Arc::new(Flag::default());
         let waker = Waker::from(flag.clone());
@@ -133,6 +137,7 @@ impl LiveRun {
             waker,
             history_len,
             name: Arc::from(name),
+            metrics,
         })
     }
 

@@ -189,7 +189,9 @@ impl RuntimeBuilder {
     /// Opens the store and starts the worker in this process: every
     /// unfinished workflow found in the store resumes.
     ///
-    /// Must be called within a tokio runtime.
+    /// Must be called within a tokio runtime. Describes reprise's metrics
+    /// to the `metrics` recorder installed by then, if any
+    /// ([`describe_metrics`](crate::describe_metrics)).
     ///
     /// # Errors
     ///
@@ -231,6 +233,8 @@ impl RuntimeBuilder {
             config.pool_size = size;
         }
         let store = store.open(self.worker).await?;
+        // Help texts for the recorder installed now, if any.
+        crate::metrics::describe_metrics();
         let mut config = self.config;
         config.worker = self.worker;
         let (engine, tasks) = Engine::start(store, Arc::new(self.registry), config).await?;

@@ -127,7 +127,7 @@ impl ActivityContext {
         let value = match serde_json::to_value(details) {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(error = %e, "heartbeat details do not serialize to JSON; ignored");
+                tracing::warn!(error = %crate::error::Chain(&e), "heartbeat details do not serialize to JSON; ignored");
                 return;
             }
         };
@@ -155,7 +155,7 @@ impl ActivityContext {
             Ok(t) => Some(t),
             Err(e) => {
                 tracing::warn!(
-                    error = %e,
+                    error = %crate::error::Chain(&e),
                     activity = %self.inner.info.activity_name,
                     "heartbeat details do not decode as `{}`; ignored",
                     std::any::type_name::<T>()

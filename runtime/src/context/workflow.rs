@@ -158,7 +158,9 @@ impl WorkflowContext {
     pub fn set_progress<T: Serialize + ?Sized>(&self, progress: &T) {
         match serde_json::to_value(progress) {
             Ok(value) => self.lock().set_progress(value),
-            Err(e) => tracing::warn!(error = %e, "progress does not serialize to JSON; ignored"),
+            Err(e) => {
+                tracing::warn!(error = %crate::error::Chain(&e), "progress does not serialize to JSON; ignored")
+            }
         }
     }
 
@@ -581,7 +583,7 @@ fn take<S: Signal>(core: &mut RunCore) -> Option<S> {
                 if !core.is_replaying() {
                     tracing::error!(
                         signal = S::NAME,
-                        error = %e,
+                        error = %crate::error::Chain(&e),
                         "signal payload does not decode as `{}`; skipped",
                         std::any::type_name::<S>()
                     );

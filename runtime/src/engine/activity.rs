@@ -9,10 +9,11 @@ use serde_json::Value;
 
 use crate::context::ActivityContext;
 use crate::error::{
-    ActivityError, FailureData, HEARTBEAT_TIMEOUT, PANIC, SCHEDULE_TO_CLOSE_TIMEOUT,
+    ActivityError, Chain, FailureData, HEARTBEAT_TIMEOUT, PANIC, SCHEDULE_TO_CLOSE_TIMEOUT,
     START_TO_CLOSE_TIMEOUT,
 };
 use crate::history::Resolution;
+use crate::metrics::{ActivityMetrics, AttemptOutcome};
 use crate::replay::panic_message;
 use crate::run::RunFault;
 use crate::store::{Task, TaskRetry};
@@ -24,7 +25,16 @@ use super::{millis, Completion, Engine, WfMsg};
 const HEARTBEAT_FLUSH: Duration = Duration::from_secs(1);
 
 impl Engine {
-    pub(super) async fn run_attempt(self: &Arc<Self>, task: Task, ctx: &ActivityContext) {
+    /// Runs one attempt of an activity call: waits for a slot of its limits
+    /// and a permit, runs the body within its deadlines, and hands the
+    /// result on (or schedules the next attempt). `workflow` is the type of
+    /// the workflow that called it, when known.
+    pub(super) async fn run_attempt(
+        self: &Arc<Self>,
+        task: Task,
+        ctx: &ActivityContext,
+        workflow: Option<Arc<str>>,
+    ) {
         if ctx.is_cancelled_by_workflow() {
             // Its workflow ended, or cancelled the call, while it waited out
             // a backoff.
@@ -40,6 +50,7 @@ impl Engine {
             return;
         };
         let run = entry.run.clone();
+        let metrics = entry.metrics.clone();
         if task.attempt > 1 && !self.still_pending(&task).await {
             // The call ended while this retry waited out its backoff (its
             // workflow finished, was cancelled or terminated).
@@ -51,7 +62,7 @@ impl Engine {
             .map(|d| task.scheduled_ms.saturating_add(millis(d)));
         let limited = options.is_limited();
         if limited {
-            match self.wait_for_slot(&task, ctx, deadline).await {
+            match self.wait_for_slot(&task, ctx, deadline, &metrics).await {
                 SlotWait::Granted => {}
                 SlotWait::TimedOut => {
                     // The slot never came: the attempt did not run.
@@ -85,7 +96,10 @@ impl Engine {
             limit = Some(limit.map_or(deadline - now, |l| l.min(deadline - now)));
         }
         ctx.restart_heartbeat_clock();
+        metrics.attempt_started(task.attempt);
+        let started = std::time::Instant::now();
         let result = self.attempt(&task, run, ctx, limit, deadline).await;
+        metrics.attempt_ran(started.elapsed().as_secs_f64());
         drop(permit);
         if limited {
             // Before the result goes on, so that the workflow's next call
@@ -96,8 +110,14 @@ impl Engine {
             ctx.cancel();
         }
         match result {
-            Ok(output) => self.finish_activity(&task, Ok(output)),
-            Err(error) => self.attempt_failed(task, ctx, error, deadline).await,
+            Ok(output) => {
+                metrics.attempt_ended(AttemptOutcome::Ok);
+                self.finish_activity(&task, Ok(output));
+            }
+            Err(error) => {
+                self.attempt_failed(task, ctx, error, deadline, &metrics, workflow)
+                    .await
+            }
         }
     }
 
@@ -210,12 +230,15 @@ impl Engine {
     }
 
     /// Schedules the next attempt after a failed one, or ends the call.
+    /// Logs the failure: once, in the attempt's span.
     async fn attempt_failed(
         self: &Arc<Self>,
         task: Task,
         ctx: &ActivityContext,
         error: ActivityError,
         deadline: Option<u64>,
+        metrics: &ActivityMetrics,
+        workflow: Option<Arc<str>>,
     ) {
         let data = error.data();
         let retry_in = task
@@ -223,42 +246,23 @@ impl Engine {
             .retry
             .delay_after(task.attempt, &data.kind, data.non_retryable);
         let next_due = retry_in.map(|d| self.now_ms().saturating_add(millis(d)));
-        match next_due {
-            Some(due)
-                if deadline.is_none_or(|deadline| due < deadline)
-                    && !ctx.is_cancelled_by_workflow() =>
-            {
-                tracing::debug!(error = %error, retry_in = ?retry_in, "activity attempt failed; will retry");
-                let (details, _) = ctx.last_heartbeat();
-                let retry = TaskRetry {
-                    run_id: task.run_id.clone(),
-                    seq: task.seq,
-                    token: task.token,
-                    next_attempt: task.attempt + 1,
-                    due_ms: due,
-                    last_error: error.to_string(),
-                };
-                if let Some(details) = details.clone() {
-                    self.store_heartbeat(&task, ctx, details).await;
-                }
-                match self.store.retry_task(retry).await {
-                    Err(e) if e.is_fenced() => {
-                        tracing::warn!(error = %e, "the attempt lost its lease; another worker retries it");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not record a failed attempt; retrying anyway");
-                    }
-                    Ok(()) => {}
-                }
-                let mut next = task;
-                next.attempt += 1;
-                next.due_ms = due;
-                next.last_error = Some(error.to_string());
-                next.details = details;
-                self.schedule(next);
+        let kind = data.kind.as_str();
+        let chain = Chain(error.as_ref());
+        let due = match next_due {
+            // The call ended while the attempt ran: its result is dropped.
+            _ if ctx.is_cancelled_by_workflow() => {
+                metrics.attempt_ended(AttemptOutcome::Failed);
+                tracing::debug!(error = %chain, error.kind = kind, "activity attempt failed after its call was cancelled");
+                None
             }
-            Some(_) if !ctx.is_cancelled_by_workflow() => {
+            Some(due) if deadline.is_none_or(|deadline| due < deadline) => {
+                metrics.attempt_ended(AttemptOutcome::Retry);
+                tracing::warn!(error = %chain, error.kind = kind, retry_in = ?retry_in.unwrap_or_default(), "activity attempt failed; retrying");
+                Some(due)
+            }
+            Some(_) => {
+                metrics.attempt_ended(AttemptOutcome::Failed);
+                tracing::warn!(error = %chain, error.kind = kind, "activity attempt failed; the next attempt would start after the schedule_to_close deadline: the call fails");
                 // A retry is due, but after the schedule_to_close deadline.
                 let error = ActivityError::non_retryable(
                     SCHEDULE_TO_CLOSE_TIMEOUT,
@@ -268,12 +272,47 @@ impl Engine {
                     ),
                 );
                 self.finish_activity(&task, Err(error.with_attempts(task.attempt)));
+                return;
             }
-            _ => {
-                let attempts = task.attempt;
-                self.finish_activity(&task, Err(error.with_attempts(attempts)));
+            None => {
+                metrics.attempt_ended(AttemptOutcome::Failed);
+                tracing::warn!(error = %chain, error.kind = kind, "activity attempt failed; not retried: the call fails");
+                None
             }
+        };
+        let Some(due) = due else {
+            let attempts = task.attempt;
+            self.finish_activity(&task, Err(error.with_attempts(attempts)));
+            return;
+        };
+        let (details, _) = ctx.last_heartbeat();
+        let retry = TaskRetry {
+            run_id: task.run_id.clone(),
+            seq: task.seq,
+            token: task.token,
+            next_attempt: task.attempt + 1,
+            due_ms: due,
+            last_error: error.to_string(),
+        };
+        if let Some(details) = details.clone() {
+            self.store_heartbeat(&task, ctx, details).await;
         }
+        match self.store.retry_task(retry).await {
+            Err(e) if e.is_fenced() => {
+                tracing::warn!(error = %Chain(&e), "the attempt lost its lease; another worker retries it");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %Chain(&e), "could not record a failed attempt; retrying anyway");
+            }
+            Ok(()) => {}
+        }
+        let mut next = task;
+        next.attempt += 1;
+        next.due_ms = due;
+        next.last_error = Some(error.to_string());
+        next.details = details;
+        self.schedule(next, workflow);
     }
 
     /// Stores an attempt's heartbeat details, renewing its task's lease; a
@@ -293,10 +332,10 @@ impl Engine {
         match stored {
             Ok(()) => {}
             Err(e) if e.is_fenced() => {
-                tracing::warn!(error = %e, "the attempt lost its lease; it is cancelled");
+                tracing::warn!(error = %Chain(&e), "the attempt lost its lease; it is cancelled");
                 ctx.cancel();
             }
-            Err(e) => tracing::warn!(error = %e, "could not store heartbeat details"),
+            Err(e) => tracing::warn!(error = %Chain(&e), "could not store heartbeat details"),
         }
     }
 

@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
+use crate::error::Chain;
 use crate::history::{Event, Input, RecordedHistory, Resolution};
+use crate::metrics::WorkflowMetrics;
 use crate::replay::{LiveRun, Outcome};
 use crate::run::{Issued, RunFault};
 use crate::store::{
@@ -87,12 +90,20 @@ struct AfterCommit {
     inbox: Vec<u64>,
     /// The token the step was written with.
     token: Token,
+    /// The workflow type, when known (the spans of the step's attempts).
+    workflow: Option<Arc<str>>,
+    /// What the step counts, once committed: the run's first activation
+    /// (`started`) and its new status.
+    metrics: Option<Arc<WorkflowMetrics>>,
+    started: bool,
+    status: Option<WorkflowStatus>,
 }
 
 /// How long after a failed commit a run is driven again from the store.
 const REDRIVE_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AfterCommit {
+    /// What a step that changes no status does after its commit.
     fn status(workflow_id: &str, run_id: &str, wake: bool) -> Self {
         Self {
             workflow_id: workflow_id.to_owned(),
@@ -104,7 +115,18 @@ impl AfterCommit {
             next_run: None,
             inbox: Vec::new(),
             token: 0,
+            workflow: None,
+            metrics: None,
+            started: false,
+            status: None,
         }
+    }
+
+    /// The step changes the run's status to `status`: counted once committed.
+    fn counting(mut self, metrics: Arc<WorkflowMetrics>, status: WorkflowStatus) -> Self {
+        self.metrics = Some(metrics);
+        self.status = Some(status);
+        self
     }
 }
 
@@ -178,9 +200,12 @@ enum Load {
     Stopped(Option<Box<(StepCommit, AfterCommit)>>),
 }
 
+/// A step that only changes a run's status; `metrics` are its workflow
+/// type's, to count the change once committed.
 fn status_step(
     run_id: &str,
     workflow_id: &str,
+    metrics: Arc<WorkflowMetrics>,
     status: WorkflowStatus,
     error: Option<String>,
     now: u64,
@@ -197,7 +222,8 @@ fn status_step(
     };
     (
         step,
-        AfterCommit::status(workflow_id, run_id, status != WorkflowStatus::Running),
+        AfterCommit::status(workflow_id, run_id, status != WorkflowStatus::Running)
+            .counting(metrics, status),
     )
 }
 
@@ -261,7 +287,7 @@ impl Executor {
                             self.parked.remove(&run_id);
                             for task in claimed.tasks {
                                 if task.kind == TaskKind::Timer {
-                                    self.engine.schedule(task);
+                                    self.engine.schedule(task, None);
                                 }
                             }
                         }
@@ -435,15 +461,26 @@ impl Executor {
                 tracing::warn!(run.id = %run_id, %fault, "a run held by another worker cannot go on here");
                 continue;
             }
-            if let Some((step, then)) = self.block(&run_id, &fault, now).await {
+            let blocked = self
+                .block(&run_id, &fault, now)
+                .instrument(activation_span(&run_id))
+                .await;
+            if let Some((step, then)) = blocked {
                 steps.push(step);
                 after.push(then);
             }
         }
         for (run_id, batch) in per_run {
+            // One span per activation: the run's fields are recorded once
+            // it is loaded (`record_run`).
+            let span = activation_span(&run_id);
             let stepped = match batch.terminate.clone() {
-                Some((id, reason)) => self.terminate(&run_id, id, &reason, batch.inbox, now).await,
-                None => self.step(&run_id, batch, now).await,
+                Some((id, reason)) => {
+                    self.terminate(&run_id, id, &reason, batch.inbox, now)
+                        .instrument(span)
+                        .await
+                }
+                None => self.step(&run_id, batch, now).instrument(span).await,
             };
             if let Some((step, then)) = stepped {
                 steps.push(step);
@@ -462,7 +499,10 @@ impl Executor {
         if steps.is_empty() {
             return;
         }
+        let count = steps.len();
+        let started = std::time::Instant::now();
         let results = self.engine.store.commit_steps(steps).await;
+        crate::metrics::commit(count, started.elapsed().as_secs_f64());
         for (result, then) in results.into_iter().zip(after) {
             if let Err(e) = result {
                 self.cache.remove(&then.run_id);
@@ -473,12 +513,12 @@ impl Executor {
                 if e.is_fenced() {
                     // Another worker took the run (this worker's lease had
                     // expired): it is theirs now.
-                    tracing::warn!(run.id = %then.run_id, error = %e, "a run moved to another worker; dropped here");
+                    tracing::warn!(run.id = %then.run_id, error = %Chain(&e), "a run moved to another worker; dropped here");
                     continue;
                 }
                 // The run's memory is ahead of the store: forget it, and
                 // have it claimed again from what is stored in a moment.
-                tracing::error!(run.id = %then.run_id, error = %e, "could not commit a workflow step; retrying");
+                tracing::error!(run.id = %then.run_id, error = %Chain(&e), "could not commit a workflow step; retrying");
                 self.engine.set_stalled(&then.run_id, Some(e.to_string()));
                 self.stalled.insert(then.run_id.clone());
                 self.forget_delivered(&then.inbox);
@@ -494,8 +534,16 @@ impl Executor {
             if self.stalled.remove(&then.run_id) {
                 self.engine.set_stalled(&then.run_id, None);
             }
+            if let Some(metrics) = &then.metrics {
+                if then.started {
+                    metrics.started();
+                }
+                if let Some(status) = then.status {
+                    metrics.status(status);
+                }
+            }
             for task in then.new_tasks {
-                self.engine.schedule(task);
+                self.engine.schedule(task, then.workflow.clone());
             }
             for seq in then.cancelled_calls {
                 self.engine.cancel_attempt(&then.run_id, Some(seq));
@@ -534,6 +582,7 @@ impl Executor {
             Ok(Some(loaded)) => loaded,
             _ => return None,
         };
+        record_run(&record.name, &record.workflow_id);
         inbox.push(inbox_id);
         let mut step = StepCommit {
             run_id: run_id.to_owned(),
@@ -541,7 +590,13 @@ impl Executor {
             now_ms: now,
             ..StepCommit::default()
         };
+        let mut after = AfterCommit::status(&record.workflow_id, run_id, true);
         if !record.status.is_finished() {
+            tracing::info!(reason, "workflow run terminated");
+            after = after.counting(
+                self.engine.registry.workflow_metrics(&record.name),
+                WorkflowStatus::Terminated,
+            );
             let event = Event::WorkflowTerminated {
                 reason: reason.to_owned(),
             };
@@ -553,7 +608,7 @@ impl Executor {
                 error: Some(reason.to_owned()),
             });
         }
-        Some((step, AfterCommit::status(&record.workflow_id, run_id, true)))
+        Some((step, after))
     }
 
     /// Keeps the completions this process delivered from memory to a run
@@ -626,15 +681,18 @@ impl Executor {
             return None;
         }
         self.cache.remove(run_id);
-        let workflow_id = match self.engine.store.load_run(run_id).await {
-            Ok(Some((record, _))) if !record.status.is_finished() => record.workflow_id,
+        let record = match self.engine.store.load_run(run_id).await {
+            Ok(Some((record, _))) if !record.status.is_finished() => record,
             _ => return None,
         };
+        let workflow_id = &record.workflow_id;
+        record_run(&record.name, workflow_id);
         let message = format!("workflow `{workflow_id}` run `{run_id}`: {fault}");
         tracing::error!(error = %message, "workflow run stopped; it resumes with fixed code (at a restart, or `reprise resume`)");
         Some(status_step(
             run_id,
-            &workflow_id,
+            workflow_id,
+            self.engine.registry.workflow_metrics(&record.name),
             WorkflowStatus::Blocked,
             Some(message),
             now,
@@ -644,27 +702,30 @@ impl Executor {
     /// Loads a run into the cache, replaying its history, unless it is there.
     async fn load(&mut self, run_id: &str, workflow_id: Option<&str>, now: u64) -> Load {
         if self.cache.get_mut(run_id).is_some() {
+            crate::metrics::cache_hit();
             return Load::Ready { unblocked: false };
         }
         let (record, rows) = match self.engine.store.load_run(run_id).await {
             Ok(Some(loaded)) => loaded,
             Ok(None) => {
-                tracing::warn!(run.id = %run_id, "no such run; message dropped");
+                tracing::warn!("no such run; message dropped");
                 return Load::Stopped(None);
             }
             Err(e) => {
                 // A damaged page, a store that fails: the run is blocked
                 // with the cause where the store still takes the write.
-                tracing::error!(run.id = %run_id, error = %e, "could not load run");
                 let workflow_id = workflow_id.unwrap_or_default();
+                tracing::error!(workflow.id = workflow_id, error = %Chain(&e), "could not load the run; it is blocked");
                 let message =
                     format!("workflow `{workflow_id}` run `{run_id}` cannot be loaded: {e}");
                 if !self.blocked.insert(run_id.to_owned()) {
                     return Load::Stopped(None);
                 }
+                // The workflow type is unknown: counted under an empty name.
                 return Load::Stopped(Some(Box::new(status_step(
                     run_id,
                     workflow_id,
+                    self.engine.registry.workflow_metrics(""),
                     WorkflowStatus::Blocked,
                     Some(message),
                     now,
@@ -675,6 +736,7 @@ impl Executor {
             return Load::Stopped(None);
         }
         let wf = record.workflow_id.as_str();
+        record_run(&record.name, wf);
         let history = match RecordedHistory::decode(&rows) {
             Ok(h) => h,
             Err(e) => {
@@ -683,12 +745,14 @@ impl Executor {
                 return Load::Stopped(Some(Box::new(status_step(
                     run_id,
                     wf,
+                    self.engine.registry.workflow_metrics(&record.name),
                     WorkflowStatus::Failed,
                     Some(message),
                     now,
                 ))));
             }
         };
+        crate::metrics::cache_miss();
         let replayed = LiveRun::replay(
             Arc::from(wf),
             Arc::from(run_id),
@@ -700,7 +764,7 @@ impl Executor {
                 self.cache.insert(run_id.to_owned(), run);
                 let unblocked = record.status == WorkflowStatus::Blocked;
                 if unblocked {
-                    tracing::info!(workflow.id = %wf, run.id = %run_id, "blocked run replays cleanly; resumed");
+                    tracing::info!("blocked run replays cleanly; resumed");
                     self.blocked.remove(run_id);
                 }
                 return Load::Ready { unblocked };
@@ -712,16 +776,19 @@ impl Executor {
             Ok((_, Some(_))) => return Load::Stopped(None),
             Err(e) => format!("workflow `{wf}` run `{run_id}`: {e}"),
         };
-        tracing::error!(error = %message, "workflow run stopped; it resumes with fixed code (at a restart, or `reprise resume`)");
         self.blocked.insert(run_id.to_owned());
         if record.status == WorkflowStatus::Blocked
             && record.error.as_deref() == Some(message.as_str())
         {
+            // Blocked already, for this reason: logged when it was.
+            tracing::debug!(error = %message, "workflow run still blocked");
             return Load::Stopped(None);
         }
+        tracing::error!(error = %message, "workflow run stopped; it resumes with fixed code (at a restart, or `reprise resume`)");
         Load::Stopped(Some(Box::new(status_step(
             run_id,
             wf,
+            self.engine.registry.workflow_metrics(&record.name),
             WorkflowStatus::Blocked,
             Some(message),
             now,
@@ -791,6 +858,7 @@ impl Executor {
             }
         };
         let run = self.cache.get_mut(run_id).expect("loaded above");
+        let metrics = run.metrics.clone();
         let mut accepted = Vec::with_capacity(inputs.len());
         {
             let core = crate::run::lock(&run.core);
@@ -805,8 +873,14 @@ impl Executor {
         if accepted.is_empty() && !run.is_fresh() {
             let workflow_id = crate::run::lock(&run.core).workflow_id.to_string();
             if unblocked {
-                let (mut step, after) =
-                    status_step(run_id, &workflow_id, WorkflowStatus::Running, None, now);
+                let (mut step, after) = status_step(
+                    run_id,
+                    &workflow_id,
+                    metrics,
+                    WorkflowStatus::Running,
+                    None,
+                    now,
+                );
                 step.done_inbox = done_inbox;
                 return Some((step, after));
             }
@@ -824,6 +898,10 @@ impl Executor {
         }
         let name = run.name.to_string();
         let workflow_id = crate::run::lock(&run.core).workflow_id.to_string();
+        record_run(&name, &workflow_id);
+        let workflow = run.name.clone();
+        // Its first activation: the workflow's body starts.
+        let started = run.history_len <= 1;
         let mut events = Vec::with_capacity(2 + accepted.len() + 2);
         let mut done_tasks = Vec::with_capacity(accepted.len());
         events.push(Event::Activation { time_ms: now });
@@ -833,13 +911,8 @@ impl Executor {
             }
             events.push(input.to_event());
         }
-        let span = tracing::debug_span!(
-            "workflow",
-            workflow.name = %run.name,
-            workflow.id = %workflow_id,
-            run.id = %run_id,
-        );
-        let activation = span.in_scope(|| run.activate(now, accepted));
+        // In the activation's span, which the caller entered.
+        let activation = run.activate(now, accepted);
         let mut new_tasks = Vec::new();
         let mut cancelled_timers = Vec::new();
         for issued in activation.issued {
@@ -932,6 +1005,7 @@ impl Executor {
                 wake = true;
             }
             Outcome::Finished(Err(error)) => {
+                tracing::error!(error = %Chain(&error), "workflow run failed");
                 let result = serde_json::to_value(&error).ok();
                 events.push(Event::WorkflowFailed { error });
                 status = finished(WorkflowStatus::Failed, result);
@@ -984,6 +1058,7 @@ impl Executor {
                 let step = status_step(
                     run_id,
                     &workflow_id,
+                    metrics,
                     WorkflowStatus::Blocked,
                     Some(message),
                     now,
@@ -1002,6 +1077,7 @@ impl Executor {
             encoded.push(serde_json::to_string(event).expect("events encode to JSON"));
         }
         let next_run = next;
+        let status_change = status.as_ref().map(|change| change.status);
         let step = StepCommit {
             run_id: run_id.to_owned(),
             first_index,
@@ -1027,6 +1103,10 @@ impl Executor {
             next_run,
             inbox: done_inbox,
             token: 0,
+            workflow: Some(workflow),
+            metrics: Some(metrics),
+            started,
+            status: status_change,
         };
         Some((step, after))
     }
@@ -1093,4 +1173,24 @@ fn add_inbox(entry: &mut RunBatch, record: InboxRecord) {
         }
     }
     entry.inbox.push(record.id);
+}
+
+/// The span of one activation of a run: `workflow.name` and `workflow.id`
+/// are recorded once the run is known ([`record_run`]).
+fn activation_span(run_id: &str) -> tracing::Span {
+    tracing::info_span!(
+        "workflow_activation",
+        workflow.name = tracing::field::Empty,
+        workflow.id = tracing::field::Empty,
+        run.id = run_id,
+    )
+}
+
+/// Records the run's workflow type and id on the current activation span.
+fn record_run(name: &str, workflow_id: &str) {
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("workflow.name", name);
+        span.record("workflow.id", workflow_id);
+    }
 }

@@ -22,12 +22,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use super::{Engine, MAX_BACKOFF};
 use crate::context::ActivityContext;
+use crate::error::Chain;
+use crate::metrics::ActivityMetrics;
 use crate::store::{SlotGrant, SlotRequest, Task};
 
 /// How a wait for a slot ended.
@@ -89,29 +91,40 @@ fn pair(task: &Task) -> String {
 
 impl Engine {
     /// Waits until the store grants the attempt a slot of its activity's
-    /// limits, the call's deadline passes, or the call ends.
+    /// limits, the call's deadline passes, or the call ends. A wait (a
+    /// refusal, then asking again) is counted and timed in `metrics`.
     pub(super) async fn wait_for_slot(
         &self,
         task: &Task,
         ctx: &ActivityContext,
         deadline: Option<u64>,
+        metrics: &ActivityMetrics,
     ) -> SlotWait {
         let pair = pair(task);
         let waiter = self.slot_waiters.waiter(&pair);
-        let outcome = self.slot_loop(task, ctx, deadline, &waiter).await;
+        let mut waiting = None;
+        let outcome = self
+            .slot_loop(task, ctx, deadline, &waiter, metrics, &mut waiting)
+            .await;
         self.slot_waiters.done(&pair, waiter);
+        if let Some(since) = waiting {
+            metrics.slot_wait_ended(since.elapsed().as_secs_f64());
+        }
         outcome
     }
 
+    /// Asks for a slot until one is granted; `waiting` is set at the first
+    /// refusal, to when it came.
     async fn slot_loop(
         &self,
         task: &Task,
         ctx: &ActivityContext,
         deadline: Option<u64>,
         waiter: &Notify,
+        metrics: &ActivityMetrics,
+        waiting: &mut Option<Instant>,
     ) -> SlotWait {
         let mut backoff = Duration::from_millis(100);
-        let mut waiting = false;
         loop {
             if ctx.is_cancelled_by_workflow() {
                 return SlotWait::Gone;
@@ -140,9 +153,10 @@ impl Engine {
             match self.store.acquire_slot(request).await {
                 Ok(SlotGrant::Granted) => return SlotWait::Granted,
                 Ok(SlotGrant::Busy { retry_at_ms }) => {
-                    if !waiting {
-                        waiting = true;
-                        tracing::debug!(activity.name = %task.name, "waiting for a slot of the activity's limits");
+                    if waiting.is_none() {
+                        *waiting = Some(Instant::now());
+                        metrics.slot_wait_began();
+                        tracing::debug!("waiting for a slot of the activity's limits");
                     }
                     backoff = Duration::from_millis(100);
                     if let Some(at) = retry_at_ms {
@@ -151,7 +165,7 @@ impl Engine {
                 }
                 Err(e) if e.is_fenced() => return SlotWait::Gone,
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not ask for a slot of the activity's limits; retrying");
+                    tracing::warn!(error = %Chain(&e), "could not ask for a slot of the activity's limits; retrying");
                     wait = backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -171,7 +185,7 @@ impl Engine {
     pub(super) async fn release_slot(&self, task: &Task) {
         if let Err(e) = self.store.release_slot(&task.run_id, task.seq).await {
             // Its lease expires, or the attempt's next acquire replaces it.
-            tracing::warn!(error = %e, "could not give back a slot of the activity's limits");
+            tracing::warn!(error = %Chain(&e), "could not give back a slot of the activity's limits");
         }
         self.slot_waiters.wake_one(&pair(task));
     }

@@ -44,6 +44,7 @@ use self::limits::SlotWaiters;
 use self::timer::{run_timers, Due, TimerMsg};
 use crate::clock::now_ms;
 use crate::context::{ActivityContext, AttemptInfo};
+use crate::error::Chain;
 use crate::history::{Resolution, SignalData};
 use crate::registry::Registry;
 use crate::run::RunFault;
@@ -331,7 +332,8 @@ impl Engine {
         let tasks = self.store.claim_tasks(&self.lease, filter).await?;
         let full = tasks.len() == free;
         for task in tasks {
-            self.schedule(task);
+            // Claimed from the store: its workflow type is not known here.
+            self.schedule(task, None);
         }
         Ok(full)
     }
@@ -357,8 +359,9 @@ impl Engine {
         let _ = self.wf_tx.send(msg);
     }
 
-    /// Dispatches a task now or arms it for later.
-    fn schedule(self: &Arc<Self>, task: Task) {
+    /// Dispatches a task now or arms it for later; `workflow` is the type
+    /// of the workflow that called it, when known (for the attempt's span).
+    fn schedule(self: &Arc<Self>, task: Task, workflow: Option<Arc<str>>) {
         match task.kind {
             TaskKind::Timer => {
                 let _ = self.due_tx.send(TimerMsg::Arm(
@@ -370,11 +373,12 @@ impl Engine {
                 ));
             }
             TaskKind::Activity if task.due_ms > self.now_ms() => {
-                let _ = self
-                    .due_tx
-                    .send(TimerMsg::Arm(task.due_ms, Due::Attempt(Box::new(task))));
+                let _ = self.due_tx.send(TimerMsg::Arm(
+                    task.due_ms,
+                    Due::Attempt(Box::new(task), workflow),
+                ));
             }
-            TaskKind::Activity => self.dispatch(task),
+            TaskKind::Activity => self.dispatch(task, workflow),
         }
     }
 
@@ -391,8 +395,8 @@ impl Engine {
         let _ = self.due_tx.send(TimerMsg::CancelRun(run_id.to_owned()));
     }
 
-    /// Starts an activity attempt once a slot is free.
-    fn dispatch(self: &Arc<Self>, task: Task) {
+    /// Starts an activity attempt once a slot is free, in its span.
+    fn dispatch(self: &Arc<Self>, task: Task, workflow: Option<Arc<str>>) {
         let engine = self.clone();
         // Registered before it waits for a slot, so that a cancellation or
         // the end of its workflow reaches an attempt that has not started.
@@ -415,17 +419,18 @@ impl Engine {
         tokio::spawn(async move {
             let mut shutdown = engine.shutdown.subscribe();
             let span = tracing::info_span!(
-                "activity",
-                activity.name = %task.name,
+                "activity_attempt",
+                workflow.name = workflow.as_deref(),
                 workflow.id = %task.workflow_id,
                 run.id = %task.run_id,
+                activity.name = %task.name,
                 seq = task.seq,
                 attempt = task.attempt,
             );
             tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => {}
-                () = engine.run_attempt(task, &ctx).instrument(span) => {}
+                () = engine.run_attempt(task, &ctx, workflow).instrument(span) => {}
             }
             let mut running = engine.running.lock().unwrap_or_else(|p| p.into_inner());
             // A retry of the same call may have registered itself meanwhile.
@@ -447,7 +452,7 @@ impl Engine {
             match self.store.release(release.clone()).await {
                 Ok(()) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not give a run back to the store; retrying");
+                    tracing::warn!(error = %Chain(&e), "could not give a run back to the store; retrying");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(MAX_BACKOFF);
                 }
@@ -547,7 +552,7 @@ impl Engine {
                 .release(Release::Worker(self.lease.worker.clone()))
                 .await
             {
-                tracing::warn!(error = %e, "could not give this worker's leases back; they expire");
+                tracing::warn!(error = %Chain(&e), "could not give this worker's leases back; they expire");
             }
         }
         self.waiters
@@ -600,7 +605,7 @@ async fn run_claimer(engine: Arc<Engine>) {
             }
             Ok(false) => backoff = Duration::from_millis(100),
             Err(e) => {
-                tracing::warn!(error = %e, "could not claim work; retrying");
+                tracing::warn!(error = %Chain(&e), "could not claim work; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
@@ -637,7 +642,7 @@ async fn run_renewer(engine: Arc<Engine>) {
     loop {
         tokio::time::sleep(every).await;
         if let Err(e) = engine.renew().await {
-            tracing::warn!(error = %e, "could not renew this worker's leases");
+            tracing::warn!(error = %Chain(&e), "could not renew this worker's leases");
         }
     }
 }

@@ -20,15 +20,15 @@ use super::{Completion, Engine, WfMsg};
 pub(super) enum Due {
     /// A durable timer fires.
     Timer { run_id: String, seq: u32 },
-    /// An activity attempt may start.
-    Attempt(Box<Task>),
+    /// An activity attempt may start; the workflow type that called it, when known.
+    Attempt(Box<Task>, Option<Arc<str>>),
 }
 
 impl Due {
     fn key(&self) -> (String, u32) {
         match self {
             Due::Timer { run_id, seq } => (run_id.clone(), *seq),
-            Due::Attempt(task) => (task.run_id.clone(), task.seq),
+            Due::Attempt(task, _) => (task.run_id.clone(), task.seq),
         }
     }
 }
@@ -140,7 +140,7 @@ pub(super) async fn run_timers(engine: Arc<Engine>, mut rx: mpsc::UnboundedRecei
                                 resolution: Resolution::Timer,
                             })))
                         }
-                        Due::Attempt(task) => engine.dispatch(*task),
+                        Due::Attempt(task, workflow) => engine.dispatch(*task, workflow),
                     }
                 }
             }
