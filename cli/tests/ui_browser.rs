@@ -296,6 +296,17 @@ async fn list_filter_workflow_page_and_cancel_in_chromium() {
         .unwrap()
         .is_some());
 
+    // A failed workflow says why at the top of its page.
+    browser.goto(&f.ui.at("/workflow?id=fail-0")).await.unwrap();
+    let why = eventually("the page of fail-0 shows its error", || async {
+        texts(&browser, "#wf-error")
+            .await
+            .into_iter()
+            .find(|t| !t.is_empty())
+    })
+    .await;
+    assert_eq!(why, "failed: Refused: x is not allowed");
+
     // An error is one line in the page: an unknown workflow.
     browser.goto(&f.ui.at("/workflow?id=nobody")).await.unwrap();
     let error = eventually("the page says the id is unknown", || async {
@@ -463,6 +474,16 @@ async fn screenshot_for_the_docs() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/ui.png");
     std::fs::write(&out, png).unwrap();
     eprintln!("wrote {}", out.display());
+    // The list too, to look at (not kept in the repository).
+    browser.goto(&ui.at("/")).await.unwrap();
+    eventually("the list is drawn", || async {
+        let rows = texts(&browser, "#workflows a.wf-link").await;
+        (rows.len() == 5).then_some(())
+    })
+    .await;
+    let list = std::env::temp_dir().join("reprise-ui-list.png");
+    std::fs::write(&list, browser.screenshot().await.unwrap()).unwrap();
+    eprintln!("wrote {}", list.display());
     browser.close().await.unwrap();
     rt.shutdown().await.unwrap();
 }

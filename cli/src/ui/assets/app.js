@@ -286,8 +286,8 @@ function renderList(app) {
     el("h1", {}, "Workflows"),
     el("div", { class: "card" }, form),
     el("div", { class: "card" },
-      el("div", { class: "row small" },
-        el("label", { class: "inline" }, el("span", {}, auto, " auto-refresh every 3 s")), updated),
+      el("div", { class: "toolbar small" },
+        el("label", { class: "inline" }, auto, "auto-refresh every 3 s"), updated),
       table, pager),
     bulkPanel(state),
   ]);
@@ -401,9 +401,13 @@ function renderWorkflow(app) {
     clear(header).appendChild(el("div", {},
       el("span", { class: "badge kind", id: "wf-type" }, info.workflow_type), " ",
       el("span", { id: "wf-status" }, badge(info.status))));
-    if (info.error) {
+    // A failed workflow's own error is its result; another cause is `error`.
+    const ownError = info.status === "failed" && info.result && typeof info.result === "object" && info.result.message ?
+      `failed: ${info.result.kind ? `${info.result.kind}: ` : ""}${info.result.message}` : null;
+    const error = info.error || ownError;
+    if (error) {
       errorBox.hidden = false;
-      clear(errorBox).appendChild(el("span", {}, info.error,
+      clear(errorBox).appendChild(el("span", {}, error,
         info.error_since_ms ? el("span", { class: "muted" }, ` (since ${fmtTime(info.error_since_ms)}, ${fmtRelative(info.error_since_ms, info.now_ms)})`) : ""));
     } else {
       errorBox.hidden = true;
