@@ -212,6 +212,43 @@ async fn list_filter_workflow_page_and_cancel_in_chromium() {
         "an id was drawn as HTML"
     );
 
+    // Pages of 3: Next, Next, Previous.
+    browser.goto(&f.ui.at("/?limit=3")).await.unwrap();
+    let page = |want: &'static [&'static str]| {
+        let browser = &browser;
+        async move {
+            eventually(&format!("the list shows {want:?}"), || async {
+                let ids = texts(browser, "#workflows a.wf-link").await;
+                (ids == want).then_some(())
+            })
+            .await
+        }
+    };
+    page(&["wait-1", "wait-0", "<img src=x onerror=alert(1)>"]).await;
+    let click = |css: &'static str| {
+        let browser = &browser;
+        async move {
+            browser
+                .find(Locator::Css(css))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap()
+        }
+    };
+    click("#next-page").await;
+    page(&["fail-0", "greet-2", "greet-1"]).await;
+    click("#next-page").await;
+    page(&["greet-0"]).await;
+    eventually("Next is disabled on the last page", || async {
+        attribute(&browser, "#next-page", "disabled").await
+    })
+    .await;
+    click("#prev-page").await;
+    page(&["fail-0", "greet-2", "greet-1"]).await;
+    browser.goto(&f.ui.at("/")).await.unwrap();
+
     // Filtered by status: the two waiters.
     let status = browser.find(Locator::Css("#status-filter")).await.unwrap();
     status.select_by_value("running").await.unwrap();

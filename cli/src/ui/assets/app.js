@@ -175,6 +175,8 @@ function listState() {
     status: q.get("status") || "",
     name: q.get("name") || "",
     within: q.get("within") || "",
+    // Workflows a page (the API's default, 50, when absent).
+    limit: q.get("limit") || "",
     page: q.get("page") || "",
     // The tokens of the pages before this one ("" is the first page).
     prev: q.get("prev") ? q.get("prev").split(",") : [],
@@ -183,7 +185,7 @@ function listState() {
 
 function listUrl(state) {
   const q = new URLSearchParams();
-  for (const key of ["status", "name", "within", "page"]) if (state[key]) q.set(key, state[key]);
+  for (const key of ["status", "name", "within", "limit", "page"]) if (state[key]) q.set(key, state[key]);
   if (state.prev.length) q.set("prev", state.prev.join(","));
   const text = q.toString();
   return text ? `/?${text}` : "/";
@@ -217,7 +219,7 @@ function renderList(app) {
     within.appendChild(el("option", { value: state.within }, `started within ${state.within}`));
   }
   within.value = state.within;
-  const apply = () => go({ status: status.value, name: name.value.trim(), within: within.value, page: "", prev: [] });
+  const apply = () => go({ status: status.value, name: name.value.trim(), within: within.value, limit: state.limit, page: "", prev: [] });
   status.addEventListener("change", apply);
   within.addEventListener("change", apply);
   const form = el("form", { class: "filters", id: "filters", onsubmit: (e) => { e.preventDefault(); apply(); } },
@@ -225,7 +227,7 @@ function renderList(app) {
     el("label", {}, "Type", name),
     el("label", {}, "Started", within),
     el("button", { type: "submit" }, "Apply"),
-    el("button", { type: "button", onclick: () => go({ status: "", name: "", within: "", page: "", prev: [] }) }, "Clear"));
+    el("button", { type: "button", onclick: () => go({ status: "", name: "", within: "", limit: state.limit, page: "", prev: [] }) }, "Clear"));
 
   const auto = el("input", { type: "checkbox", id: "auto-refresh", checked: true });
   const updated = el("span", { class: "muted small", id: "list-updated" });
@@ -255,7 +257,7 @@ function renderList(app) {
 
   async function load() {
     const q = new URLSearchParams();
-    for (const key of ["status", "name", "within", "page"]) if (state[key]) q.set(key, state[key]);
+    for (const key of ["status", "name", "within", "limit", "page"]) if (state[key]) q.set(key, state[key]);
     let data;
     try {
       data = await api("GET", `/api/workflows?${q}`);
