@@ -252,17 +252,17 @@ impl Engine {
             // The call ended while the attempt ran: its result is dropped.
             _ if ctx.is_cancelled_by_workflow() => {
                 metrics.attempt_ended(AttemptOutcome::Failed);
-                tracing::debug!(error = %chain, error.kind = kind, "activity attempt failed after its call was cancelled");
+                tracing::debug!(error = %chain, error.kind = %kind, "activity attempt failed after its call was cancelled");
                 None
             }
             Some(due) if deadline.is_none_or(|deadline| due < deadline) => {
                 metrics.attempt_ended(AttemptOutcome::Retry);
-                tracing::warn!(error = %chain, error.kind = kind, retry_in = ?retry_in.unwrap_or_default(), "activity attempt failed; retrying");
+                tracing::warn!(error = %chain, error.kind = %kind, retry_in = ?retry_in.unwrap_or_default(), "activity attempt failed; retrying");
                 Some(due)
             }
             Some(_) => {
                 metrics.attempt_ended(AttemptOutcome::Failed);
-                tracing::warn!(error = %chain, error.kind = kind, "activity attempt failed; the next attempt would start after the schedule_to_close deadline: the call fails");
+                tracing::warn!(error = %chain, error.kind = %kind, "activity attempt failed; the next attempt would start after the schedule_to_close deadline: the call fails");
                 // A retry is due, but after the schedule_to_close deadline.
                 let error = ActivityError::non_retryable(
                     SCHEDULE_TO_CLOSE_TIMEOUT,
@@ -276,7 +276,7 @@ impl Engine {
             }
             None => {
                 metrics.attempt_ended(AttemptOutcome::Failed);
-                tracing::warn!(error = %chain, error.kind = kind, "activity attempt failed; not retried: the call fails");
+                tracing::warn!(error = %chain, error.kind = %kind, "activity attempt failed; not retried: the call fails");
                 None
             }
         };

@@ -715,7 +715,7 @@ impl Executor {
                 // A damaged page, a store that fails: the run is blocked
                 // with the cause where the store still takes the write.
                 let workflow_id = workflow_id.unwrap_or_default();
-                tracing::error!(workflow.id = workflow_id, error = %Chain(&e), "could not load the run; it is blocked");
+                tracing::error!(workflow.id = %workflow_id, error = %Chain(&e), "could not load the run; it is blocked");
                 let message =
                     format!("workflow `{workflow_id}` run `{run_id}` cannot be loaded: {e}");
                 if !self.blocked.insert(run_id.to_owned()) {
@@ -1182,7 +1182,7 @@ fn activation_span(run_id: &str) -> tracing::Span {
         "workflow_activation",
         workflow.name = tracing::field::Empty,
         workflow.id = tracing::field::Empty,
-        run.id = run_id,
+        run.id = %run_id,
     )
 }
 
@@ -1190,7 +1190,7 @@ fn activation_span(run_id: &str) -> tracing::Span {
 fn record_run(name: &str, workflow_id: &str) {
     let span = tracing::Span::current();
     if !span.is_disabled() {
-        span.record("workflow.name", name);
-        span.record("workflow.id", workflow_id);
+        span.record("workflow.name", tracing::field::display(name));
+        span.record("workflow.id", tracing::field::display(workflow_id));
     }
 }

@@ -420,7 +420,7 @@ impl Engine {
             let mut shutdown = engine.shutdown.subscribe();
             let span = tracing::info_span!(
                 "activity_attempt",
-                workflow.name = workflow.as_deref(),
+                workflow.name = workflow.as_deref().map(tracing::field::display),
                 workflow.id = %task.workflow_id,
                 run.id = %task.run_id,
                 activity.name = %task.name,
