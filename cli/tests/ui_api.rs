@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reprise::WorkflowStatus;
 use serde_json::{json, Value};
 
-use ui::{failing, greet, stepper, wait_for_status, waiter, Fixture};
+use ui::{failing, greet, register, stepper, wait_for_status, waiter, Fixture, UiProcess};
 
 /// The ids of a list answer.
 fn ids(page: &Value) -> Vec<String> {
@@ -487,4 +487,60 @@ async fn the_pages_are_served_and_sigterm_stops_the_server() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "{status}");
+}
+
+/// The same API over PostgreSQL (`reprise ui --postgres URL`), beside a
+/// worker on the same database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_works_on_postgres() {
+    let pg = ui::pg::TestDatabase::new();
+    let rt = register(reprise::Runtime::builder().postgres(&pg.url))
+        .build()
+        .await
+        .unwrap();
+    rt.start(greet, "pg".to_owned())
+        .id("pg-greet")
+        .await
+        .unwrap();
+    rt.start(waiter, "pg".to_owned())
+        .id("pg-wait")
+        .await
+        .unwrap();
+    wait_for_status(&rt, "pg-greet", WorkflowStatus::Completed).await;
+    let ui = UiProcess::start_with(&["--postgres".as_ref(), pg.url.as_ref()]);
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let request = http.get(ui.at(path));
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+
+    let (status, page) = get("/api/workflows?limit=1").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(&page), ["pg-wait"]);
+    let token = page["next_page"].as_str().unwrap().to_owned();
+    let (_, next) = get(&format!("/api/workflows?limit=1&page={token}")).await;
+    assert_eq!(ids(&next), ["pg-greet"]);
+    let (_, done) = get("/api/workflows?status=completed").await;
+    assert_eq!(ids(&done), ["pg-greet"]);
+    let (_, timeline) = get("/api/workflows/pg-greet/timeline").await;
+    assert_eq!(timeline["input"], "pg");
+    assert_eq!(timeline["total"], 2);
+    assert_error(&get("/api/workflows/nobody").await, 404, "nobody");
+
+    let cancelled = http
+        .post(ui.at("/api/workflows/pg-wait/cancel"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status().as_u16(), 200);
+    wait_for_status(&rt, "pg-wait", WorkflowStatus::Cancelled).await;
+    drop(ui);
+    rt.shutdown().await.unwrap();
 }

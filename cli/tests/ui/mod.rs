@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod pg;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -107,10 +109,17 @@ pub(crate) async fn stepper(ctx: WorkflowContext, n: u32) -> Result<u32, Workflo
     Ok(sum)
 }
 
-/// A worker runtime over `db` with every workflow above.
+/// A worker runtime over SQLite file `db` with every workflow above.
 pub(crate) async fn worker(db: &Path) -> Runtime {
-    Runtime::builder()
-        .sqlite(db)
+    register(Runtime::builder().sqlite(db))
+        .build()
+        .await
+        .expect("the worker runtime starts")
+}
+
+/// `builder` with every workflow and activity above.
+pub(crate) fn register(builder: reprise::RuntimeBuilder) -> reprise::RuntimeBuilder {
+    builder
         .workflow(greet)
         .workflow(waiter)
         .workflow(failing)
@@ -118,9 +127,6 @@ pub(crate) async fn worker(db: &Path) -> Runtime {
         .activity(hello)
         .activity(refuse)
         .activity(step)
-        .build()
-        .await
-        .expect("the worker runtime starts")
 }
 
 /// Waits (15 s at most) until workflow `id` has `status`.
@@ -153,11 +159,18 @@ pub(crate) struct UiProcess {
 }
 
 impl UiProcess {
-    /// Starts the UI on a free port and waits until it listens.
+    /// Starts the UI on SQLite file `db`, on a free port, and waits until
+    /// it listens.
     pub(crate) fn start(db: &Path) -> Self {
+        Self::start_with(&[std::ffi::OsStr::new("--db"), db.as_os_str()])
+    }
+
+    /// Starts the UI with these store options (`--db FILE`, `--postgres
+    /// URL`) on a free port, and waits until it listens.
+    pub(crate) fn start_with(store: &[&std::ffi::OsStr]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_reprise"))
-            .args(["ui", "--port", "0", "--db"])
-            .arg(db)
+            .args(["ui", "--port", "0"])
+            .args(store)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
