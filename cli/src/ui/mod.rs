@@ -54,7 +54,13 @@ pub(crate) async fn serve(rt: Runtime, port: u16) -> Result<(), CliError> {
     let bound = listener
         .local_addr()
         .map_err(|e| CliError::Other(format!("cannot listen on {address}: {e}")))?;
-    println!("reprise UI on http://{bound}");
+    // Not `println!`: a closed standard output must not stop the server.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "reprise UI on http://{bound}");
+        let _ = out.flush();
+    }
     let rt = Arc::new(rt);
     let served = axum::serve(listener, router(rt.clone()))
         .with_graceful_shutdown(stop_requested())
