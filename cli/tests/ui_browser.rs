@@ -255,6 +255,18 @@ async fn list_filter_workflow_page_and_cancel_in_chromium() {
     page(&["fail-0", "greet-2", "greet-1"]).await;
     browser.goto(&f.ui.at("/")).await.unwrap();
 
+    // Open by id: the form goes to the workflow's page.
+    let id_box = browser.find(Locator::Css("#goto-id")).await.unwrap();
+    id_box.send_keys("greet-1").await.unwrap();
+    click("#goto button").await;
+    eventually("the page of greet-1 shows it completed", || async {
+        let status = attribute(&browser, "#wf-status .badge", "data-status").await;
+        (status.as_deref() == Some("completed")).then_some(())
+    })
+    .await;
+    assert_eq!(texts(&browser, "#wf-id").await, ["greet-1"]);
+    browser.goto(&f.ui.at("/")).await.unwrap();
+
     // Filtered by status: the two waiters.
     let status = browser.find(Locator::Css("#status-filter")).await.unwrap();
     status.select_by_value("running").await.unwrap();

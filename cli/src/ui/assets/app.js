@@ -229,6 +229,15 @@ function renderList(app) {
     el("button", { type: "submit" }, "Apply"),
     el("button", { type: "button", onclick: () => go({ status: "", name: "", within: "", limit: state.limit, page: "", prev: [] }) }, "Clear"));
 
+  const goId = el("input", { id: "goto-id", placeholder: "workflow id", size: 22 });
+  const goto = el("form", {
+    class: "filters", id: "goto",
+    onsubmit: (e) => {
+      e.preventDefault();
+      if (goId.value.trim()) location.href = workflowHref(goId.value.trim());
+    },
+  }, el("label", {}, "Open a workflow by id", goId), el("button", { type: "submit" }, "Open"));
+
   const auto = el("input", { type: "checkbox", id: "auto-refresh", checked: true });
   const updated = el("span", { class: "muted small", id: "list-updated" });
   const tbody = el("tbody");
@@ -286,7 +295,7 @@ function renderList(app) {
 
   append(clear(app), [
     el("h1", {}, "Workflows"),
-    el("div", { class: "card" }, form),
+    el("div", { class: "card toolbar-card" }, form, goto),
     el("div", { class: "card" },
       el("div", { class: "toolbar small" },
         el("label", { class: "inline" }, auto, "auto-refresh every 3 s"), updated),
