@@ -1,5 +1,8 @@
-//! This process's wall clock, in the Unix milliseconds every store and the
-//! engine count in. (A worker of a store with a clock of its own adds the
+//! The clock a runtime counts in: Unix milliseconds, every store's and the
+//! engine's unit. A runtime reads this process's wall clock; a
+//! [`TestEnv`](crate::testing::TestEnv) reads a virtual one that follows
+//! tokio's paused time, so durable timers, backoffs and timeouts of hours
+//! pass in no time. (A worker of a store with a clock of its own adds the
 //! store's offset: `Engine::now_ms`.)
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,4 +13,40 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+/// Where a runtime reads the time.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) enum Clock {
+    /// This process's wall clock.
+    #[default]
+    System,
+    /// Unix ms `base_ms` at tokio's instant `start`, moving with tokio's
+    /// clock (paused and advanced in tests).
+    Virtual {
+        base_ms: u64,
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A virtual clock that reads the wall clock's time now, and from then
+    /// on moves with tokio's.
+    pub(crate) fn virtual_from_now() -> Self {
+        Clock::Virtual {
+            base_ms: now_ms(),
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The time in Unix ms.
+    pub(crate) fn now_ms(&self) -> u64 {
+        match self {
+            Clock::System => now_ms(),
+            Clock::Virtual { base_ms, start } => {
+                let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                base_ms.saturating_add(elapsed)
+            }
+        }
+    }
 }

@@ -43,6 +43,43 @@ pub(crate) struct ActivityEntry {
     pub(crate) metrics: Arc<ActivityMetrics>,
 }
 
+/// An activity body taking and returning JSON: decodes the input, runs
+/// `body`, encodes the output (a payload that does not decode or encode
+/// is a non-retryable `PayloadError`).
+fn erase<A: Activity>(
+    body: impl Fn(ActivityContext, A::Input) -> BoxFuture<'static, Result<A::Output, ActivityError>>
+        + Send
+        + Sync
+        + 'static,
+) -> impl Fn(ActivityContext, Value) -> BoxFuture<'static, Result<Value, ActivityError>> + Send + Sync
+{
+    move |ctx: ActivityContext, input: Value| -> BoxFuture<'static, Result<Value, ActivityError>> {
+        let input: A::Input = match serde_json::from_value(input) {
+            Ok(input) => input,
+            Err(e) => {
+                let error = ActivityError::non_retryable(
+                    "PayloadError",
+                    format!("the input of activity `{}` does not decode: {e}", A::NAME),
+                );
+                return Box::pin(std::future::ready(Err(error)));
+            }
+        };
+        let body = body(ctx, input);
+        Box::pin(async move {
+            let output = body.await?;
+            serde_json::to_value(output).map_err(|e| {
+                ActivityError::non_retryable(
+                    "PayloadError",
+                    format!(
+                        "the output of activity `{}` does not serialize: {e}",
+                        A::NAME
+                    ),
+                )
+            })
+        })
+    }
+}
+
 /// Registered types, by name, and the resources activities are handed.
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -131,33 +168,7 @@ impl Registry {
     }
 
     pub(crate) fn add_activity<A: Activity>(&mut self, activity: A) {
-        let run = move |ctx: ActivityContext,
-                        input: Value|
-              -> BoxFuture<'static, Result<Value, ActivityError>> {
-            let input: A::Input = match serde_json::from_value(input) {
-                Ok(input) => input,
-                Err(e) => {
-                    let error = ActivityError::non_retryable(
-                        "PayloadError",
-                        format!("the input of activity `{}` does not decode: {e}", A::NAME),
-                    );
-                    return Box::pin(std::future::ready(Err(error)));
-                }
-            };
-            let body = activity.run(ctx, input);
-            Box::pin(async move {
-                let output = body.await?;
-                serde_json::to_value(output).map_err(|e| {
-                    ActivityError::non_retryable(
-                        "PayloadError",
-                        format!(
-                            "the output of activity `{}` does not serialize: {e}",
-                            A::NAME
-                        ),
-                    )
-                })
-            })
-        };
+        let run = erase::<A>(move |ctx, input| activity.run(ctx, input));
         let type_name = std::any::type_name::<A>();
         if let Some(existing) = self.activities.get(A::NAME) {
             if existing.type_name != type_name {
@@ -176,6 +187,29 @@ impl Registry {
                 type_name,
                 run: Arc::new(run),
                 needs: activity.resources(),
+                metrics: ActivityMetrics::new(A::NAME),
+            },
+        );
+    }
+
+    /// Registers `mock` in place of activity `A`'s body (a test double:
+    /// it takes no resources; the calls keep `A`'s options).
+    pub(crate) fn add_mock<A, F>(&mut self, mock: F)
+    where
+        A: Activity,
+        F: Fn(A::Input) -> Result<A::Output, ActivityError> + Send + Sync + 'static,
+    {
+        let mock = Arc::new(mock);
+        let run = erase::<A>(move |_ctx, input| {
+            let out = mock(input);
+            Box::pin(std::future::ready(out))
+        });
+        self.activities.insert(
+            A::NAME.to_owned(),
+            ActivityEntry {
+                type_name: std::any::type_name::<F>(),
+                run: Arc::new(run),
+                needs: Vec::new(),
                 metrics: ActivityMetrics::new(A::NAME),
             },
         );

@@ -45,6 +45,19 @@ pub struct RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
+    /// The registry, for test environments that replace activities.
+    #[cfg(feature = "testing")]
+    pub(crate) fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Where the runtime reads the time (a test environment's virtual clock).
+    #[cfg(feature = "testing")]
+    pub(crate) fn clock(mut self, clock: crate::clock::Clock) -> Self {
+        self.config.clock = clock;
+        self
+    }
+
     /// Stores workflows in a SQLite file (created if missing), the default
     /// with `reprise.db` in the current directory. Survives any crash of the
     /// process; one process at a time uses a file as a worker.
@@ -232,7 +245,7 @@ impl RuntimeBuilder {
         if let (StoreConfig::Postgres(config), Some(size)) = (&mut store, self.pool_size) {
             config.pool_size = size;
         }
-        let store = store.open(self.worker).await?;
+        let store = store.open(self.worker, self.config.clock).await?;
         // Help texts for the recorder installed now, if any.
         crate::metrics::describe_metrics();
         let mut config = self.config;
@@ -256,6 +269,12 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The engine, for test environments.
+    #[cfg(feature = "testing")]
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// A builder with the default settings.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {

@@ -1,5 +1,9 @@
 //! Helpers for unit-testing activities and workflows.
 //!
+//! `TestEnv` (feature `testing`) runs workflows in memory on a virtual
+//! clock, with activities replaced by mocks; `docs/TESTING.md` shows it at
+//! work.
+//!
 //! `#[activity]` replaces the function by a unit value, so an activity's body
 //! cannot be called directly; [`run_activity`] runs one attempt of it with a
 //! context of its own, outside any runtime, and [`ActivityTest`] does the same
@@ -27,6 +31,12 @@
 //! assert_eq!(out, 15);
 //! # }
 //! ```
+
+#[cfg(feature = "testing")]
+mod env;
+
+#[cfg(feature = "testing")]
+pub use env::{TestEnv, TestEnvBuilder};
 
 use std::sync::Arc;
 

@@ -42,7 +42,7 @@ use tracing::Instrument;
 use self::executor::Executor;
 use self::limits::SlotWaiters;
 use self::timer::{run_timers, Due, TimerMsg};
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::context::{ActivityContext, AttemptInfo};
 use crate::error::Chain;
 use crate::history::{Resolution, SignalData};
@@ -113,6 +113,8 @@ pub(crate) struct WorkerConfig {
     /// How often the claimer looks without being woken (`None`: the store's
     /// default).
     pub(crate) poll_interval: Option<Duration>,
+    /// Where the time is read.
+    pub(crate) clock: Clock,
 }
 
 impl WorkerConfig {
@@ -124,6 +126,7 @@ impl WorkerConfig {
             worker_id: None,
             lease: Duration::from_secs(10),
             poll_interval: None,
+            clock: Clock::System,
         }
     }
 }
@@ -168,6 +171,8 @@ pub(crate) struct Engine {
     /// The store's clock minus this process's, in ms (0 for stores
     /// without a clock of their own).
     clock_offset: AtomicI64,
+    /// The clock this runtime reads (virtual in a `TestEnv`).
+    clock: Clock,
     /// Wakes the claimer: this process stored work for others to claim.
     kick: tokio::sync::Notify,
     poll_interval: Duration,
@@ -234,6 +239,7 @@ impl Engine {
             worker: config.worker,
             lease,
             clock_offset: AtomicI64::new(0),
+            clock: config.clock,
             kick: tokio::sync::Notify::new(),
             poll_interval,
         });
@@ -285,15 +291,23 @@ impl Engine {
         ))
     }
 
+    /// Waits until the executor has handled every message sent before.
+    #[cfg(feature = "testing")]
+    pub(crate) async fn barrier(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.send(WfMsg::Barrier(tx));
+        let _ = rx.await;
+    }
+
     /// The current time in Unix ms on the store's clock.
     pub(crate) fn now_ms(&self) -> u64 {
         let offset = self.clock_offset.load(Ordering::Relaxed);
-        now_ms().saturating_add_signed(offset)
+        self.clock.now_ms().saturating_add_signed(offset)
     }
 
     /// Renews this worker's leases; adopts the store's clock if it has one.
     async fn renew(&self) -> Result<(), crate::error::StoreError> {
-        let local = now_ms();
+        let local = self.clock.now_ms();
         if let Some(store_now) = self.store.renew(&self.lease).await? {
             let offset = i64::try_from(store_now).unwrap_or(i64::MAX)
                 - i64::try_from(local).unwrap_or(i64::MAX);

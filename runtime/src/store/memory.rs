@@ -11,7 +11,7 @@ use super::{
     ListQuery, ListedRun, NewWorkflow, Release, RunRecord, SlotGrant, SlotRequest, StepCommit,
     Store, Task, TaskDone, TaskKind, TaskRetry, Token, WorkflowStatus,
 };
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::definition::BoxFuture;
 use crate::error::StoreError;
 
@@ -20,6 +20,18 @@ use super::operation::{ACQUIRE_SLOT, COMMIT, COMPLETE, HEARTBEAT, RETRY};
 #[derive(Debug, Default)]
 pub(crate) struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Its clock: the runtime's (virtual in a `TestEnv`).
+    clock: Clock,
+}
+
+impl MemoryStore {
+    /// An empty store reading the time from `clock`.
+    pub(crate) fn with_clock(clock: Clock) -> Self {
+        Self {
+            clock,
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -130,7 +142,7 @@ impl Inner {
         for seq in &step.done_tasks {
             self.tasks.remove(&(step.run_id.clone(), *seq));
         }
-        let now = now_ms();
+        let now = step.now_ms;
         for mut task in step.new_tasks {
             task.token = step.token;
             let key = (task.run_id.clone(), task.seq);
@@ -283,7 +295,7 @@ impl Store for MemoryStore {
                 let token = inner.next_token();
                 inner
                     .run_leases
-                    .insert(new.run_id.clone(), Held::new(lease, now_ms()));
+                    .insert(new.run_id.clone(), Held::new(lease, self.clock.now_ms()));
                 token
             }
             None => 0,
@@ -358,7 +370,7 @@ impl Store for MemoryStore {
         filter: ClaimFilter<'a>,
     ) -> BoxFuture<'a, Result<Vec<ClaimedRun>, StoreError>> {
         let mut inner = self.lock();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let horizon = now.saturating_add(filter.horizon_ms);
         let mut claimed = Vec::new();
         for i in 0..inner.order.len() {
@@ -421,7 +433,7 @@ impl Store for MemoryStore {
         filter: ClaimFilter<'a>,
     ) -> BoxFuture<'a, Result<Vec<Task>, StoreError>> {
         let mut inner = self.lock();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let horizon = now.saturating_add(filter.horizon_ms);
         let mut candidates: Vec<(u64, (String, u32))> = inner
             .tasks
@@ -456,7 +468,7 @@ impl Store for MemoryStore {
     fn renew<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let until = now_ms().saturating_add(lease.duration_ms());
+        let until = self.clock.now_ms().saturating_add(lease.duration_ms());
         for held in inner
             .run_leases
             .values_mut()
@@ -468,7 +480,10 @@ impl Store for MemoryStore {
             }
         }
         // Starts older than the longest rate period count for no request.
-        let oldest = now_ms().saturating_sub(super::MAX_RATE_PERIOD_MS);
+        let oldest = self
+            .clock
+            .now_ms()
+            .saturating_sub(super::MAX_RATE_PERIOD_MS);
         inner.starts.retain(|_, starts| {
             while starts.front().is_some_and(|&start| start <= oldest) {
                 starts.pop_front();
@@ -641,9 +656,11 @@ impl Store for MemoryStore {
         let result = match inner.held_task(HEARTBEAT, run_id, seq, token) {
             Ok(Some(task)) => {
                 task.details = Some(details);
-                task.heartbeat_ms = Some(now_ms());
-                let until =
-                    now_ms().saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
+                task.heartbeat_ms = Some(self.clock.now_ms());
+                let until = self
+                    .clock
+                    .now_ms()
+                    .saturating_add(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX));
                 if let Some(held) = inner.task_leases.get_mut(&(run_id.to_owned(), seq)) {
                     held.until = until;
                 }

@@ -622,9 +622,13 @@ pub(crate) enum StoreConfig {
 
 impl StoreConfig {
     /// Opens the store; `worker` takes it for this process's worker.
-    pub(crate) async fn open(&self, worker: bool) -> Result<Arc<dyn Store>, Error> {
+    pub(crate) async fn open(
+        &self,
+        worker: bool,
+        clock: crate::clock::Clock,
+    ) -> Result<Arc<dyn Store>, Error> {
         Ok(match self {
-            StoreConfig::Memory => Arc::new(memory::MemoryStore::default()),
+            StoreConfig::Memory => Arc::new(memory::MemoryStore::with_clock(clock)),
             StoreConfig::Sqlite(path, sync) => {
                 Arc::new(sqlite::SqliteStore::open_as(path, *sync, worker).await?)
             }
