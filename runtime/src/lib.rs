@@ -74,6 +74,7 @@ mod metrics;
 mod query;
 mod registry;
 mod replay;
+mod replay_check;
 mod resource;
 mod retry;
 mod run;
@@ -92,6 +93,9 @@ pub use crate::error::{ActivityError, Error, StoreError, WorkflowError, Workflow
 pub use crate::metrics::describe_metrics;
 pub use crate::query::{
     ListFilter, PageToken, WorkflowHistory, WorkflowPage, WorkflowSummary, MAX_PAGE,
+};
+pub use crate::replay_check::{
+    ReplayError, ReplayErrorKind, ReplayOutcome, ReplayReport, RunReplay,
 };
 pub use crate::resource::Resource;
 pub use crate::retry::RetryPolicy;

@@ -150,6 +150,19 @@ impl LiveRun {
         registry: Arc<Registry>,
         history: RecordedHistory,
     ) -> Result<(Self, Option<Outcome>), WorkflowError> {
+        Self::replay_as(workflow_id, run_id, registry, history, false)
+    }
+
+    /// [`replay`](Self::replay), for a replay check when `check_only`: the
+    /// run is never executed, so the activities its code calls need not be
+    /// registered (see `RunCore::check_only`).
+    pub(crate) fn replay_as(
+        workflow_id: Arc<str>,
+        run_id: Arc<str>,
+        registry: Arc<Registry>,
+        history: RecordedHistory,
+        check_only: bool,
+    ) -> Result<(Self, Option<Outcome>), WorkflowError> {
         let mut run = Self::new(
             workflow_id,
             run_id,
@@ -160,6 +173,7 @@ impl LiveRun {
         )?;
         {
             let mut core = lock(&run.core);
+            core.check_only = check_only;
             core.signals.extend(history.signals);
         }
         let count = history.activations.len();

@@ -77,6 +77,10 @@ pub(crate) struct RunCore {
     pub(crate) next_seq: u32,
     pub(crate) now_ms: u64,
     pub(crate) replaying: bool,
+    /// A replay check (`reprise::testing::replay`, `Runtime::check_replay`):
+    /// no activity is run, so the activities the code calls need not be
+    /// registered. Never set for a run the engine executes.
+    pub(crate) check_only: bool,
     /// While replaying: the commands the activation being replayed recorded,
     /// not yet asked for again.
     pub(crate) expected: BTreeMap<u32, CommandKey>,
@@ -126,6 +130,7 @@ impl RunCore {
             next_seq: 0,
             now_ms: 0,
             replaying: false,
+            check_only: false,
             expected: BTreeMap::new(),
             markers: BTreeMap::new(),
             expected_cancels: Default::default(),

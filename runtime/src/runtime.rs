@@ -40,6 +40,8 @@ pub struct RuntimeBuilder {
     worker: bool,
     registry: Registry,
     config: WorkerConfig,
+    /// Replay the open runs before the worker starts (`check_replay_on_start`).
+    check_replay_on_start: bool,
     #[cfg(feature = "postgres")]
     pool_size: Option<usize>,
 }
@@ -199,6 +201,34 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether a worker replays every open run of the store against its
+    /// code before it starts (default: no), and blocks at once the runs
+    /// that diverge — status `Blocked`, the divergence as the error
+    /// `describe` shows — as it would when each next took a step, which
+    /// for a run waiting on a long timer or a signal may be days later.
+    /// Runs of workflow types it does not have, and runs another live
+    /// worker of a shared store holds, are left alone (the latter are
+    /// blocked by whichever worker next replays them). Costs one replay of
+    /// every open run at start. No effect on a client (`worker(false)`).
+    /// [`Runtime::check_replay`] reports the same without blocking anything.
+    ///
+    /// ```no_run
+    /// # use reprise::prelude::*;
+    /// # #[workflow] async fn etl(ctx: WorkflowContext) -> Result<(), WorkflowError> { Ok(()) }
+    /// # async fn run() -> Result<(), reprise::Error> {
+    /// let rt = Runtime::builder()
+    ///     .sqlite("reprise.db")
+    ///     .workflow(etl)
+    ///     .check_replay_on_start(true)
+    ///     .build()
+    ///     .await?; // runs the new code cannot replay are blocked by now
+    /// # Ok(()) }
+    /// ```
+    pub fn check_replay_on_start(mut self, check: bool) -> Self {
+        self.check_replay_on_start = check;
+        self
+    }
+
     /// Opens the store and starts the worker in this process: every
     /// unfinished workflow found in the store resumes.
     ///
@@ -250,7 +280,12 @@ impl RuntimeBuilder {
         crate::metrics::describe_metrics();
         let mut config = self.config;
         config.worker = self.worker;
-        let (engine, tasks) = Engine::start(store, Arc::new(self.registry), config).await?;
+        let registry = Arc::new(self.registry);
+        if self.check_replay_on_start && config.worker {
+            let now = config.clock.now_ms();
+            crate::replay_check::wake_divergent_runs(&*store, &registry, now).await?;
+        }
+        let (engine, tasks) = Engine::start(store, registry, config).await?;
         Ok(Runtime {
             engine,
             tasks: Mutex::new(Some(tasks)),
@@ -283,6 +318,7 @@ impl Runtime {
             worker: true,
             registry: Registry::default(),
             config: WorkerConfig::new(),
+            check_replay_on_start: false,
             #[cfg(feature = "postgres")]
             pool_size: None,
         }
@@ -475,6 +511,35 @@ impl Runtime {
         run_id: &str,
     ) -> Result<crate::WorkflowHistory, Error> {
         crate::query::history(&self.engine, id, Some(run_id)).await
+    }
+
+    /// Replays every open run of the store (running or blocked) against
+    /// the workflow types registered with this runtime, as a worker with
+    /// this code would replay them, and reports the first divergence of
+    /// each: a check before a deploy (`reprise replay-check`). Nothing runs
+    /// and nothing is written: activity calls are matched against the
+    /// histories, not executed, and their activities need not be
+    /// registered. Runs of types not registered here are listed as such.
+    ///
+    /// ```no_run
+    /// # use reprise::prelude::*;
+    /// # #[workflow] async fn etl(ctx: WorkflowContext) -> Result<(), WorkflowError> { Ok(()) }
+    /// # async fn run() -> Result<(), reprise::Error> {
+    /// // A client of the production store, with the new code's workflows.
+    /// let rt = Runtime::builder().sqlite("reprise.db").worker(false).workflow(etl).build().await?;
+    /// let report = rt.check_replay().await?;
+    /// for (run, error) in report.divergences() {
+    ///     eprintln!("{} ({}): {error}", run.workflow_id, run.workflow_type);
+    /// }
+    /// assert!(report.is_clean(), "do not deploy");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] if the store cannot be read.
+    pub async fn check_replay(&self) -> Result<crate::ReplayReport, Error> {
+        crate::replay_check::check_store(&*self.engine.store, &self.engine.registry).await
     }
 
     /// Stops the worker. Activity attempts in flight are abandoned; they run

@@ -162,3 +162,6 @@ impl ActivityTest {
         activity.run(ctx, input).await
     }
 }
+
+// Replay checks: `replay` a recorded history against the current code.
+pub use crate::replay_check::{replay, ReplayError, ReplayErrorKind};
