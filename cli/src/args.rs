@@ -109,6 +109,15 @@ pub enum Command {
         /// The workflow id.
         id: String,
     },
+    /// Replay every open run against the workflows this binary registers
+    /// (an operator binary built with `reprise_cli::main_with`): one line
+    /// per run, exit code 1 if any diverges. The plain `reprise` has no
+    /// workflow code and refuses (exit code 2).
+    ReplayCheck {
+        /// Print the report as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the web UI on 127.0.0.1.
     Ui {
         /// The port.

@@ -6,9 +6,15 @@
 //! The library half serves programs that embed the same views: [`watch`]
 //! draws a workflow's live progress bar (the examples use it).
 //!
+//! [`main_with`] makes the same command an operator binary of your own,
+//! with your workflow types registered: its `replay-check` replays every
+//! open run against their current code before a deploy.
+//!
 //! Exit codes: 0 on success; 1 when a command fails (one line on standard
-//! error, starting `reprise: `), and for `reprise watch` when the workflow
-//! did not complete; 2 when the command line is wrong.
+//! error, starting `reprise: `), for `reprise watch` when the workflow did
+//! not complete, and for `replay-check` when a run diverges; 2 when the
+//! command line is wrong, and for `replay-check` in a binary without
+//! workflow code (the plain `reprise`).
 
 #![deny(missing_docs)]
 
@@ -26,6 +32,7 @@ pub mod watch;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
+use reprise::RuntimeBuilder;
 
 pub use args::{Cli, Command};
 pub use error::CliError;
@@ -35,6 +42,36 @@ use commands::list::ListArgs;
 /// Parses the command line, runs the command, and turns an error into one
 /// line on standard error and exit code 1 (2 for a wrong command line).
 pub fn main() -> ExitCode {
+    main_inner(None::<fn(RuntimeBuilder) -> RuntimeBuilder>)
+}
+
+/// [`main`] for an operator binary of your own: the `reprise` command with
+/// your workflow types registered, so that `replay-check` replays the open
+/// runs against their current code (and `signal` checks names and
+/// payloads against their signal types). `register` gets the builder of
+/// the client runtime the command opens (the store and `worker(false)` are
+/// set after it); activities and resources are not needed, since nothing
+/// runs.
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// use reprise::prelude::*;
+///
+/// #[workflow]
+/// async fn etl(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+///     Ok(n)
+/// }
+///
+/// fn main() -> ExitCode {
+///     // `operator replay-check` before a deploy; every other command too.
+///     reprise_cli::main_with(|builder| builder.workflow(etl))
+/// }
+/// ```
+pub fn main_with(register: impl FnOnce(RuntimeBuilder) -> RuntimeBuilder) -> ExitCode {
+    main_inner(Some(register))
+}
+
+fn main_inner(register: Option<impl FnOnce(RuntimeBuilder) -> RuntimeBuilder>) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
@@ -46,7 +83,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run_inner(cli, register)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("reprise: {}", format::one_line(&e.to_string()));
@@ -101,6 +138,29 @@ fn subcommand_named() -> Option<String> {
 ///
 /// Whatever the command fails with, as one line.
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    run_inner(cli, None::<fn(RuntimeBuilder) -> RuntimeBuilder>).await
+}
+
+/// [`run`] with workflow types registered, as [`main_with`] does.
+///
+/// # Errors
+///
+/// Whatever the command fails with, as one line.
+pub async fn run_with(
+    cli: Cli,
+    register: impl FnOnce(RuntimeBuilder) -> RuntimeBuilder,
+) -> Result<ExitCode, CliError> {
+    run_inner(cli, Some(register)).await
+}
+
+async fn run_inner(
+    cli: Cli,
+    register: Option<impl FnOnce(RuntimeBuilder) -> RuntimeBuilder>,
+) -> Result<ExitCode, CliError> {
+    if matches!(cli.command, Command::ReplayCheck { .. }) && register.is_none() {
+        eprintln!("reprise: {}", commands::replay_check::NEEDS_CODE);
+        return Ok(ExitCode::from(2));
+    }
     // What can be refused without the store is refused first.
     let payload = match &cli.command {
         Command::Signal { payload, .. } => commands::act::payload(payload.as_deref())?,
@@ -114,9 +174,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         | Command::Cancel { id }
         | Command::Terminate { id, .. }
         | Command::Resume { id } => error::check_id(id)?,
-        Command::List { .. } | Command::Ui { .. } => {}
+        Command::List { .. } | Command::Ui { .. } | Command::ReplayCheck { .. } => {}
     }
-    let rt = open::open(&cli).await?;
+    let rt = open::open(&cli, register).await?;
     let success = |()| ExitCode::SUCCESS;
     let code = match cli.command {
         Command::List {
@@ -154,6 +214,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             .await
             .map(success),
         Command::Resume { id } => commands::act::resume(&rt, &id).await.map(success),
+        Command::ReplayCheck { json } => commands::replay_check::run(&rt, json).await,
         Command::Ui { port } => ui::serve(rt, port).await.map(success),
     };
     code

@@ -5,6 +5,7 @@ pub(crate) mod act;
 pub(crate) mod describe;
 pub(crate) mod history;
 pub(crate) mod list;
+pub(crate) mod replay_check;
 pub(crate) mod watch;
 
 use std::io::Write as _;

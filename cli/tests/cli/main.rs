@@ -15,4 +15,5 @@ mod flows;
 mod history;
 mod list;
 mod postgres;
+mod replay_check;
 mod watch;
