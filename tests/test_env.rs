@@ -186,3 +186,41 @@ async fn a_multi_thread_runtime_is_refused_clearly() {
         .unwrap_err();
     assert!(err.to_string().contains("current-thread"), "{err}");
 }
+
+/// Sleeps `steps` times for `step_ms`; the time that passed by `ctx.now()`.
+#[workflow(name = "stepper")]
+async fn stepper(ctx: WorkflowContext, (steps, step_ms): (u32, u64)) -> Result<u64, WorkflowError> {
+    let start = ctx.now();
+    for _ in 0..steps {
+        ctx.sleep(Duration::from_millis(step_ms)).await;
+    }
+    Ok(ctx.now().duration_since(start).unwrap().as_millis() as u64)
+}
+
+/// tokio's paused clock, paused at a fraction of one of its timer's
+/// milliseconds, makes every sleep 1 ms too long; the environment aligns it
+/// first, so virtual durations are exact, one environment after another.
+#[tokio::test]
+async fn virtual_durations_are_exact() {
+    for round in 0..3 {
+        let env = TestEnv::builder().workflow(stepper).build().await.unwrap();
+        let before = env.now();
+        let h = env.start(stepper, (10, 1000)).await.unwrap();
+        assert_eq!(h.result().await.unwrap(), 10_000, "round {round}");
+        assert_eq!(
+            env.now().duration_since(before).unwrap(),
+            Duration::from_secs(10),
+            "round {round}"
+        );
+        env.advance(Duration::from_millis(250)).await;
+        assert_eq!(
+            env.now().duration_since(before).unwrap(),
+            Duration::from_millis(10_250),
+            "round {round}"
+        );
+        env.shutdown().await.unwrap();
+        // Real time passes between environments: the next one pauses the
+        // clock at another fraction of a millisecond.
+        std::thread::sleep(Duration::from_micros(300));
+    }
+}

@@ -74,15 +74,72 @@ std::thread_local! {
 struct PausedClock;
 
 impl PausedClock {
-    fn take() -> Self {
-        PAUSES.with(|pauses| {
-            if pauses.get() == 0 {
+    /// Pauses tokio's clock if no environment of this thread has, and
+    /// aligns it on the timer's milliseconds (see [`align_to_ticks`]).
+    async fn take() -> Self {
+        let first = PAUSES.with(|pauses| {
+            let first = pauses.get() == 0;
+            if first {
                 tokio::time::pause();
             }
             pauses.set(pauses.get() + 1);
+            first
         });
-        PausedClock
+        // Dropped on a panic or a cancellation below: the count stays right.
+        let clock = PausedClock;
+        if first {
+            align_to_ticks().await;
+        }
+        clock
     }
+}
+
+/// Moves a freshly paused clock forward to the start of one of the timer's
+/// milliseconds, so that a sleep of `n` ms lasts `n` ms, not `n + 1`.
+///
+/// tokio's timer counts whole milliseconds from the instant the runtime was
+/// built, and rounds every deadline up to one of them; a paused clock
+/// jumps to the next deadline by whole milliseconds from where it was
+/// paused. Paused at some fraction `f` of a millisecond (the runtime ran on
+/// the real clock until then), the clock stays at that fraction: a sleep of
+/// `n` ms, rounded up to the next millisecond, lasts `n + 1` ms, and every
+/// durable timer, backoff and timeout would fire 1 ms late (tokio issues
+/// 4899 and 6866; `#[tokio::test(start_paused = true)]` avoids it, but a
+/// `TestEnv` pauses the clock itself). Nothing public says where the
+/// milliseconds start, so this finds out by bisection: a timer due at the
+/// next millisecond has fired after an advance of `x` ns if and only if `x`
+/// reaches it. Each probe advances the clock by exactly 1 ms in all (the
+/// fraction is kept); 20 probes find it to the nanosecond, and a last
+/// advance lands on it. About 21 ms of virtual time, before the
+/// environment's clock starts.
+async fn align_to_ticks() {
+    use std::future::Future;
+    use std::task::Poll;
+    use tokio::time::{advance, sleep};
+    const MS: u64 = 1_000_000;
+    // The next millisecond is `r` ns ahead, `lo < r <= hi`.
+    let (mut lo, mut hi) = (0, MS);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        // Due at the next millisecond (1 ns rounds up to it); registered
+        // with the timer when first polled.
+        let mut probe = std::pin::pin!(sleep(Duration::from_nanos(1)));
+        let polled = std::future::poll_fn(|cx| Poll::Ready(probe.as_mut().poll(cx))).await;
+        if polled.is_ready() {
+            // Never seen: a paused clock does not move while it is polled.
+            return;
+        }
+        // Yields to the runtime, which fires the timers due by then.
+        advance(Duration::from_nanos(mid)).await;
+        if probe.is_elapsed() {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+        // Back to the same fraction of a millisecond, one later.
+        advance(Duration::from_nanos(MS - mid)).await;
+    }
+    advance(Duration::from_nanos(hi % MS)).await;
 }
 
 impl Drop for PausedClock {
@@ -248,7 +305,7 @@ impl TestEnvBuilder {
         for mock in self.mocks {
             mock(builder.registry_mut());
         }
-        let clock = PausedClock::take();
+        let clock = PausedClock::take().await;
         let rt = builder
             .clock(Clock::virtual_from_now())
             .lease(FOREVER)
