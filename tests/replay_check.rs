@@ -215,6 +215,40 @@ async fn a_recorded_history_replays_with_the_code_that_recorded_it() {
 }
 
 #[tokio::test]
+async fn a_test_env_history_of_a_whole_run_replays() {
+    let env = reprise::testing::TestEnv::builder()
+        .workflow(later::order_approval)
+        .mock(request_approval, |_order: String| Ok(()))
+        .mock(ship, |(order, by): (String, String)| {
+            Ok(format!("{order}/{by}"))
+        })
+        .build()
+        .await
+        .unwrap();
+    let handle = env
+        .start(later::order_approval, "o-9".into())
+        .id("o-9")
+        .await
+        .unwrap();
+    env.signal("o-9", Approve { by: "ada".into() })
+        .await
+        .unwrap();
+    env.advance(Duration::from_secs(60)).await;
+    assert_eq!(handle.result().await.unwrap(), "o-9/ada");
+    let history = env.history("o-9").await.unwrap();
+    assert_eq!(history["status"], "completed");
+    replay(later::order_approval, &history).unwrap();
+    // The code before the cooling-off period: the history recorded a
+    // timer where it asks for the shipment.
+    let err = replay(order_approval, &history).unwrap_err();
+    assert_eq!(err.kind, ReplayErrorKind::Nondeterminism);
+    assert_eq!(err.seq, Some(1));
+    assert_eq!(err.recorded, "timer (`ctx.sleep(..)`)");
+    assert_eq!(err.asked, "activity `ship`");
+    env.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn changed_code_diverges_at_the_first_different_call() {
     let history = recorded_approval(true).await;
     let err = replay(order_approval, &history).unwrap_err();

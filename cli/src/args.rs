@@ -109,10 +109,12 @@ pub enum Command {
         /// The workflow id.
         id: String,
     },
-    /// Replay every open run against the workflows this binary registers
-    /// (an operator binary built with `reprise_cli::main_with`): one line
-    /// per run, exit code 1 if any diverges. The plain `reprise` has no
-    /// workflow code and refuses (exit code 2).
+    /// Replay every open run against this binary's workflow code; exit code 1 if any diverges.
+    ///
+    /// One line per open run: `ok`, `DIVERGED: <why>` or `not registered
+    /// here`. It needs an operator binary that registers the workflows
+    /// (`reprise_cli::main_with`); the plain `reprise` has no workflow code
+    /// and refuses with exit code 2.
     ReplayCheck {
         /// Print the report as one JSON document.
         #[arg(long)]
