@@ -62,7 +62,8 @@ fn text(report: &ReplayReport) -> String {
                 out.push_str(&format!("DIVERGED: {}", one_line(&error.message)));
             }
             ReplayOutcome::NotRegistered => out.push_str("not registered here"),
-            _ => out.push_str("ok"),
+            ReplayOutcome::Ok => out.push_str("ok"),
+            _ => out.push_str("unknown outcome"),
         }
         out.push('\n');
     }
