@@ -23,6 +23,7 @@ pub(crate) enum Clock {
     System,
     /// Unix ms `base_ms` at tokio's instant `start`, moving with tokio's
     /// clock (paused and advanced in tests).
+    #[cfg(feature = "testing")]
     Virtual {
         base_ms: u64,
         start: tokio::time::Instant,
@@ -32,6 +33,7 @@ pub(crate) enum Clock {
 impl Clock {
     /// A virtual clock that reads the wall clock's time now, and from then
     /// on moves with tokio's.
+    #[cfg(feature = "testing")]
     pub(crate) fn virtual_from_now() -> Self {
         Clock::Virtual {
             base_ms: now_ms(),
@@ -43,6 +45,7 @@ impl Clock {
     pub(crate) fn now_ms(&self) -> u64 {
         match self {
             Clock::System => now_ms(),
+            #[cfg(feature = "testing")]
             Clock::Virtual { base_ms, start } => {
                 let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
                 base_ms.saturating_add(elapsed)

@@ -194,6 +194,7 @@ impl Registry {
 
     /// Registers `mock` in place of activity `A`'s body (a test double:
     /// it takes no resources; the calls keep `A`'s options).
+    #[cfg(feature = "testing")]
     pub(crate) fn add_mock<A, F>(&mut self, mock: F)
     where
         A: Activity,
