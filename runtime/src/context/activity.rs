@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -46,8 +45,18 @@ struct Inner {
 #[derive(Debug)]
 struct Heartbeat {
     details: Option<Value>,
+    /// tokio's clock, as the heartbeat timeout's (virtual in a `TestEnv`).
     last: Instant,
+    /// Heartbeats sent by this attempt: which details are new is told by
+    /// this, not by `last` (two heartbeats may share an instant, always on
+    /// a paused clock).
+    count: u64,
 }
+
+/// The clock of heartbeats: tokio's, which the engine's timeouts wait on.
+/// This process's monotonic clock, except while tokio's is paused (a
+/// `TestEnv`), where it is the virtual one.
+type Instant = tokio::time::Instant;
 
 impl fmt::Debug for ActivityContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,6 +81,7 @@ impl ActivityContext {
                 heartbeat: Mutex::new(Heartbeat {
                     details,
                     last: Instant::now(),
+                    count: 0,
                 }),
             }),
         }
@@ -138,6 +148,7 @@ impl ActivityContext {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         hb.details = Some(value);
         hb.last = Instant::now();
+        hb.count += 1;
     }
 
     /// The details of the last heartbeat of this call, from this attempt or
@@ -179,14 +190,15 @@ impl ActivityContext {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    /// The last heartbeat details, and when they were recorded.
-    pub(crate) fn last_heartbeat(&self) -> (Option<Value>, Instant) {
+    /// The last heartbeat details, when they were recorded, and how many
+    /// heartbeats this attempt sent so far.
+    pub(crate) fn last_heartbeat(&self) -> (Option<Value>, Instant, u64) {
         let hb = self
             .inner
             .heartbeat
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (hb.details.clone(), hb.last)
+        (hb.details.clone(), hb.last, hb.count)
     }
 
     /// The runtime's resource of type `T`, for a `Resource<T>` parameter.

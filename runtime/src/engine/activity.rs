@@ -168,17 +168,17 @@ impl Engine {
         // Ends when the heartbeats stop for longer than `heartbeat_timeout`;
         // meanwhile stores new details at most once per `HEARTBEAT_FLUSH`.
         let watchdog = async {
-            let mut flushed: Option<std::time::Instant> = None;
+            // The heartbeat count of the details stored last.
+            let mut flushed: Option<u64> = None;
             loop {
-                let (details, last) = ctx.last_heartbeat();
-                if let Some(details) = details.filter(|_| flushed.is_none_or(|f| f < last)) {
+                let (details, last, count) = ctx.last_heartbeat();
+                if let Some(details) = details.filter(|_| flushed != Some(count)) {
                     self.store_heartbeat(task, ctx, details).await;
-                    flushed = Some(last);
+                    flushed = Some(count);
                 }
                 let mut wake = tokio::time::Instant::now() + HEARTBEAT_FLUSH;
                 if let Some(timeout) = heartbeat_timeout {
-                    let Some(due) = last.checked_add(timeout).map(tokio::time::Instant::from)
-                    else {
+                    let Some(due) = last.checked_add(timeout) else {
                         // A timeout too large to reach: none.
                         tokio::time::sleep_until(wake).await;
                         continue;
@@ -285,7 +285,7 @@ impl Engine {
             self.finish_activity(&task, Err(error.with_attempts(attempts)));
             return;
         };
-        let (details, _) = ctx.last_heartbeat();
+        let (details, _, _) = ctx.last_heartbeat();
         let retry = TaskRetry {
             run_id: task.run_id.clone(),
             seq: task.seq,
