@@ -91,7 +91,8 @@ impl Held {
 }
 
 impl Inner {
-    fn apply(&mut self, mut step: StepCommit) -> Result<(), StoreError> {
+    /// Applies one step; `now` is the store's clock (for the new tasks' leases).
+    fn apply(&mut self, mut step: StepCommit, now: u64) -> Result<(), StoreError> {
         if let Some(new_run) = &step.new_run {
             if self.runs.contains_key(&new_run.run_id) {
                 return Err(StoreError::new(
@@ -142,7 +143,6 @@ impl Inner {
         for seq in &step.done_tasks {
             self.tasks.remove(&(step.run_id.clone(), *seq));
         }
-        let now = step.now_ms;
         for mut task in step.new_tasks {
             task.token = step.token;
             let key = (task.run_id.clone(), task.seq);
@@ -319,7 +319,8 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         // Each step is checked, then applied: a bad step writes nothing and
         // does not stop the others.
-        let results = steps.into_iter().map(|step| inner.apply(step)).collect();
+        let now = self.clock.now_ms();
+        let results = steps.into_iter().map(|step| inner.apply(step, now)).collect();
         ready(results)
     }
 
