@@ -1,21 +1,26 @@
 //! Retries: Temporal's policy semantics, non-retryable errors, attempt
-//! counts, and a backoff that survives a restart.
+//! counts — on a `TestEnv`, where each backoff is seen at its exact virtual
+//! time — and a backoff that survives a restart, on SQLite.
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use reprise::prelude::*;
+use reprise::testing::TestEnv;
 use reprise::WorkflowStatus;
 
-static FLAKY_CALLS: AtomicU32 = AtomicU32::new(0);
+/// When each attempt of `flaky` started, on tokio's (virtual) clock.
+static FLAKY_ATTEMPTS: Mutex<Vec<tokio::time::Instant>> = Mutex::new(Vec::new());
 
 /// Fails its first two attempts.
-#[activity(retry(initial_interval = "10ms", backoff_coefficient = 2.0))]
+#[activity(retry(initial_interval = "1s", backoff_coefficient = 2.0))]
 async fn flaky(ctx: ActivityContext, n: u32) -> Result<u32, ActivityError> {
-    FLAKY_CALLS.fetch_add(1, Ordering::SeqCst);
+    FLAKY_ATTEMPTS
+        .lock()
+        .unwrap()
+        .push(tokio::time::Instant::now());
     if ctx.attempt() < 3 {
         return Err(ActivityError::new(
             "Transient",
@@ -32,23 +37,36 @@ async fn call_flaky(ctx: WorkflowContext, n: u32) -> Result<u32, WorkflowError> 
 
 #[tokio::test]
 async fn retries_until_success_and_counts_attempts() {
-    let rt = Runtime::builder()
-        .in_memory()
+    let env = TestEnv::builder()
         .workflow(call_flaky)
         .activity(flaky)
         .build()
         .await
         .unwrap();
-    let out = rt
-        .start(call_flaky, 7)
-        .await
-        .unwrap()
-        .result()
-        .await
-        .unwrap();
+    let started = tokio::time::Instant::now();
+    let h = env.start(call_flaky, 7).id("flaky").await.unwrap();
+    // Between the attempts: the retry, its attempt number and last error.
+    env.advance(Duration::from_millis(500)).await;
+    let info = env.describe("flaky").await.unwrap();
+    assert_eq!(info.pending[0].attempt, 2);
+    assert_eq!(
+        info.pending[0].last_error.as_deref(),
+        Some("Transient: attempt 1")
+    );
+    let out = h.result().await.unwrap();
     assert_eq!(out, 21, "the third attempt succeeds");
-    assert_eq!(FLAKY_CALLS.load(Ordering::SeqCst), 3);
-    rt.shutdown().await.unwrap();
+    // Backoffs of 1 s, then 2 s.
+    let attempts: Vec<Duration> = FLAKY_ATTEMPTS
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|at| *at - started)
+        .collect();
+    assert_eq!(
+        attempts,
+        [0, 1000, 3000].map(Duration::from_millis).to_vec()
+    );
+    env.shutdown().await.unwrap();
 }
 
 #[activity(retry(initial_interval = "10ms", non_retryable = ["ValidationError"]))]
@@ -61,7 +79,7 @@ async fn refuse() -> Result<(), ActivityError> {
     Err(ActivityError::non_retryable("Refused", "never retried"))
 }
 
-#[activity(retry(initial_interval = "5ms", max_attempts = 3))]
+#[activity(retry(initial_interval = "1s", max_attempts = 3))]
 async fn always_fails() -> Result<(), ActivityError> {
     Err(ActivityError::new("Broken", "still broken"))
 }
@@ -88,8 +106,7 @@ async fn failing(ctx: WorkflowContext, which: u32) -> Result<(), WorkflowError> 
 
 #[tokio::test]
 async fn non_retryable_errors_and_exhausted_attempts_fail_the_call() {
-    let rt = Runtime::builder()
-        .in_memory()
+    let env = TestEnv::builder()
         .workflow(failing)
         .activity(validate)
         .activity(refuse)
@@ -97,14 +114,16 @@ async fn non_retryable_errors_and_exhausted_attempts_fail_the_call() {
         .build()
         .await
         .unwrap();
+    // (case, error kind, attempts, time spent in backoffs)
     let cases = [
-        (0, "ValidationError", 1),
-        (1, "Refused", 1),
-        (2, "Broken", 3),
-        (3, "Broken", 5),
+        (0, "ValidationError", 1, 0),
+        (1, "Refused", 1, 0),
+        (2, "Broken", 3, 1000 + 2000),
+        (3, "Broken", 5, 1 + 2 + 4 + 8),
     ];
-    for (which, kind, attempts) in cases {
-        let err = rt
+    for (which, kind, attempts, backoffs) in cases {
+        let started = env.now();
+        let err = env
             .start(failing, which)
             .await
             .unwrap()
@@ -114,10 +133,17 @@ async fn non_retryable_errors_and_exhausted_attempts_fail_the_call() {
         assert_eq!(err.kind(), Some(kind), "case {which}: {err}");
         assert_eq!(err.attempts(), attempts, "case {which}: {err}");
         assert!(!err.is_cancelled());
+        assert_eq!(
+            env.now().duration_since(started).unwrap(),
+            Duration::from_millis(backoffs),
+            "case {which}"
+        );
     }
-    rt.shutdown().await.unwrap();
+    env.shutdown().await.unwrap();
 }
 
+/// A real store and a real clock: the next attempt's time is stored, and
+/// kept by the restart.
 static SLOW_ATTEMPTS: Mutex<Vec<Instant>> = Mutex::new(Vec::new());
 
 #[activity(retry(initial_interval = "1500ms", max_attempts = 2))]
