@@ -254,6 +254,13 @@ impl TestEnvBuilder {
         self
     }
 
+    /// How many activity attempts run at once, at most, as
+    /// [`RuntimeBuilder::max_concurrent_activities`]. Default: 100.
+    pub fn max_concurrent_activities(mut self, n: usize) -> Self {
+        self.builder = self.builder.max_concurrent_activities(n);
+        self
+    }
+
     /// Replaces activity `A` by `mock`: each attempt calls it with the
     /// call's input. It returns the output, or an error: a retryable one
     /// drives the call's retry policy (with its backoffs, in virtual time),
