@@ -1,10 +1,14 @@
-//! Cancellation and termination.
+//! Cancellation and termination, on a `TestEnv`: a cancel arrives at an
+//! exact virtual time, and "nothing more runs" is checked over an hour of
+//! it. (A cancel racing a start stays on the real clock: its point is the
+//! race.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reprise::prelude::*;
+use reprise::testing::TestEnv;
 use reprise::WorkflowStatus;
 
 static SAW_CANCEL: AtomicBool = AtomicBool::new(false);
@@ -47,41 +51,35 @@ async fn job(ctx: WorkflowContext) -> Result<String, WorkflowError> {
     }
 }
 
-async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn cancel_fails_pending_calls_runs_cleanup_and_reaches_the_activity() {
-    let rt = Runtime::builder()
-        .in_memory()
+    let env = TestEnv::builder()
         .workflow(job)
         .activity(long_job)
         .activity(cleanup)
         .build()
         .await
         .unwrap();
-    let handle = rt.start(job, ()).id("job").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    rt.cancel("job").await.unwrap();
+    let handle = env.start(job, ()).id("job").await.unwrap();
+    env.advance(Duration::from_millis(50)).await;
+    env.cancel("job").await.unwrap();
     let err = handle.result().await.unwrap_err();
     assert!(err.is_cancelled(), "{err}");
     assert_eq!(cleanups("job"), 1, "the cleanup activity ran once");
-    wait_until("the activity to see the cancellation", || {
-        SAW_CANCEL.load(Ordering::SeqCst)
-    })
-    .await;
+    // The attempt looks at its context every 10 ms.
+    assert!(!SAW_CANCEL.load(Ordering::SeqCst));
+    env.advance(Duration::from_millis(10)).await;
+    assert!(
+        SAW_CANCEL.load(Ordering::SeqCst),
+        "the activity saw the cancellation at its next look"
+    );
     assert_eq!(
-        rt.describe("job").await.unwrap().status,
+        env.describe("job").await.unwrap().status,
         WorkflowStatus::Cancelled
     );
-    let err = rt.cancel("job").await.unwrap_err();
+    let err = env.cancel("job").await.unwrap_err();
     assert!(err.to_string().contains("has ended (cancelled)"), "{err}");
-    rt.shutdown().await.unwrap();
+    env.shutdown().await.unwrap();
 }
 
 #[workflow]
@@ -104,47 +102,63 @@ async fn careful_sleeper(ctx: WorkflowContext) -> Result<u32, WorkflowError> {
 
 #[tokio::test]
 async fn a_pending_timer_ends_the_run_unless_raced_against_cancelled() {
-    let rt = Runtime::builder()
-        .in_memory()
+    let env = TestEnv::builder()
         .workflow(sleeper)
         .workflow(careful_sleeper)
         .activity(cleanup)
         .build()
         .await
         .unwrap();
-    let plain = rt.start(sleeper, ()).id("plain").await.unwrap();
-    let careful = rt.start(careful_sleeper, ()).id("careful").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    rt.cancel("plain").await.unwrap();
-    rt.cancel("careful").await.unwrap();
+    let started = env.now();
+    let plain = env.start(sleeper, ()).id("plain").await.unwrap();
+    let careful = env.start(careful_sleeper, ()).id("careful").await.unwrap();
+    // Half-way through their hour.
+    env.advance(Duration::from_secs(1800)).await;
+    env.cancel("plain").await.unwrap();
+    env.cancel("careful").await.unwrap();
     assert!(plain.result().await.unwrap_err().is_cancelled());
     // Whatever the body returns, a cancelled workflow's result is cancelled.
     assert!(careful.result().await.unwrap_err().is_cancelled());
     assert_eq!(cleanups("careful"), 1, "the raced branch ran its cleanup");
     assert_eq!(cleanups("plain"), 0);
-    rt.shutdown().await.unwrap();
+    // Both ended at the cancel, not at their timers.
+    assert_eq!(
+        env.now().duration_since(started).unwrap(),
+        Duration::from_secs(1800)
+    );
+    for id in ["plain", "careful"] {
+        let info = env.describe(id).await.unwrap();
+        assert_eq!(info.status, WorkflowStatus::Cancelled, "{id}");
+        assert!(info.pending.is_empty(), "{id}: {:?}", info.pending);
+    }
+    env.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn terminate_ends_a_run_without_running_its_code() {
-    let rt = Runtime::builder()
-        .in_memory()
+    let env = TestEnv::builder()
         .workflow(careful_sleeper)
         .activity(cleanup)
         .build()
         .await
         .unwrap();
-    let handle = rt.start(careful_sleeper, ()).id("t").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    rt.terminate("t", "operator said so").await.unwrap();
+    let handle = env.start(careful_sleeper, ()).id("t").await.unwrap();
+    env.advance(Duration::from_secs(1800)).await;
+    env.terminate("t", "operator said so").await.unwrap();
     let err = handle.result().await.unwrap_err();
     assert_eq!(err.kind(), Some("Terminated"));
     assert_eq!(err.message(), "operator said so");
-    let info = rt.describe("t").await.unwrap();
+    let info = env.describe("t").await.unwrap();
     assert_eq!(info.status, WorkflowStatus::Terminated);
     assert!(info.pending.is_empty(), "its timer is gone");
+    // Nor does it run when the timer would have fired.
+    env.advance(Duration::from_secs(3600)).await;
     assert_eq!(cleanups("t"), 0, "no code of the run ran");
-    rt.shutdown().await.unwrap();
+    assert_eq!(
+        env.describe("t").await.unwrap().status,
+        WorkflowStatus::Terminated
+    );
+    env.shutdown().await.unwrap();
 }
 
 static ABANDONED_ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -169,25 +183,25 @@ async fn impatient(ctx: WorkflowContext) -> Result<u32, WorkflowError> {
 /// A retry waiting out its backoff when its workflow ends does not run.
 #[tokio::test]
 async fn a_finished_workflow_runs_no_more_retries() {
-    let rt = Runtime::builder()
-        .in_memory()
+    let env = TestEnv::builder()
         .workflow(impatient)
         .activity(abandoned)
         .build()
         .await
         .unwrap();
+    let started = env.now();
+    let h = env.start(impatient, ()).id("impatient").await.unwrap();
+    assert_eq!(h.result().await.unwrap(), 2);
     assert_eq!(
-        rt.start(impatient, ())
-            .await
-            .unwrap()
-            .result()
-            .await
-            .unwrap(),
-        2
+        env.now().duration_since(started).unwrap(),
+        Duration::from_millis(50)
     );
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Unstopped, the retries (300 ms, then doubling up to 30 s) would run
+    // over a hundred attempts in this hour.
+    env.advance(Duration::from_secs(3600)).await;
     assert_eq!(ABANDONED_ATTEMPTS.load(Ordering::SeqCst), 1);
-    rt.shutdown().await.unwrap();
+    assert!(env.describe("impatient").await.unwrap().pending.is_empty());
+    env.shutdown().await.unwrap();
 }
 
 /// The steps of `pipeline` that ran, by workflow id.
@@ -256,22 +270,25 @@ async fn queued_attempts_of_a_terminated_workflow_do_not_run() {
         }
         Ok(())
     }
-    let rt = Runtime::builder()
-        .in_memory()
+    let env = TestEnv::builder()
         .max_concurrent_activities(1)
         .workflow(fan)
         .activity(pipeline_step)
         .build()
         .await
         .unwrap();
-    rt.start(fan, ()).id("fan").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2)).await;
-    rt.terminate("fan", "enough").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        pipeline_steps("fan") <= 1,
+    env.start(fan, ()).id("fan").await.unwrap();
+    // The first attempt runs (5 ms), the four others wait for the permit.
+    env.advance(Duration::from_millis(2)).await;
+    env.terminate("fan", "enough").await.unwrap();
+    env.advance(Duration::from_secs(3600)).await;
+    // The running attempt finishes its body (it does not look at its
+    // context); the queued ones never start.
+    assert_eq!(
+        pipeline_steps("fan"),
+        1,
         "{} attempts ran after the terminate",
         pipeline_steps("fan")
     );
-    rt.shutdown().await.unwrap();
+    env.shutdown().await.unwrap();
 }
