@@ -1,6 +1,7 @@
 //! Signals: durable, in arrival order, buffered until received; clear
 //! errors for unknown or finished workflows; a payload that does not decode
-//! is skipped without breaking the workflow.
+//! is skipped without breaking the workflow. The timer test runs on a
+//! `TestEnv`; the others need no time, or a real SQLite store.
 
 mod common;
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use reprise::prelude::*;
+use reprise::testing::TestEnv;
 
 #[derive(Debug, Serialize, Deserialize, Signal)]
 struct Add {
@@ -69,19 +71,33 @@ async fn late_reader(ctx: WorkflowContext) -> Result<Vec<u64>, WorkflowError> {
     Ok(seen)
 }
 
+/// On a `TestEnv`: signals sent at exact points of the wait.
 #[tokio::test]
 async fn signals_are_buffered_until_the_workflow_asks() {
-    let rt = Runtime::builder()
-        .in_memory()
+    let env = TestEnv::builder()
         .workflow(late_reader)
         .build()
         .await
         .unwrap();
-    let handle = rt.start(late_reader, ()).id("late").await.unwrap();
-    rt.signal("late", Add { n: 7 }).await.unwrap();
-    rt.signal("late", Add { n: 8 }).await.unwrap();
-    assert_eq!(handle.result().await.unwrap(), vec![7, 8]);
-    rt.shutdown().await.unwrap();
+    let handle = env.start(late_reader, ()).id("late").await.unwrap();
+    env.signal("late", Add { n: 7 }).await.unwrap();
+    env.signal("late", Add { n: 8 }).await.unwrap();
+    env.advance(Duration::from_millis(100)).await;
+    env.signal("late", Add { n: 9 }).await.unwrap();
+    env.advance(Duration::from_millis(99)).await;
+    assert_eq!(
+        env.describe("late").await.unwrap().status,
+        reprise::WorkflowStatus::Running
+    );
+    env.signal("late", Add { n: 10 }).await.unwrap();
+    // At 200 ms the timer fires and the workflow reads them all, in order.
+    env.advance(Duration::from_millis(1)).await;
+    assert_eq!(
+        env.describe("late").await.unwrap().status,
+        reprise::WorkflowStatus::Completed
+    );
+    assert_eq!(handle.result().await.unwrap(), vec![7, 8, 9, 10]);
+    env.shutdown().await.unwrap();
 }
 
 #[tokio::test]
