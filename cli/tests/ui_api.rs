@@ -4,6 +4,7 @@
 //! in windows, the actions (one workflow and bulk), and the errors, each
 //! a 4xx with `{"error": ...}`.
 
+mod common;
 mod ui;
 
 use std::collections::BTreeSet;
@@ -493,7 +494,7 @@ async fn the_pages_are_served_and_sigterm_stops_the_server() {
 /// worker on the same database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_works_on_postgres() {
-    let pg = ui::pg::TestDatabase::new();
+    let pg = common::pg::TestDatabase::new();
     let rt = register(reprise::Runtime::builder().postgres(&pg.url))
         .build()
         .await

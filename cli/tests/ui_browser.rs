@@ -12,6 +12,7 @@
 //! like a real one: `cargo test -p reprise-cli --test ui_browser --
 //! --ignored screenshot`.
 
+mod common;
 mod ui;
 
 use std::future::Future;

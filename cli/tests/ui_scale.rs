@@ -11,6 +11,7 @@
 //! sizes (100,000 workflows; 3,333 sequential activity calls, about
 //! 10,000 events).
 
+mod common;
 mod ui;
 
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-pub mod pg;
+pub(crate) mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use reprise::{Runtime, WorkflowInfo, WorkflowStatus};
 
 /// A fresh folder for a SQLite store, removed on drop.
-pub struct TempStore {
-    pub dir: PathBuf,
-    pub path: PathBuf,
+pub(crate) struct TempStore {
+    pub(crate) dir: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl TempStore {
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "reprise-cli-test-{name}-{}-{}",
             std::process::id(),
@@ -43,15 +43,15 @@ impl Drop for TempStore {
 
 /// What a run of the command printed, and its exit code.
 #[derive(Debug)]
-pub struct Ran {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Ran {
     /// Asserts exit code 0 and an empty standard error; the standard output.
-    pub fn ok(self) -> String {
+    pub(crate) fn ok(self) -> String {
         assert_eq!(self.code, 0, "{self:#?}");
         assert!(self.stderr.is_empty(), "{self:#?}");
         self.stdout
@@ -59,7 +59,7 @@ impl Ran {
 
     /// Asserts `code` and exactly one line on standard error, starting
     /// `reprise: `; that line.
-    pub fn fails(self, code: i32) -> String {
+    pub(crate) fn fails(self, code: i32) -> String {
         assert_eq!(self.code, code, "{self:#?}");
         assert_eq!(self.stderr.lines().count(), 1, "one line: {self:#?}");
         assert!(self.stderr.starts_with("reprise: "), "{self:#?}");
@@ -68,7 +68,7 @@ impl Ran {
     }
 
     /// The standard output as JSON.
-    pub fn json(self) -> serde_json::Value {
+    pub(crate) fn json(self) -> serde_json::Value {
         let out = self.ok();
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
     }
@@ -76,7 +76,7 @@ impl Ran {
 
 /// Runs `reprise --db <db> ARGS` (no `--db` when `db` is `None`), off the
 /// async threads so that a worker in the test process runs meanwhile.
-pub async fn reprise(db: Option<&Path>, args: &[&str]) -> Ran {
+pub(crate) async fn reprise(db: Option<&Path>, args: &[&str]) -> Ran {
     let mut command = Command::new(env!("CARGO_BIN_EXE_reprise"));
     command
         .env_remove("REPRISE_DB")
@@ -97,7 +97,7 @@ pub async fn reprise(db: Option<&Path>, args: &[&str]) -> Ran {
 }
 
 /// Waits (20 s at most) until `check` holds for workflow `id`'s description.
-pub async fn wait_until(
+pub(crate) async fn wait_until(
     rt: &Runtime,
     id: &str,
     what: &str,
@@ -115,6 +115,6 @@ pub async fn wait_until(
 }
 
 /// Waits until workflow `id` has `status`.
-pub async fn wait_for_status(rt: &Runtime, id: &str, status: WorkflowStatus) -> WorkflowInfo {
+pub(crate) async fn wait_for_status(rt: &Runtime, id: &str, status: WorkflowStatus) -> WorkflowInfo {
     wait_until(rt, id, &format!("status {status}"), |i| i.status == status).await
 }

@@ -5,9 +5,9 @@
 use std::process::Command;
 
 /// A database `reprise_cli_test_<random>`, dropped (with its connections) on drop.
-pub struct TestDatabase {
-    pub name: String,
-    pub url: String,
+pub(crate) struct TestDatabase {
+    pub(crate) name: String,
+    pub(crate) url: String,
 }
 
 fn server() -> String {
@@ -32,7 +32,7 @@ fn psql(sql: &str) -> std::process::Output {
 }
 
 impl TestDatabase {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());

@@ -4,10 +4,8 @@
 
 #![allow(dead_code)]
 
-pub(crate) mod pg;
-
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,36 +13,7 @@ use reprise::prelude::*;
 use reprise::WorkflowStatus;
 use serde_json::Value;
 
-/// A fresh folder for a SQLite store, removed on drop.
-pub(crate) struct TempDb {
-    pub(crate) path: PathBuf,
-}
-
-impl TempDb {
-    pub(crate) fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "reprise-ui-{}-{}-{}",
-            name,
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self {
-            path: dir.join("reprise.db"),
-        }
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        if let Some(dir) = self.path.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
+pub(crate) use crate::common::TempStore as TempDb;
 
 // ---------- the workflows ----------
 
