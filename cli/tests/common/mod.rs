@@ -115,6 +115,10 @@ pub(crate) async fn wait_until(
 }
 
 /// Waits until workflow `id` has `status`.
-pub(crate) async fn wait_for_status(rt: &Runtime, id: &str, status: WorkflowStatus) -> WorkflowInfo {
+pub(crate) async fn wait_for_status(
+    rt: &Runtime,
+    id: &str,
+    status: WorkflowStatus,
+) -> WorkflowInfo {
     wait_until(rt, id, &format!("status {status}"), |i| i.status == status).await
 }
