@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::TempDb;
 use reprise::prelude::*;
+use reprise::testing::TestEnv;
 use reprise::WorkflowStatus;
 
 #[activity]
@@ -120,10 +121,10 @@ async fn ends(ctx: WorkflowContext, how: Ending) -> Result<(), WorkflowError> {
     }
 }
 
+/// On a `TestEnv`: the timeout passes in virtual time.
 #[tokio::test]
 async fn the_kinds_the_runtime_sets_are_an_enum() {
-    let rt = Runtime::builder()
-        .in_memory()
+    let rt = TestEnv::builder()
         .workflow(ends)
         .activity(refuse)
         .activity(too_slow)
