@@ -224,3 +224,28 @@ async fn virtual_durations_are_exact() {
         std::thread::sleep(Duration::from_micros(300));
     }
 }
+
+/// Two environments at once on one runtime share its paused clock: each
+/// runs its workflows, and time goes on while either waits.
+#[tokio::test]
+async fn two_environments_at_once() {
+    let one = TestEnv::builder().workflow(stepper).build().await.unwrap();
+    let two = TestEnv::builder().workflow(stepper).build().await.unwrap();
+    let start = one.now();
+    let a = one.start(stepper, (3, 1000)).await.unwrap();
+    let b = two.start(stepper, (2, 5000)).await.unwrap();
+    let (a, b) = tokio::join!(a.result(), b.result());
+    assert_eq!((a.unwrap(), b.unwrap()), (3000, 10_000));
+    assert_eq!(
+        two.now().duration_since(start).unwrap(),
+        Duration::from_secs(10)
+    );
+    one.shutdown().await.unwrap();
+    // The clock stays paused while `two` lives.
+    two.advance(Duration::from_secs(60)).await;
+    assert_eq!(
+        two.now().duration_since(start).unwrap(),
+        Duration::from_secs(70)
+    );
+    two.shutdown().await.unwrap();
+}
