@@ -23,13 +23,19 @@ const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// Time is tokio's paused clock: whenever every run waits on a timer, a
 /// backoff or a timeout (nothing else to do), it jumps to the next one, so
 /// a workflow that sleeps for a day completes in milliseconds; `ctx.now()`,
-/// activity timeouts and retry backoffs follow it. [`advance`](Self::advance)
-/// moves it explicitly, to look at a workflow in between.
+/// activity timeouts and retry backoffs follow it, to the millisecond (a
+/// timer of a day fires when `ctx.now()` has moved by exactly a day).
+/// [`advance`](Self::advance) moves it explicitly, to look at a workflow in
+/// between.
 ///
 /// Build it in a current-thread runtime (`#[tokio::test]`, the default
 /// flavor, without `start_paused`): the environment pauses tokio's clock
-/// while it lives, and lets it run again when the last one is dropped. Activities that do real I/O see time jump while they wait:
-/// mock them.
+/// while it lives, and lets it run again when the last one is dropped.
+/// Activities that do real I/O see time jump while they wait (a server's
+/// answer comes after the attempt's `start_to_close` has passed): mock
+/// them. A plain `fn` activity holds the clock while its body runs (tokio
+/// does not advance a paused clock while a blocking task runs). See
+/// `docs/TESTING.md`.
 ///
 /// ```
 /// use reprise::prelude::*;
