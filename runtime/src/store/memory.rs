@@ -320,7 +320,10 @@ impl Store for MemoryStore {
         // Each step is checked, then applied: a bad step writes nothing and
         // does not stop the others.
         let now = self.clock.now_ms();
-        let results = steps.into_iter().map(|step| inner.apply(step, now)).collect();
+        let results = steps
+            .into_iter()
+            .map(|step| inner.apply(step, now))
+            .collect();
         ready(results)
     }
 
