@@ -103,6 +103,16 @@ async fn orphan(ctx: WorkflowContext, _n: u64) -> Result<u64, WorkflowError> {
 static NARROW_RUNNING: AtomicU32 = AtomicU32::new(0);
 
 /// One at a time: concurrent calls wait for the slot.
+/// Waits for a `Go` signal, then ends.
+#[derive(Debug, Serialize, Deserialize, Signal)]
+struct Go;
+
+#[workflow]
+async fn parked(ctx: WorkflowContext, _n: u64) -> Result<u64, WorkflowError> {
+    ctx.signal::<Go>().recv().await;
+    Ok(1)
+}
+
 #[activity(max_concurrent = 1)]
 async fn narrow(n: u64) -> Result<u64, ActivityError> {
     assert_eq!(NARROW_RUNNING.fetch_add(1, Ordering::SeqCst), 0);
@@ -191,6 +201,7 @@ async fn the_runtime_records_its_metrics() {
         .workflow(refuser)
         .workflow(orphan)
         .workflow(fan)
+        .workflow(parked)
         .activity(step)
         .activity(narrow)
         .build()
@@ -206,6 +217,21 @@ async fn the_runtime_records_its_metrics() {
     let b = rt.start(stepper, 5).id("stepper-b").await.unwrap();
     assert_eq!(a.result().await.unwrap(), 5);
     assert_eq!(b.result().await.unwrap(), 5);
+    // Two runs waiting for a signal and a cache of one: the one evicted
+    // is replayed from the store when its signal comes, a miss for sure.
+    let first = rt.start(parked, 0).id("parked-1").await.unwrap();
+    let second = rt.start(parked, 0).id("parked-2").await.unwrap();
+    // Both have taken their first step (a batch ended since, and trimmed
+    // the cache) before the signals come.
+    for id in ["parked-1", "parked-2"] {
+        while rt.history(id).await.unwrap().events.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+    }
+    rt.signal("parked-1", Go).await.unwrap();
+    rt.signal("parked-2", Go).await.unwrap();
+    assert_eq!(first.result().await.unwrap(), 1);
+    assert_eq!(second.result().await.unwrap(), 1);
     let fanned = rt.start(fan, 3).id("fan-1").await.unwrap();
     assert_eq!(fanned.result().await.unwrap(), 3);
     rt.shutdown().await.unwrap();
