@@ -97,6 +97,10 @@ mod jobs;
 mod postgres;
 #[path = "bench/restart.rs"]
 mod restart;
+#[path = "bench/workflows.rs"]
+mod workflows;
+
+use workflows::*;
 
 use jobs::*;
 use postgres::*;
@@ -228,136 +232,6 @@ impl WorkloadArg {
             WorkloadArg::All => "all",
         }
     }
-}
-
-// ---------------------------------------------------------------------------
-// Workflows and activities.
-
-#[activity]
-async fn noop(i: u64) -> Result<u64, ActivityError> {
-    Ok(i)
-}
-
-/// W1 and the replay's history: `k` sequential no-op activities.
-#[workflow]
-async fn sequential(ctx: WorkflowContext, k: u64) -> Result<u64, WorkflowError> {
-    let mut sum = 0;
-    for i in 0..k {
-        sum += ctx.activity(noop, i).await?;
-    }
-    Ok(sum)
-}
-
-/// W2: three no-op activities.
-#[workflow]
-async fn three_steps(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
-    let mut sum = 0;
-    for i in 0..3 {
-        sum += ctx.activity(noop, n + i).await?;
-    }
-    Ok(sum)
-}
-
-/// How many attempts of `limited` may run at once.
-const LIMIT: u32 = 64;
-
-/// The `limits` workload: W2's three no-op activities, each call limited.
-#[workflow]
-async fn three_limited(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
-    let mut sum = 0;
-    for i in 0..3 {
-        sum += ctx.activity(noop, n + i).max_concurrent(LIMIT).await?;
-    }
-    Ok(sum)
-}
-
-/// A signal of the soak workload.
-#[derive(Debug, Serialize, Deserialize, Signal)]
-#[signal(name = "bench_tick")]
-struct Tick;
-
-/// Signals a soak run takes before it continues as new.
-const SOAK_TURNS_PER_RUN: u64 = 500;
-
-/// The soak workload: `total` signals, each raced against a one-day timer
-/// and answered by an activity; the count of signals handled is the
-/// progress; continue-as-new every [`SOAK_TURNS_PER_RUN`].
-#[workflow]
-async fn soak_stream(ctx: WorkflowContext, done: u64, total: u64) -> Result<u64, WorkflowError> {
-    let mut done = done;
-    let mut turns = 0;
-    ctx.set_progress(&done);
-    while done < total {
-        if turns == SOAK_TURNS_PER_RUN {
-            return ctx.continue_as_new((done, total));
-        }
-        tokio::select! {
-            biased;
-            _ = ctx.signal::<Tick>().recv() => {
-                done = ctx.activity(noop, done).await? + 1;
-                turns += 1;
-                ctx.set_progress(&done);
-            }
-            () = ctx.sleep(Duration::from_secs(86_400)) => {}
-        }
-    }
-    Ok(done)
-}
-
-/// W3: one durable sleep.
-#[workflow]
-async fn sleeper(ctx: WorkflowContext, ms: u64) -> Result<(), WorkflowError> {
-    ctx.sleep(Duration::from_millis(ms)).await;
-    Ok(())
-}
-
-/// Ends the replay workflow.
-#[derive(Debug, Serialize, Deserialize, Signal)]
-#[signal(name = "bench_finish")]
-struct Finish;
-
-/// Replay: `k` sequential no-op activities, then publishes its progress and
-/// waits for [`Finish`] (or a day).
-#[workflow]
-async fn replayed(ctx: WorkflowContext, k: u64) -> Result<u64, WorkflowError> {
-    let mut sum = 0;
-    for i in 0..k {
-        sum += ctx.activity(noop, i).await?;
-    }
-    ctx.set_progress(&k);
-    // A pending timer keeps a reopened runtime from activating the run at
-    // start-up: it stays uncached until the signal arrives.
-    tokio::select! {
-        biased;
-        _ = ctx.signal::<Finish>().recv() => Ok(sum),
-        () = ctx.sleep(Duration::from_secs(24 * 3600)) => Err(WorkflowError::new("no signal")),
-    }
-}
-
-static EXECUTED: AtomicU64 = AtomicU64::new(0);
-static KILL_AT: AtomicU64 = AtomicU64::new(u64::MAX);
-
-/// Restart: a no-op activity that reports its first two executions in this
-/// process, and the step at which the parent may kill the process.
-#[activity]
-async fn restart_step(i: u64) -> Result<u64, ActivityError> {
-    if EXECUTED.fetch_add(1, Ordering::Relaxed) < 2 {
-        println!("STEP {i} {}", unix_us());
-    }
-    if i == KILL_AT.load(Ordering::Relaxed) {
-        println!("REACHED {i}");
-    }
-    Ok(i)
-}
-
-/// Restart: a workflow long enough to be killed in the middle.
-#[workflow]
-async fn long_run(ctx: WorkflowContext, k: u64) -> Result<u64, WorkflowError> {
-    let mut last = 0;
-    for i in 0..k {
-        last = ctx.activity(restart_step, i).await?;
-    }
-    Ok(last)
 }
 
 // ---------------------------------------------------------------------------
