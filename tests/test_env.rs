@@ -26,14 +26,19 @@ async fn nightly(ctx: WorkflowContext, rows: Vec<u32>) -> Result<(usize, u64), W
     Ok((loaded, took.as_secs()))
 }
 
-#[tokio::test]
-async fn a_day_long_sleep_passes_in_milliseconds() {
-    let env = TestEnv::builder()
+/// An environment running `nightly` with `load` mocked to count the rows.
+async fn nightly_env() -> TestEnv {
+    TestEnv::builder()
         .workflow(nightly)
         .mock(load, |rows: Vec<u32>| Ok(rows.len()))
         .build()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_day_long_sleep_passes_in_milliseconds() {
+    let env = nightly_env().await;
     let wall = Instant::now();
     let before = env.now();
     let h = env.start(nightly, vec![1, 2, 3]).id("n1").await.unwrap();
@@ -55,12 +60,7 @@ async fn a_day_long_sleep_passes_in_milliseconds() {
 
 #[tokio::test]
 async fn advance_moves_time_to_look_in_between() {
-    let env = TestEnv::builder()
-        .workflow(nightly)
-        .mock(load, |rows: Vec<u32>| Ok(rows.len()))
-        .build()
-        .await
-        .unwrap();
+    let env = nightly_env().await;
     env.start(nightly, vec![7]).id("n2").await.unwrap();
     env.advance(Duration::from_secs(3600)).await;
     let info = env.describe("n2").await.unwrap();
@@ -158,12 +158,7 @@ async fn activity_timeouts_follow_the_virtual_clock() {
 
 #[tokio::test]
 async fn the_history_is_the_json_of_the_history_command() {
-    let env = TestEnv::builder()
-        .workflow(nightly)
-        .mock(load, |rows: Vec<u32>| Ok(rows.len()))
-        .build()
-        .await
-        .unwrap();
+    let env = nightly_env().await;
     let h = env.start(nightly, vec![5]).id("h").await.unwrap();
     h.result().await.unwrap();
     let history = env.history("h").await.unwrap();

@@ -4,11 +4,12 @@
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::clock::system_time;
 use crate::definition::{BoxFuture, Workflow};
 use crate::engine::{Engine, StartedRun};
 use crate::error::{Error, StoreError, WorkflowError, WorkflowErrorKind};
@@ -92,10 +93,6 @@ pub struct PendingStep {
 const RESULT_POLL: Duration = Duration::from_millis(100);
 /// The same, as a safety net, when it does.
 const RESULT_POLL_NOTIFIED: Duration = Duration::from_secs(2);
-
-fn time(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
-}
 
 /// A request to start a workflow, made by [`Runtime::start`](crate::Runtime::start);
 /// await it to get a [`WorkflowHandle`].
@@ -534,20 +531,20 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
                 TaskKind::Activity => t.options.retry.max_attempts,
                 TaskKind::Timer => None,
             },
-            scheduled_at: time(t.scheduled_ms),
-            due_at: time(t.due_ms),
+            scheduled_at: system_time(t.scheduled_ms),
+            due_at: system_time(t.due_ms),
             last_error: t.last_error,
             heartbeat: t.details,
-            heartbeat_at: t.heartbeat_ms.map(time),
-            waiting_for_slot_since: t.slot_wait_ms.map(time),
+            heartbeat_at: t.heartbeat_ms.map(system_time),
+            waiting_for_slot_since: t.slot_wait_ms.map(system_time),
         })
         .collect();
     let (error, error_since) = match (engine.stalled(&record.run_id), record.error) {
         // The run's steps do not commit: the store says nothing of it.
         (Some((why, since)), None) if !record.status.is_finished() => {
-            (Some(why), Some(time(since)))
+            (Some(why), Some(system_time(since)))
         }
-        (_, Some(error)) => (Some(error), Some(time(record.updated_ms))),
+        (_, Some(error)) => (Some(error), Some(system_time(record.updated_ms))),
         (_, None) => (None, None),
     };
     Ok(WorkflowInfo {
@@ -560,8 +557,8 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
             .map(|r| RunInfo {
                 run_id: r.run_id.clone(),
                 status: r.status,
-                started_at: time(r.created_ms),
-                updated_at: time(r.updated_ms),
+                started_at: system_time(r.created_ms),
+                updated_at: system_time(r.updated_ms),
             })
             .collect(),
         pending,

@@ -9,10 +9,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current wall-clock time in Unix milliseconds.
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    unix_ms(SystemTime::now())
+}
+
+/// The time at `ms` Unix milliseconds.
+pub(crate) fn system_time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + std::time::Duration::from_millis(ms)
+}
+
+/// `time` in Unix milliseconds (0 before the epoch).
+pub(crate) fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Where a runtime reads the time.

@@ -5,11 +5,12 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::{system_time, unix_ms};
 use crate::engine::Engine;
 use crate::error::{Error, StoreError};
 use crate::store::operation::LOAD_RUN;
@@ -154,8 +155,8 @@ impl WorkflowSummary {
             workflow_type: record.name,
             status: record.status,
             run_id: record.run_id,
-            started_at: time(record.created_ms),
-            updated_at: time(record.updated_ms),
+            started_at: system_time(record.created_ms),
+            updated_at: system_time(record.updated_ms),
             progress: record.progress,
             error: record.error,
         }
@@ -265,15 +266,6 @@ pub(crate) async fn history(
         status: record.status,
         events,
     })
-}
-
-fn unix_ms(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn time(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
 }
 
 fn as_unix_ms<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {

@@ -2,7 +2,7 @@
 //! activities, for unit tests of workflows.
 
 use std::ops::Deref;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
@@ -198,7 +198,7 @@ impl TestEnv {
 
     /// The virtual clock's time.
     pub fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.rt.engine().now_ms())
+        crate::clock::system_time(self.rt.engine().now_ms())
     }
 
     /// The history of workflow `id`'s latest run, as the JSON that
