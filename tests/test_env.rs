@@ -226,7 +226,8 @@ async fn virtual_durations_are_exact() {
 async fn two_environments_at_once() {
     let one = TestEnv::builder().workflow(stepper).build().await.unwrap();
     let two = TestEnv::builder().workflow(stepper).build().await.unwrap();
-    let start = one.now();
+    // Each reads the wall clock once, when built: compare each with itself.
+    let start = two.now();
     let a = one.start(stepper, (3, 1000)).await.unwrap();
     let b = two.start(stepper, (2, 5000)).await.unwrap();
     let (a, b) = tokio::join!(a.result(), b.result());
