@@ -178,6 +178,8 @@ pub(crate) async fn start(
         name: name.to_owned(),
         input,
         signals: Vec::new(),
+        parent: None,
+        deadline_ms: None,
     };
     let new = NewWorkflow {
         workflow_id: workflow_id.clone(),
@@ -228,6 +230,8 @@ async fn create(
                 name,
                 input,
                 signals: Vec::new(),
+                parent: None,
+                deadline_ms: None,
                 token,
             });
             run_id

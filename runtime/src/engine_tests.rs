@@ -190,10 +190,11 @@ impl Workflow for Racer {
 async fn a_select_in_a_body_runs_when_the_executor_is_out_of_budget() {
     use std::sync::Arc;
 
+    use crate::command::Issued;
     use crate::history::{Input, SignalData};
     use crate::registry::Registry;
     use crate::replay::LiveRun;
-    use crate::run::{lock, Issued};
+    use crate::run::lock;
 
     let mut registry = Registry::default();
     registry.add_workflow(Racer);
@@ -209,8 +210,8 @@ async fn a_select_in_a_body_runs_when_the_executor_is_out_of_budget() {
     )
     .unwrap();
     // The first activation: the timer starts, the signal wait is pending.
-    let first = run.activate(1_000, Vec::new());
-    assert!(matches!(first.issued.as_slice(), [Issued::Timer { .. }]));
+    let first = run.activate(1_000, Vec::new(), false);
+    assert!(matches!(first.issued.as_slice(), [Issued::Timer(_)]));
 
     // Spend this task's budget, as an executor does that handled many
     // messages without yielding: a ready channel's `recv` takes budget.
@@ -224,12 +225,12 @@ async fn a_select_in_a_body_runs_when_the_executor_is_out_of_budget() {
             name: "ping".to_owned(),
             payload: serde_json::Value::Null,
         });
-        std::task::Poll::Ready(run.activate(2_000, vec![signal]))
+        std::task::Poll::Ready(run.activate(2_000, vec![signal], false))
     })
     .await;
     let issued = &activation.issued;
     assert!(
-        issued.iter().any(|c| matches!(c, Issued::Activity { .. })),
+        issued.iter().any(|c| matches!(c, Issued::Activity(_))),
         "the signal won the select and the activity was called: {issued:?}"
     );
     assert!(lock(&run.core).signals.is_empty());

@@ -296,6 +296,11 @@ pub enum WorkflowErrorKind {
     Cancelled,
     /// The workflow was terminated (`Runtime::terminate`).
     Terminated,
+    /// The workflow ran out of its timeout (`rt.start(..).timeout(d)`).
+    TimedOut,
+    /// A child workflow's error that the body returned (with `?` on a
+    /// [`ChildError`](crate::ChildError)).
+    Child,
     /// The run is stopped, not ended: its code diverged from its history
     /// (non-determinism), panicked, or calls an activity this runtime does
     /// not have. It resumes when a runtime with fixed code starts.

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::command::child::{ChildFailure, OpenChild, ParentClose, ParentRef};
+use crate::command::{CommandKey, MarkerKind, Resolution};
 use crate::error::{FailureData, WorkflowError};
 
 /// One row of a run's history.
@@ -32,11 +34,20 @@ pub(crate) enum Event {
         /// (continue-as-new), in arrival order.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         signals: Vec<SignalData>,
+        /// The parent, when the workflow is a child workflow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<ParentRef>,
+        /// The workflow's timeout (Unix ms), kept across continue-as-new.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_ms: Option<u64>,
     },
     /// An activation begins: inputs delivered, then the workflow polled.
     Activation {
         /// The activation's time, `ctx.now()` while it runs (Unix ms).
         time_ms: u64,
+        /// What `ctx.continue_as_new_suggested()` answers in it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        continue_as_new_suggested: bool,
     },
     /// Input: an activity call finished successfully.
     ActivityCompleted {
@@ -57,6 +68,21 @@ pub(crate) enum Event {
     TimerFired {
         /// Sequence number of the timer.
         seq: u32,
+    },
+    /// Input: a child workflow completed.
+    ChildCompleted {
+        /// Sequence number of the call.
+        seq: u32,
+        /// Its output.
+        output: Value,
+    },
+    /// Input: a child workflow failed, was cancelled, terminated or timed
+    /// out, or could not start.
+    ChildFailed {
+        /// Sequence number of the call.
+        seq: u32,
+        /// How.
+        failure: ChildFailure,
     },
     /// Input: a signal arrived.
     SignalReceived {
@@ -95,6 +121,24 @@ pub(crate) enum Event {
         kind: MarkerKind,
         /// The recorded value.
         value: Value,
+    },
+    /// Command: a child workflow was started.
+    ChildStarted {
+        /// Sequence number of the call.
+        seq: u32,
+        /// Workflow type name.
+        name: String,
+        /// The child's workflow id.
+        workflow_id: String,
+        /// What happens to the child if this run ends first.
+        #[serde(default)]
+        parent_close: ParentClose,
+    },
+    /// Command: the run checked patch `id` live (`ctx.patched`,
+    /// `ctx.deprecate_patch`). No sequence number: see `command::patch`.
+    Patched {
+        /// The patch's id.
+        id: String,
     },
     /// Command: the workflow returned `Ok`.
     WorkflowCompleted {
@@ -144,15 +188,7 @@ impl Input {
     /// The history event recording this input.
     pub(crate) fn to_event(&self) -> Event {
         match self {
-            Input::Resolve(seq, Resolution::Activity(Ok(output))) => Event::ActivityCompleted {
-                seq: *seq,
-                output: output.clone(),
-            },
-            Input::Resolve(seq, Resolution::Activity(Err(failure))) => Event::ActivityFailed {
-                seq: *seq,
-                failure: failure.clone(),
-            },
-            Input::Resolve(seq, Resolution::Timer) => Event::TimerFired { seq: *seq },
+            Input::Resolve(seq, resolution) => resolution.to_event(*seq),
             Input::Signal(signal) => Event::SignalReceived {
                 signal: signal.clone(),
             },
@@ -161,70 +197,10 @@ impl Input {
     }
 }
 
-/// What recorded a [`Event::Marker`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum MarkerKind {
-    /// `ctx.side_effect(..)`.
-    SideEffect,
-    /// `ctx.uuid()`.
-    Uuid,
-    /// `ctx.random_u64()`.
-    Random,
-}
-
-impl MarkerKind {
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            MarkerKind::SideEffect => "`ctx.side_effect(..)`",
-            MarkerKind::Uuid => "`ctx.uuid()`",
-            MarkerKind::Random => "`ctx.random_u64()`",
-        }
-    }
-}
-
-/// A command as the replay matcher compares it: kind and name, not payloads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CommandKey {
-    Activity(String),
-    Timer,
-    Marker(MarkerKind),
-}
-
-impl std::fmt::Display for CommandKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CommandKey::Activity(name) => write!(f, "activity `{name}`"),
-            CommandKey::Timer => f.write_str("timer (`ctx.sleep(..)`)"),
-            CommandKey::Marker(kind) => f.write_str(kind.describe()),
-        }
-    }
-}
-
-/// A completion handed to the workflow in an activation.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Resolution {
-    Activity(Result<Value, FailureData>),
-    Timer,
-}
-
 impl Event {
     /// The input this event delivers to the workflow, if it is one.
     pub(crate) fn as_input(&self) -> Option<Input> {
-        match self {
-            Event::ActivityCompleted { seq, output } => Some(Input::Resolve(
-                *seq,
-                Resolution::Activity(Ok(output.clone())),
-            )),
-            Event::ActivityFailed { seq, failure } => Some(Input::Resolve(
-                *seq,
-                Resolution::Activity(Err(failure.clone())),
-            )),
-            Event::TimerFired { seq } => Some(Input::Resolve(*seq, Resolution::Timer)),
-            Event::SignalReceived { signal } => Some(Input::Signal(signal.clone())),
-            Event::CancelRequested => Some(Input::Cancel),
-            _ => None,
-        }
+        crate::command::input_of(self)
     }
 
     /// The command this event records, if it is one that carries a sequence number.
@@ -235,6 +211,7 @@ impl Event {
             }
             Event::TimerStarted { seq, .. } => Some((*seq, CommandKey::Timer)),
             Event::Marker { seq, kind, .. } => Some((*seq, CommandKey::Marker(*kind))),
+            Event::ChildStarted { seq, name, .. } => Some((*seq, CommandKey::Child(name.clone()))),
             _ => None,
         }
     }
@@ -251,6 +228,10 @@ pub(crate) struct RecordedActivation {
     pub(crate) markers: BTreeMap<u32, Value>,
     /// Timers cancelled (their `Sleep` dropped), by sequence number.
     pub(crate) cancelled_timers: std::collections::BTreeSet<u32>,
+    /// Patches checked live in it (`Event::Patched`).
+    pub(crate) patches: std::collections::BTreeSet<String>,
+    /// What `ctx.continue_as_new_suggested()` answered in it.
+    pub(crate) continue_as_new_suggested: bool,
     /// Whether the workflow ended in this activation.
     pub(crate) ended: bool,
 }
@@ -261,9 +242,17 @@ pub(crate) struct RecordedHistory {
     pub(crate) name: String,
     pub(crate) input: Value,
     pub(crate) signals: Vec<SignalData>,
+    pub(crate) parent: Option<ParentRef>,
+    pub(crate) deadline_ms: Option<u64>,
     pub(crate) activations: Vec<RecordedActivation>,
+    /// Child workflows started and not resolved, by sequence number.
+    pub(crate) open_children: BTreeMap<u32, OpenChild>,
+    /// Activity calls scheduled and not resolved.
+    pub(crate) open_activities: std::collections::BTreeSet<u32>,
     /// Number of events, i.e. the index the next event gets.
     pub(crate) len: u64,
+    /// Bytes of stored JSON (0 when decoded from events, not rows).
+    pub(crate) bytes: u64,
 }
 
 /// Why a stored history cannot be replayed.
@@ -303,21 +292,25 @@ impl RecordedHistory {
                 })?;
             events.push(event);
         }
-        Self::from_events(events)
+        let mut history = Self::from_events(events)?;
+        history.bytes = rows.iter().map(|(_, row)| row.len() as u64).sum();
+        Ok(history)
     }
 
     pub(crate) fn from_events(events: Vec<Event>) -> Result<Self, HistoryError> {
         let len = events.len() as u64;
         let mut iter = events.into_iter().enumerate();
-        let (name, input, signals) = match iter.next() {
+        let (name, input, signals, parent, deadline_ms) = match iter.next() {
             Some((
                 _,
                 Event::WorkflowStarted {
                     name,
                     input,
                     signals,
+                    parent,
+                    deadline_ms,
                 },
-            )) => (name, input, signals),
+            )) => (name, input, signals, parent, deadline_ms),
             Some((_, other)) => {
                 return Err(HistoryError::OutOfPlace {
                     index: 0,
@@ -327,11 +320,18 @@ impl RecordedHistory {
             None => return Err(HistoryError::Gap { index: 0 }),
         };
         let mut activations: Vec<RecordedActivation> = Vec::new();
+        let mut open_children = BTreeMap::new();
+        let mut open_activities = std::collections::BTreeSet::new();
         for (index, event) in iter {
             let index = index as u64;
-            if let Event::Activation { time_ms } = event {
+            if let Event::Activation {
+                time_ms,
+                continue_as_new_suggested,
+            } = event
+            {
                 activations.push(RecordedActivation {
                     time_ms,
+                    continue_as_new_suggested,
                     ..Default::default()
                 });
                 continue;
@@ -349,12 +349,37 @@ impl RecordedHistory {
                         what: format!("input {event:?} after the activation's commands"),
                     });
                 }
+                if let Input::Resolve(seq, _) = &input {
+                    open_children.remove(seq);
+                    open_activities.remove(seq);
+                }
                 current.inputs.push(input);
             } else if let Event::TimerCancelled { seq } = event {
                 current.cancelled_timers.insert(seq);
+            } else if let Event::Patched { id } = event {
+                current.patches.insert(id);
             } else if let Some((seq, key)) = event.as_command() {
-                if let Event::Marker { value, .. } = event {
-                    current.markers.insert(seq, value);
+                match event {
+                    Event::Marker { value, .. } => {
+                        current.markers.insert(seq, value);
+                    }
+                    Event::ChildStarted {
+                        workflow_id,
+                        parent_close,
+                        ..
+                    } => {
+                        open_children.insert(
+                            seq,
+                            OpenChild {
+                                workflow_id,
+                                parent_close,
+                            },
+                        );
+                    }
+                    Event::ActivityScheduled { .. } => {
+                        open_activities.insert(seq);
+                    }
+                    _ => {}
                 }
                 current.commands.insert(seq, key);
             } else {
@@ -378,8 +403,13 @@ impl RecordedHistory {
             name,
             input,
             signals,
+            parent,
+            deadline_ms,
             activations,
+            open_children,
+            open_activities,
             len,
+            bytes: 0,
         })
     }
 }
@@ -418,8 +448,13 @@ mod tests {
                 name: "wf".into(),
                 input: json!(3),
                 signals: vec![],
+                parent: None,
+                deadline_ms: None,
             },
-            Event::Activation { time_ms: 10 },
+            Event::Activation {
+                time_ms: 10,
+                continue_as_new_suggested: false,
+            },
             Event::ActivityScheduled {
                 seq: 0,
                 name: "a".into(),
@@ -428,7 +463,10 @@ mod tests {
                 seq: 1,
                 name: "b".into(),
             },
-            Event::Activation { time_ms: 20 },
+            Event::Activation {
+                time_ms: 20,
+                continue_as_new_suggested: false,
+            },
             Event::ActivityCompleted {
                 seq: 1,
                 output: json!("x"),
@@ -462,8 +500,13 @@ mod tests {
                 name: "wf".into(),
                 input: json!(null),
                 signals: vec![],
+                parent: None,
+                deadline_ms: None,
             },
-            Event::Activation { time_ms: 1 },
+            Event::Activation {
+                time_ms: 1,
+                continue_as_new_suggested: false,
+            },
         ]);
         r.push((2, "{\"type\":\"Bogus\"}".into()));
         let err = RecordedHistory::decode(&r).unwrap_err();
@@ -481,8 +524,13 @@ mod tests {
                 name: "wf".into(),
                 input: json!(null),
                 signals: vec![],
+                parent: None,
+                deadline_ms: None,
             },
-            Event::Activation { time_ms: 1 },
+            Event::Activation {
+                time_ms: 1,
+                continue_as_new_suggested: false,
+            },
         ]);
         r.remove(1);
         r.push((

@@ -65,6 +65,7 @@ extern crate self as reprise;
 
 mod client;
 mod clock;
+mod command;
 mod context;
 mod definition;
 mod engine;
@@ -85,8 +86,12 @@ mod store;
 pub mod testing;
 
 pub use crate::client::{PendingStep, RunInfo, StartWorkflow, WorkflowHandle, WorkflowInfo};
+pub use crate::command::activity::ActivityCall;
+pub use crate::command::child::{ChildCall, ChildError, ParentClose};
+pub use crate::command::signal::{Cancelled, Recv, SignalChannel};
+pub use crate::command::timer::Sleep;
 pub use crate::context::{
-    ActivityCall, ActivityContext, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext,
+    ActivityContext, WorkflowContext, CONTINUE_AS_NEW_BYTES, CONTINUE_AS_NEW_EVENTS,
 };
 pub use crate::definition::{Activity, ActivityOptions, BoxFuture, Rate, Workflow};
 pub use crate::error::{ActivityError, Error, StoreError, WorkflowError, WorkflowErrorKind};
@@ -108,8 +113,9 @@ pub use reprise_macros::{activity, workflow, Signal};
 /// The names a workflow module needs: `use reprise::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        activity, workflow, Activity, ActivityContext, ActivityError, Rate, Resource, RetryPolicy,
-        Runtime, Signal, Workflow, WorkflowContext, WorkflowError, WorkflowErrorKind,
+        activity, workflow, Activity, ActivityContext, ActivityError, ChildError, ParentClose,
+        Rate, Resource, RetryPolicy, Runtime, Signal, Workflow, WorkflowContext, WorkflowError,
+        WorkflowErrorKind,
     };
     pub use futures_util::future::join_all;
     pub use serde::{Deserialize, Serialize};

@@ -13,12 +13,15 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use serde_json::Value;
 
+use crate::command::child::{OpenChild, ParentRef};
+use crate::command::Issued;
 use crate::context::WorkflowContext;
 use crate::error::{WorkflowError, WorkflowErrorKind};
 use crate::history::{Input, RecordedHistory, SignalData};
 use crate::metrics::WorkflowMetrics;
 use crate::registry::{Registry, WorkflowFuture};
-use crate::run::{lock, Issued, RunCore, RunFault};
+use crate::run::{lock, RunCore, RunFault};
+use crate::store::Message;
 
 /// What an activation ended with.
 #[derive(Debug)]
@@ -46,6 +49,10 @@ pub(crate) struct Activation {
     pub(crate) cancelled_calls: Vec<u32>,
     /// Signals received and not consumed, for a continue-as-new.
     pub(crate) unconsumed_signals: Vec<SignalData>,
+    /// Messages to other workflows (children asked to cancel).
+    pub(crate) messages: Vec<Message>,
+    /// Child workflows still open, when the run ended in this activation.
+    pub(crate) open_children: Vec<OpenChild>,
 }
 
 /// Sets a flag when the workflow future asks to be polled again.
@@ -74,6 +81,12 @@ pub(crate) struct LiveRun {
     waker: Waker,
     /// The index the next history event gets.
     pub(crate) history_len: u64,
+    /// The size of the stored history (bytes of JSON), about.
+    pub(crate) history_bytes: u64,
+    /// The parent, for a child workflow.
+    pub(crate) parent: Option<ParentRef>,
+    /// The workflow's timeout (Unix ms), if it has one.
+    pub(crate) deadline_ms: Option<u64>,
     /// The workflow type's name.
     pub(crate) name: Arc<str>,
     /// The keys of the workflow type's metrics.
@@ -136,6 +149,9 @@ impl LiveRun {
             flag,
             waker,
             history_len,
+            history_bytes: 0,
+            parent: None,
+            deadline_ms: None,
             name: Arc::from(name),
             metrics,
         })
@@ -171,6 +187,9 @@ impl LiveRun {
             history.input,
             history.len,
         )?;
+        run.history_bytes = history.bytes;
+        run.parent = history.parent;
+        run.deadline_ms = history.deadline_ms;
         {
             let mut core = lock(&run.core);
             core.check_only = check_only;
@@ -184,6 +203,8 @@ impl LiveRun {
                 core.expected = activation.commands;
                 core.markers = activation.markers;
                 core.expected_cancels = activation.cancelled_timers;
+                core.expected_patches = activation.patches;
+                core.continue_as_new_suggested = activation.continue_as_new_suggested;
             }
             let outcome = run.poll_activation(activation.time_ms, activation.inputs);
             let (fault, leftover) = {
@@ -251,6 +272,7 @@ impl LiveRun {
         }
         let mut core = lock(&run.core);
         core.issued.clear();
+        core.messages.clear();
         core.progress = None;
         core.cancelled_calls.clear();
         drop(core);
@@ -262,8 +284,15 @@ impl LiveRun {
         lock(&self.core).next_seq == 0 && self.history_len <= 1
     }
 
-    /// Runs one live activation.
-    pub(crate) fn activate(&mut self, now_ms: u64, inputs: Vec<Input>) -> Activation {
+    /// Runs one live activation; `continue_as_new_suggested` is what
+    /// `ctx.continue_as_new_suggested()` answers in it.
+    pub(crate) fn activate(
+        &mut self,
+        now_ms: u64,
+        inputs: Vec<Input>,
+        continue_as_new_suggested: bool,
+    ) -> Activation {
+        lock(&self.core).continue_as_new_suggested = continue_as_new_suggested;
         let outcome = self.poll_activation(now_ms, inputs);
         let mut core = lock(&self.core);
         let outcome = match core.fault.take() {
@@ -275,12 +304,20 @@ impl LiveRun {
         } else {
             Vec::new()
         };
+        let open_children = match outcome {
+            Outcome::Finished(_) | Outcome::Cancelled | Outcome::ContinueAsNew(_) => {
+                std::mem::take(&mut core.children).into_values().collect()
+            }
+            Outcome::Pending | Outcome::Fault(_) => Vec::new(),
+        };
         Activation {
             outcome,
             issued: std::mem::take(&mut core.issued),
             progress: core.progress.take(),
             cancelled_calls: std::mem::take(&mut core.cancelled_calls),
             unconsumed_signals,
+            messages: std::mem::take(&mut core.messages),
+            open_children,
         }
     }
 

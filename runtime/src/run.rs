@@ -1,6 +1,6 @@
 //! The state of a run shared by its [`WorkflowContext`](crate::WorkflowContext)
 //! and the executor ([`RunCore`]), the commands a live activation issues
-//! ([`Issued`]), and why a run cannot go on ([`RunFault`]).
+//! ([`Issued`](crate::command::Issued)), and why a run cannot go on ([`RunFault`]).
 //!
 //! Each durable call the workflow makes takes the next sequence number from
 //! the core. While replaying, a call is matched against the commands the
@@ -16,33 +16,11 @@ use std::task::Waker;
 
 use serde_json::Value;
 
-use crate::definition::ActivityOptions;
-use crate::history::{CommandKey, Input, MarkerKind, Resolution, SignalData};
+use crate::command::child::{close_messages, OpenChild, ParentClose};
+use crate::command::{CommandKey, Issued, MarkerKind, Pending, Resolution};
+use crate::history::{Input, SignalData};
 use crate::registry::Registry;
-
-/// A command issued by the workflow during a live activation.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Issued {
-    Activity {
-        seq: u32,
-        name: String,
-        input: Value,
-        options: ActivityOptions,
-    },
-    Timer {
-        seq: u32,
-        fire_at_ms: u64,
-    },
-    Marker {
-        seq: u32,
-        kind: MarkerKind,
-        value: Value,
-    },
-    /// A timer whose `Sleep` was dropped before it fired.
-    CancelTimer {
-        seq: u32,
-    },
-}
+use crate::store::Message;
 
 /// Why a run cannot go on until its code (or its registration) is fixed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -97,8 +75,19 @@ pub(crate) struct RunCore {
     /// Completions delivered and not yet taken by their call.
     pub(crate) resolutions: HashMap<u32, Resolution>,
     pub(crate) wakers: HashMap<u32, Waker>,
-    /// Activity calls (true) and timers (false) scheduled and not yet resolved.
-    pub(crate) pending: BTreeMap<u32, bool>,
+    /// Calls scheduled and not yet resolved.
+    pub(crate) pending: BTreeMap<u32, Pending>,
+    /// Child workflows started and not yet resolved.
+    pub(crate) children: BTreeMap<u32, OpenChild>,
+    /// Messages to other workflows issued in the current activation (the
+    /// cancellation of children).
+    pub(crate) messages: Vec<Message>,
+    /// The answers `ctx.patched` gave in this run, by patch id.
+    pub(crate) patches: HashMap<String, bool>,
+    /// While replaying: the patches the activation being replayed recorded.
+    pub(crate) expected_patches: std::collections::BTreeSet<String>,
+    /// What `ctx.continue_as_new_suggested()` answers in this activation.
+    pub(crate) continue_as_new_suggested: bool,
     /// Signals received and not yet consumed, in arrival order.
     pub(crate) signals: VecDeque<SignalData>,
     pub(crate) signal_wakers: Vec<Waker>,
@@ -139,6 +128,11 @@ impl RunCore {
             resolutions: HashMap::new(),
             wakers: HashMap::new(),
             pending: BTreeMap::new(),
+            children: BTreeMap::new(),
+            messages: Vec::new(),
+            patches: HashMap::new(),
+            expected_patches: Default::default(),
+            continue_as_new_suggested: false,
             signals: VecDeque::new(),
             signal_wakers: Vec::new(),
             cancelled: false,
@@ -198,14 +192,27 @@ impl RunCore {
         }
     }
 
-    /// Records an activity call or a timer. Returns false when the run is now faulted.
+    /// Records a call that waits for a completion (an activity, a timer, a
+    /// child workflow). Returns false when the run is now faulted.
     pub(crate) fn issue(&mut self, seq: u32, command: Issued) -> bool {
-        let key = match &command {
-            Issued::Activity { name, .. } => CommandKey::Activity(name.clone()),
-            Issued::Timer { .. } => CommandKey::Timer,
-            Issued::Marker { kind, .. } => CommandKey::Marker(*kind),
-            Issued::CancelTimer { .. } => unreachable!("issued by `drop_call`"),
+        let Some((_, key)) = command.key() else {
+            unreachable!("only commands with a sequence number are issued here")
         };
+        let pending = match &key {
+            CommandKey::Activity(_) => Pending::Activity,
+            CommandKey::Timer => Pending::Timer,
+            CommandKey::Child(_) => Pending::Child,
+            CommandKey::Marker(_) => unreachable!("markers wait for nothing"),
+        };
+        if let Issued::Child(start) = &command {
+            self.children.insert(
+                seq,
+                OpenChild {
+                    workflow_id: start.workflow_id.clone(),
+                    parent_close: start.parent_close,
+                },
+            );
+        }
         if self.replaying {
             if !self.check_replayed(seq, &key) {
                 return false;
@@ -213,11 +220,7 @@ impl RunCore {
         } else {
             self.issued.push(command);
         }
-        match key {
-            CommandKey::Activity(_) => self.pending.insert(seq, true),
-            CommandKey::Timer => self.pending.insert(seq, false),
-            CommandKey::Marker(_) => None,
-        };
+        self.pending.insert(seq, pending);
         true
     }
 
@@ -240,10 +243,10 @@ impl RunCore {
         if self.resolutions.remove(&seq).is_some() {
             return;
         }
-        let Some(activity) = self.pending.get(&seq).copied() else {
+        let Some(pending) = self.pending.get(&seq).copied() else {
             return;
         };
-        if activity || !self.polling || self.has_fault() {
+        if pending != Pending::Timer || !self.polling || self.has_fault() {
             self.abandoned.insert(seq);
             return;
         }
@@ -254,7 +257,7 @@ impl RunCore {
         }
         // Recorded even when the timer started in this very activation, so
         // that replay sees the same start and cancellation.
-        self.issued.push(Issued::CancelTimer { seq });
+        self.issued.push(Issued::CancelTimer(seq));
     }
 
     pub(crate) fn take_resolution(&mut self, seq: u32) -> Option<Resolution> {
@@ -276,6 +279,7 @@ impl RunCore {
     pub(crate) fn deliver(&mut self, input: Input) {
         match input {
             Input::Resolve(seq, resolution) => {
+                self.children.remove(&seq);
                 if self.pending.remove(&seq).is_some() && !self.abandoned.remove(&seq) {
                     self.resolve(seq, resolution);
                 }
@@ -294,9 +298,24 @@ impl RunCore {
                 let calls: Vec<u32> = self
                     .pending
                     .iter()
-                    .filter(|(_, activity)| **activity)
+                    .filter(|(_, pending)| **pending == Pending::Activity)
                     .map(|(seq, _)| *seq)
                     .collect();
+                // Children are asked to cancel too (not abandoned ones);
+                // their calls wait for their results.
+                let children = self
+                    .children
+                    .values()
+                    .filter(|c| c.parent_close != ParentClose::Abandon)
+                    .map(|c| OpenChild {
+                        workflow_id: c.workflow_id.clone(),
+                        parent_close: ParentClose::Cancel,
+                    })
+                    .collect::<Vec<_>>();
+                if !self.replaying {
+                    self.messages
+                        .extend(close_messages(&children, &self.workflow_id));
+                }
                 for seq in calls {
                     self.pending.remove(&seq);
                     self.cancelled_calls.push(seq);
@@ -381,10 +400,6 @@ impl RunCore {
         if !self.replaying {
             self.progress = Some(progress);
         }
-    }
-
-    pub(crate) fn push_marker(&mut self, seq: u32, kind: MarkerKind, value: Value) {
-        self.issued.push(Issued::Marker { seq, kind, value });
     }
 }
 

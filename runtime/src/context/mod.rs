@@ -6,4 +6,4 @@ mod workflow;
 
 pub use activity::ActivityContext;
 pub(crate) use activity::AttemptInfo;
-pub use workflow::{ActivityCall, Cancelled, Recv, SignalChannel, Sleep, WorkflowContext};
+pub use workflow::{WorkflowContext, CONTINUE_AS_NEW_BYTES, CONTINUE_AS_NEW_EVENTS};

@@ -28,9 +28,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::ToSql;
 use serde_json::{Map, Number, Value};
 
+use crate::command::MarkerKind;
 use crate::definition::{ActivityOptions, Rate};
 use crate::error::{FailureData, WorkflowError};
-use crate::history::{Event, HistoryError, MarkerKind, RecordedHistory, SignalData};
+use crate::history::{Event, HistoryError, RecordedHistory, SignalData};
 use crate::retry::RetryPolicy;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{InboxItem, InboxRecord, Store, TaskKind, WorkflowStatus};

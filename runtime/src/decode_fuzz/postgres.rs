@@ -34,6 +34,8 @@ pub(super) fn postgres_rows() {
         name: "n".into(),
         input: Value::Null,
         signals: Vec::new(),
+        parent: None,
+        deadline_ms: None,
     })
     .unwrap_or_default();
     let count = std::sync::atomic::AtomicU64::new(0);

@@ -370,6 +370,8 @@ pub(super) fn arb_started_event() -> BoxedStrategy<Event> {
             name,
             input,
             signals,
+            parent: None,
+            deadline_ms: None,
         })
         .boxed()
 }
@@ -379,7 +381,10 @@ pub(super) fn arb_event() -> BoxedStrategy<Event> {
     Union::new(vec![
         arb_started_event().boxed(),
         any::<u64>()
-            .prop_map(|time_ms| Event::Activation { time_ms })
+            .prop_map(|time_ms| Event::Activation {
+                time_ms,
+                continue_as_new_suggested: false,
+            })
             .boxed(),
         arb_input_event().boxed(),
         arb_command_event().boxed(),
@@ -401,7 +406,10 @@ pub(super) fn arb_valid_history() -> BoxedStrategy<Vec<Event>> {
         .prop_map(|(start, activations)| {
             let mut events = vec![start];
             for (time_ms, inputs, commands, end) in activations {
-                events.push(Event::Activation { time_ms });
+                events.push(Event::Activation {
+                    time_ms,
+                    continue_as_new_suggested: false,
+                });
                 events.extend(inputs);
                 events.extend(commands);
                 events.extend(end);

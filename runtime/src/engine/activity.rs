@@ -7,12 +7,12 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::Value;
 
+use crate::command::Resolution;
 use crate::context::ActivityContext;
 use crate::error::{
     ActivityError, Chain, FailureData, HEARTBEAT_TIMEOUT, PANIC, SCHEDULE_TO_CLOSE_TIMEOUT,
     START_TO_CLOSE_TIMEOUT,
 };
-use crate::history::Resolution;
 use crate::metrics::{ActivityMetrics, AttemptOutcome};
 use crate::replay::panic_message;
 use crate::run::RunFault;

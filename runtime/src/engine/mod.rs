@@ -43,9 +43,10 @@ use self::executor::Executor;
 use self::limits::SlotWaiters;
 use self::timer::{run_timers, Due, TimerMsg};
 use crate::clock::Clock;
+use crate::command::Resolution;
 use crate::context::{ActivityContext, AttemptInfo};
 use crate::error::Chain;
-use crate::history::{Resolution, SignalData};
+use crate::history::SignalData;
 use crate::registry::Registry;
 use crate::run::RunFault;
 use crate::store::{
@@ -95,6 +96,10 @@ pub(crate) struct StartedRun {
     pub(crate) name: String,
     pub(crate) input: Value,
     pub(crate) signals: Vec<SignalData>,
+    /// The parent, for a child workflow's next run.
+    pub(crate) parent: Option<crate::command::child::ParentRef>,
+    /// The workflow's timeout (Unix ms).
+    pub(crate) deadline_ms: Option<u64>,
     /// The token this worker holds the run with.
     pub(crate) token: Token,
 }

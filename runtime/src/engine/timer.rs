@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::history::Resolution;
+use crate::command::Resolution;
 use crate::store::Task;
 
 use super::{Completion, Engine, WfMsg};

@@ -174,7 +174,11 @@ impl Inner {
             let workflow_id = &self.runs[&step.run_id].record.workflow_id;
             self.inbox.retain(|_, m| {
                 &m.workflow_id != workflow_id
-                    || (continued && !matches!(m.item, InboxItem::Completed { .. }))
+                    || (continued
+                        && !matches!(
+                            m.item,
+                            InboxItem::Completed { .. } | InboxItem::Child { .. }
+                        ))
             });
         }
         if let Some(new_run) = new_run {
@@ -206,7 +210,80 @@ impl Inner {
                 },
             );
         }
+        for child in step.children {
+            if let Created::Existing(_) = self.create(child.workflow, now) {
+                self.enqueue(&child.on_conflict.workflow_id, child.on_conflict.item);
+            }
+        }
+        for message in step.messages {
+            self.enqueue(&message.workflow_id, message.item);
+        }
         Ok(())
+    }
+
+    /// Creates a workflow and its first run, unless the id is taken.
+    fn create(&mut self, new: NewWorkflow, now: u64) -> Created {
+        if let Some(runs) = self.workflows.get(&new.workflow_id) {
+            let latest = runs.last().expect("a workflow has a run");
+            return Created::Existing(self.runs[latest].record.clone());
+        }
+        let record = RunRecord {
+            workflow_id: new.workflow_id.clone(),
+            run_id: new.run_id.clone(),
+            name: new.name,
+            status: WorkflowStatus::Running,
+            result: None,
+            error: None,
+            progress: None,
+            created_ms: new.now_ms,
+            updated_ms: new.now_ms,
+        };
+        let token = match &new.owner {
+            Some(lease) => {
+                let token = self.next_token();
+                self.run_leases
+                    .insert(new.run_id.clone(), Held::new(lease, now));
+                token
+            }
+            None => 0,
+        };
+        self.workflows
+            .insert(new.workflow_id, vec![new.run_id.clone()]);
+        self.order.push(new.run_id.clone());
+        self.runs.insert(
+            new.run_id,
+            StoredRun {
+                record,
+                history: vec![new.started_event],
+                token,
+            },
+        );
+        Created::New { token }
+    }
+
+    /// Adds a message to a workflow's inbox, unless it is unknown or ended.
+    fn enqueue(&mut self, workflow_id: &str, item: InboxItem) -> Enqueued {
+        let latest = self
+            .workflows
+            .get(workflow_id)
+            .and_then(|runs| runs.last())
+            .map(|run_id| &self.runs[run_id].record);
+        match latest {
+            None => Enqueued::NotFound,
+            Some(record) if record.status.is_finished() => Enqueued::Finished(record.status),
+            Some(record) => {
+                let run_id = record.run_id.clone();
+                self.next_inbox_id += 1;
+                let id = self.next_inbox_id;
+                let message = InboxRecord {
+                    id,
+                    workflow_id: workflow_id.to_owned(),
+                    item,
+                };
+                self.inbox.insert(id, message);
+                Enqueued::Accepted { id, run_id }
+            }
+        }
     }
 
     fn next_token(&mut self) -> Token {
@@ -274,45 +351,8 @@ fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
 
 impl Store for MemoryStore {
     fn create_workflow(&self, new: NewWorkflow) -> BoxFuture<'_, Result<Created, StoreError>> {
-        let mut inner = self.lock();
-        if let Some(runs) = inner.workflows.get(&new.workflow_id) {
-            let latest = runs.last().expect("a workflow has a run");
-            return ready(Ok(Created::Existing(inner.runs[latest].record.clone())));
-        }
-        let record = RunRecord {
-            workflow_id: new.workflow_id.clone(),
-            run_id: new.run_id.clone(),
-            name: new.name,
-            status: WorkflowStatus::Running,
-            result: None,
-            error: None,
-            progress: None,
-            created_ms: new.now_ms,
-            updated_ms: new.now_ms,
-        };
-        let token = match &new.owner {
-            Some(lease) => {
-                let token = inner.next_token();
-                inner
-                    .run_leases
-                    .insert(new.run_id.clone(), Held::new(lease, self.clock.now_ms()));
-                token
-            }
-            None => 0,
-        };
-        inner
-            .workflows
-            .insert(new.workflow_id, vec![new.run_id.clone()]);
-        inner.order.push(new.run_id.clone());
-        inner.runs.insert(
-            new.run_id,
-            StoredRun {
-                record,
-                history: vec![new.started_event],
-                token,
-            },
-        );
-        ready(Ok(Created::New { token }))
+        let now = self.clock.now_ms();
+        ready(Ok(self.lock().create(new, now)))
     }
 
     fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>> {
@@ -607,31 +647,7 @@ impl Store for MemoryStore {
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
         let _ = now_ms;
-        let mut inner = self.lock();
-        let latest = inner
-            .workflows
-            .get(workflow_id)
-            .and_then(|runs| runs.last())
-            .map(|run_id| inner.runs[run_id].record.clone());
-        let result = match latest {
-            None => Enqueued::NotFound,
-            Some(record) if record.status.is_finished() => Enqueued::Finished(record.status),
-            Some(record) => {
-                inner.next_inbox_id += 1;
-                let id = inner.next_inbox_id;
-                let message = InboxRecord {
-                    id,
-                    workflow_id: workflow_id.to_owned(),
-                    item,
-                };
-                inner.inbox.insert(id, message);
-                Enqueued::Accepted {
-                    id,
-                    run_id: record.run_id,
-                }
-            }
-        };
-        ready(Ok(result))
+        ready(Ok(self.lock().enqueue(workflow_id, item)))
     }
 
     fn inbox(&self) -> BoxFuture<'_, Result<Vec<InboxRecord>, StoreError>> {

@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::command::child::ChildFailure;
 use crate::definition::{ActivityOptions, BoxFuture};
 use crate::error::{Error, FailureData, StoreError};
 use crate::history::SignalData;
@@ -226,6 +227,28 @@ pub(crate) struct StepCommit {
     /// The run continued as new: the next run of the same workflow, which
     /// becomes the workflow's latest run.
     pub(crate) new_run: Option<NewRun>,
+    /// Child workflows this step starts: created unowned (any worker
+    /// claims them), or, when their id is taken, their `on_conflict`
+    /// message is added instead.
+    pub(crate) children: Vec<NewChild>,
+    /// Messages this step adds to other workflows' inboxes; a message for
+    /// a workflow that is unknown or has ended is dropped.
+    pub(crate) messages: Vec<Message>,
+}
+
+/// A workflow started by a step (a child), with the message its parent
+/// gets instead when a workflow of that id exists already.
+#[derive(Debug, Clone)]
+pub(crate) struct NewChild {
+    pub(crate) workflow: NewWorkflow,
+    pub(crate) on_conflict: Message,
+}
+
+/// A message a step adds to a workflow's inbox.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Message {
+    pub(crate) workflow_id: String,
+    pub(crate) item: InboxItem,
 }
 
 /// The next run of a workflow, created by a continue-as-new step.
@@ -273,6 +296,12 @@ pub(crate) enum InboxItem {
         seq: u32,
         result: Result<Value, FailureData>,
     },
+    /// A child workflow of run `run_id` (its call at `seq`) ended.
+    Child {
+        run_id: String,
+        seq: u32,
+        result: Result<Value, ChildFailure>,
+    },
 }
 
 impl InboxItem {
@@ -291,6 +320,21 @@ impl InboxItem {
                 match result {
                     Ok(output) => serde_json::json!({ "seq": seq, "output": output }),
                     Err(failure) => serde_json::json!({ "seq": seq, "failure": failure }),
+                },
+            ),
+            InboxItem::Child {
+                run_id,
+                seq,
+                result,
+            } => (
+                "child",
+                match result {
+                    Ok(output) => {
+                        serde_json::json!({ "run_id": run_id, "seq": seq, "output": output })
+                    }
+                    Err(failure) => {
+                        serde_json::json!({ "run_id": run_id, "seq": seq, "failure": failure })
+                    }
                 },
             ),
         }
@@ -313,6 +357,20 @@ impl InboxItem {
                     _ => return None,
                 };
                 InboxItem::Completed { seq, result }
+            }
+            "child" => {
+                let seq = u32::try_from(payload.get("seq")?.as_u64()?).ok()?;
+                let run_id = payload.get("run_id")?.as_str()?.to_owned();
+                let result = match (payload.get("output"), payload.get("failure")) {
+                    (Some(output), None) => Ok(output.clone()),
+                    (None, Some(failure)) => Err(serde_json::from_value(failure.clone()).ok()?),
+                    _ => return None,
+                };
+                InboxItem::Child {
+                    run_id,
+                    seq,
+                    result,
+                }
             }
             _ => return None,
         })

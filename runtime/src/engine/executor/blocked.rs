@@ -12,6 +12,20 @@ pub(super) enum Load {
     Stopped(Option<Box<(StepCommit, AfterCommit)>>),
 }
 
+/// What ending a run outside its code (terminated, timed out) tells
+/// others: its parent gets `error`, its open children their policies.
+pub(super) fn closing_messages(
+    history: &RecordedHistory,
+    workflow_id: &str,
+    error: crate::error::WorkflowError,
+) -> Vec<crate::store::Message> {
+    let mut messages = child::close_messages(history.open_children.values(), workflow_id);
+    if let Some(parent) = &history.parent {
+        messages.push(child::failure_message(parent, workflow_id, error));
+    }
+    messages
+}
+
 impl Executor {
     /// Ends a run without running its code.
     pub(super) async fn terminate(
@@ -44,6 +58,16 @@ impl Executor {
                 self.engine.registry.workflow_metrics(&record.name),
                 WorkflowStatus::Terminated,
             );
+            // Its parent learns of it, its children are closed by their
+            // policies (what an unreadable history names is not known).
+            if let Ok(history) = RecordedHistory::decode(&rows) {
+                let error = crate::error::WorkflowError::with_kind(
+                    crate::error::WorkflowErrorKind::Terminated,
+                    "Terminated",
+                    format!("terminated: {reason}"),
+                );
+                step.messages = closing_messages(&history, &record.workflow_id, error);
+            }
             let event = Event::WorkflowTerminated {
                 reason: reason.to_owned(),
             };
@@ -75,6 +99,8 @@ impl Executor {
             match resolution {
                 Resolution::Timer => self.parked.entry(run_id.to_owned()).or_default().push(seq),
                 Resolution::Activity(result) => activities.push((seq, result)),
+                // Always delivered from the inbox, where it stays.
+                Resolution::Child(_) => {}
             }
         }
         if activities.is_empty() {

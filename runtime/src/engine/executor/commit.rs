@@ -57,9 +57,17 @@ impl Executor {
             return;
         }
         let count = steps.len();
+        // Children created and messages sent are claimed from the store
+        // (here, or by any worker of a shared store).
+        let kick = steps
+            .iter()
+            .any(|s| !s.children.is_empty() || !s.messages.is_empty());
         let started = std::time::Instant::now();
         let results = self.engine.store.commit_steps(steps).await;
         crate::metrics::commit(count, started.elapsed().as_secs_f64());
+        if kick {
+            self.engine.kick();
+        }
         for (result, then) in results.into_iter().zip(after) {
             if let Err(e) = result {
                 self.cache.remove(&then.run_id);

@@ -9,11 +9,12 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use crate::command::{child, Effects, Resolution, Scope};
 use crate::error::Chain;
-use crate::history::{Event, Input, RecordedHistory, Resolution};
+use crate::history::{Event, Input, RecordedHistory};
 use crate::metrics::WorkflowMetrics;
 use crate::replay::{LiveRun, Outcome};
-use crate::run::{Issued, RunFault};
+use crate::run::RunFault;
 use crate::store::{
     InboxItem, InboxRecord, NewRun, StatusChange, StepCommit, Task, TaskDone, TaskKind, Token,
     WorkflowStatus,
@@ -304,7 +305,7 @@ impl Executor {
                     entry
                         .workflow_id
                         .get_or_insert_with(|| record.workflow_id.clone());
-                    add_inbox(entry, record);
+                    add_inbox(entry, &run_id, record);
                 }
             }
             self.store_foreign(foreign);
@@ -371,8 +372,13 @@ impl Executor {
             name: started.name.clone(),
             input: started.input.clone(),
             signals: started.signals.clone(),
+            parent: started.parent.clone(),
+            deadline_ms: started.deadline_ms,
             activations: Vec::new(),
+            open_children: Default::default(),
+            open_activities: Default::default(),
             len: 1,
+            bytes: 0,
         };
         let replayed = LiveRun::replay(
             Arc::from(started.workflow_id.as_str()),
@@ -506,84 +512,32 @@ impl Executor {
         let workflow = run.name.clone();
         // Its first activation: the workflow's body starts.
         let started = run.history_len <= 1;
-        let mut events = Vec::with_capacity(2 + accepted.len() + 2);
-        let mut done_tasks = Vec::with_capacity(accepted.len());
-        events.push(Event::Activation { time_ms: now });
+        let suggested = run.history_len >= crate::context::CONTINUE_AS_NEW_EVENTS
+            || run.history_bytes >= crate::context::CONTINUE_AS_NEW_BYTES;
+        let mut effects = Effects::default();
+        effects.events.reserve(2 + accepted.len() + 2);
+        effects.done_tasks.reserve(accepted.len());
+        effects.events.push(Event::Activation {
+            time_ms: now,
+            continue_as_new_suggested: suggested,
+        });
         for input in &accepted {
             if let Input::Resolve(seq, _) = input {
-                done_tasks.push(*seq);
+                effects.done_tasks.push(*seq);
             }
-            events.push(input.to_event());
+            effects.events.push(input.to_event());
         }
         // In the activation's span, which the caller entered.
-        let activation = run.activate(now, accepted);
-        let mut new_tasks = Vec::new();
-        let mut cancelled_timers = Vec::new();
+        let activation = run.activate(now, accepted, suggested);
+        let scope = Scope {
+            workflow_id: &workflow_id,
+            run_id,
+            now_ms: now,
+        };
         for issued in activation.issued {
-            match issued {
-                Issued::Activity {
-                    seq,
-                    name,
-                    input,
-                    options,
-                } => {
-                    events.push(Event::ActivityScheduled {
-                        seq,
-                        name: name.clone(),
-                    });
-                    new_tasks.push(Task {
-                        workflow_id: workflow_id.clone(),
-                        run_id: run_id.to_owned(),
-                        seq,
-                        kind: TaskKind::Activity,
-                        name,
-                        input,
-                        options,
-                        attempt: 1,
-                        scheduled_ms: now,
-                        due_ms: now,
-                        last_error: None,
-                        details: None,
-                        heartbeat_ms: None,
-                        token: 0,
-                        slot_wait_ms: None,
-                    });
-                }
-                Issued::Timer { seq, fire_at_ms } => {
-                    events.push(Event::TimerStarted { seq, fire_at_ms });
-                    new_tasks.push(Task {
-                        workflow_id: workflow_id.clone(),
-                        run_id: run_id.to_owned(),
-                        seq,
-                        kind: TaskKind::Timer,
-                        name: String::new(),
-                        input: Value::Null,
-                        options: Default::default(),
-                        attempt: 0,
-                        scheduled_ms: now,
-                        due_ms: fire_at_ms,
-                        last_error: None,
-                        details: None,
-                        heartbeat_ms: None,
-                        token: 0,
-                        slot_wait_ms: None,
-                    });
-                }
-                Issued::Marker { seq, kind, value } => {
-                    events.push(Event::Marker { seq, kind, value })
-                }
-                Issued::CancelTimer { seq } => {
-                    events.push(Event::TimerCancelled { seq });
-                    // Started in this step: never stored, never armed.
-                    let before = new_tasks.len();
-                    new_tasks.retain(|t: &Task| !(t.kind == TaskKind::Timer && t.seq == seq));
-                    if new_tasks.len() == before {
-                        done_tasks.push(seq);
-                        cancelled_timers.push(seq);
-                    }
-                }
-            }
+            issued.record(&scope, &mut effects);
         }
+        effects.messages.extend(activation.messages);
         let mut status = unblocked.then_some(StatusChange {
             status: WorkflowStatus::Running,
             result: None,
@@ -602,7 +556,12 @@ impl Executor {
         match activation.outcome {
             Outcome::Pending => {}
             Outcome::Finished(Ok(output)) => {
-                events.push(Event::WorkflowCompleted {
+                if let Some(parent) = &run.parent {
+                    effects
+                        .messages
+                        .push(child::result_message(parent, Ok(output.clone())));
+                }
+                effects.events.push(Event::WorkflowCompleted {
                     output: output.clone(),
                 });
                 status = finished(WorkflowStatus::Completed, Some(output));
@@ -611,12 +570,26 @@ impl Executor {
             Outcome::Finished(Err(error)) => {
                 tracing::error!(error = %Chain(&error), "workflow run failed");
                 let result = serde_json::to_value(&error).ok();
-                events.push(Event::WorkflowFailed { error });
+                if let Some(parent) = &run.parent {
+                    effects.messages.push(child::failure_message(
+                        parent,
+                        &workflow_id,
+                        error.clone(),
+                    ));
+                }
+                effects.events.push(Event::WorkflowFailed { error });
                 status = finished(WorkflowStatus::Failed, result);
                 wake = true;
             }
             Outcome::Cancelled => {
-                events.push(Event::WorkflowCancelled);
+                if let Some(parent) = &run.parent {
+                    effects.messages.push(child::failure_message(
+                        parent,
+                        &workflow_id,
+                        crate::error::WorkflowError::cancelled_error(),
+                    ));
+                }
+                effects.events.push(Event::WorkflowCancelled);
                 status = finished(WorkflowStatus::Cancelled, None);
                 wake = true;
             }
@@ -626,8 +599,10 @@ impl Executor {
                     name: name.clone(),
                     input: input.clone(),
                     signals: activation.unconsumed_signals.clone(),
+                    parent: run.parent.clone(),
+                    deadline_ms: run.deadline_ms,
                 };
-                events.push(Event::WorkflowContinuedAsNew {
+                effects.events.push(Event::WorkflowContinuedAsNew {
                     run_id: next_run_id.clone(),
                     input: input.clone(),
                 });
@@ -642,6 +617,8 @@ impl Executor {
                     name,
                     input,
                     signals: activation.unconsumed_signals,
+                    parent: run.parent.clone(),
+                    deadline_ms: run.deadline_ms,
                     token: 0,
                 }));
                 wake = true;
@@ -653,10 +630,13 @@ impl Executor {
                 self.cache.remove(run_id);
                 self.blocked.insert(run_id.to_owned());
                 self.forget_delivered(&done_inbox);
-                let kept = events.iter().filter_map(|event| match event.as_input() {
-                    Some(Input::Resolve(seq, resolution)) => Some((seq, resolution)),
-                    _ => None,
-                });
+                let kept = effects
+                    .events
+                    .iter()
+                    .filter_map(|event| match event.as_input() {
+                        Some(Input::Resolve(seq, resolution)) => Some((seq, resolution)),
+                        _ => None,
+                    });
                 self.keep_completions(run_id, &from_inbox, kept).await;
                 // Its resume requests are answered: it stays blocked.
                 let step = status_step(
@@ -670,15 +650,29 @@ impl Executor {
                 return Some(consume_wakes(run_id, None, Some(step), wakes, now));
             }
         }
+        effects.messages.extend(child::close_messages(
+            &activation.open_children,
+            &workflow_id,
+        ));
+        let Effects {
+            events,
+            new_tasks,
+            mut done_tasks,
+            cancelled_timers,
+            children,
+            messages,
+        } = effects;
         done_tasks.extend(activation.cancelled_calls.iter().copied());
         let first_index = run.history_len;
         run.history_len += events.len() as u64;
-        if wake {
-            self.cache.remove(run_id);
-        }
         let mut encoded = Vec::with_capacity(events.len());
         for event in &events {
-            encoded.push(serde_json::to_string(event).expect("events encode to JSON"));
+            let row = serde_json::to_string(event).expect("events encode to JSON");
+            run.history_bytes += row.len() as u64;
+            encoded.push(row);
+        }
+        if wake {
+            self.cache.remove(run_id);
         }
         let next_run = next;
         let status_change = status.as_ref().map(|change| change.status);
@@ -693,6 +687,8 @@ impl Executor {
             now_ms: now,
             done_inbox: done_inbox.clone(),
             new_run,
+            children,
+            messages,
             // Set with the other steps' in `process`.
             token: 0,
             lease: None,
@@ -730,7 +726,7 @@ fn entry<'a>(
 }
 
 /// Adds an inbox message to a run's batch.
-fn add_inbox(entry: &mut RunBatch, record: InboxRecord) {
+fn add_inbox(entry: &mut RunBatch, run_id: &str, record: InboxRecord) {
     match record.item {
         InboxItem::Signal(signal) => entry.inputs.push(Input::Signal(signal)),
         InboxItem::Cancel => entry.inputs.push(Input::Cancel),
@@ -748,6 +744,19 @@ fn add_inbox(entry: &mut RunBatch, record: InboxRecord) {
                 .inputs
                 .push(Input::Resolve(seq, Resolution::Activity(result)));
         }
+        // A child's result for an earlier run of the workflow (one that
+        // continued as new) is only consumed.
+        InboxItem::Child {
+            run_id: parent_run,
+            seq,
+            result,
+        } if parent_run == run_id => {
+            entry.from_inbox.push(seq);
+            entry
+                .inputs
+                .push(Input::Resolve(seq, Resolution::Child(result)));
+        }
+        InboxItem::Child { .. } => {}
     }
     entry.inbox.push(record.id);
 }

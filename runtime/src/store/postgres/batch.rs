@@ -14,11 +14,12 @@ use super::commit::{Locked, Wake};
 use super::errors::store_error;
 use super::rows::{int, json, span};
 use super::sql::{
-    execute, DELETE_DONE_TASKS, INSERT_EVENTS, INSERT_NEXT_RUN, UPDATE_RUNS, UPSERT_TASKS,
+    execute, DELETE_DONE_TASKS, INSERT_EVENTS, INSERT_FIRST_RUN, INSERT_NEXT_RUN, UPDATE_RUNS,
+    UPSERT_TASKS,
 };
 use super::COMMIT;
 use crate::error::StoreError;
-use crate::store::{StepCommit, Task, WorkflowStatus};
+use crate::store::{InboxItem, NewWorkflow, StepCommit, Task, WorkflowStatus};
 
 /// Writes the checked steps of a batch, each of a different run; returns
 /// the wake-ups to send once the batch is committed.
@@ -156,7 +157,7 @@ pub(super) async fn write(
         if !continued_workflows.is_empty() {
             execute(
                 tx,
-                "DELETE FROM inbox WHERE workflow_id = ANY($1) AND kind = 'completed'",
+                "DELETE FROM inbox WHERE workflow_id = ANY($1) AND kind IN ('completed', 'child')",
                 &[&continued_workflows],
             )
             .await
@@ -166,7 +167,85 @@ pub(super) async fn write(
     for (step, run) in steps.iter().filter(|(step, _)| step.new_run.is_some()) {
         insert_next_run(tx, step, &run.workflow_id, &run.name).await?;
     }
+    for (step, _) in steps {
+        for child in &step.children {
+            if !insert_child(tx, &child.workflow).await? {
+                let message = &child.on_conflict;
+                add_message(tx, &message.workflow_id, &message.item, step.now_ms).await?;
+            }
+        }
+        for message in &step.messages {
+            add_message(tx, &message.workflow_id, &message.item, step.now_ms).await?;
+        }
+    }
     Ok(wake)
+}
+
+/// Creates a child workflow, unowned; false when its id is taken.
+async fn insert_child(
+    tx: &deadpool_postgres::Transaction<'_>,
+    new: &NewWorkflow,
+) -> Result<bool, StoreError> {
+    let sql = |e| store_error(COMMIT, format!("child workflow `{}`", new.workflow_id), e);
+    let now = int(new.now_ms);
+    let inserted = execute(
+        tx,
+        "INSERT INTO workflows (workflow_id, latest_run_id, name, created_ms)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (workflow_id) DO NOTHING",
+        &[&new.workflow_id, &new.run_id, &new.name, &now],
+    )
+    .await
+    .map_err(sql)?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let no_owner: Option<&str> = None;
+    execute(
+        tx,
+        INSERT_FIRST_RUN,
+        &[
+            &new.run_id,
+            &new.workflow_id,
+            &new.name,
+            &now,
+            &no_owner,
+            &0_i64,
+        ],
+    )
+    .await
+    .map_err(sql)?;
+    execute(
+        tx,
+        "INSERT INTO history (run_id, idx, event) VALUES ($1, 0, $2)",
+        &[&new.run_id, &new.started_event],
+    )
+    .await
+    .map_err(sql)?;
+    Ok(true)
+}
+
+/// Adds a message to a workflow's inbox if its latest run has not ended.
+/// The run is not locked (a group commit locks only its own runs): a
+/// message that lands just as the run ends stays unread, as one that
+/// arrives for an ended workflow would.
+async fn add_message(
+    tx: &deadpool_postgres::Transaction<'_>,
+    workflow_id: &str,
+    item: &InboxItem,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    let (kind, payload) = item.encode();
+    execute(
+        tx,
+        "INSERT INTO inbox (workflow_id, kind, payload, created_ms)
+         SELECT w.workflow_id, $2, $3, $4 FROM workflows w
+         JOIN runs r ON r.run_id = w.latest_run_id
+         WHERE w.workflow_id = $1 AND r.status IN ('running', 'blocked')",
+        &[&workflow_id, &kind, &json(&payload), &int(now_ms)],
+    )
+    .await
+    .map(drop)
+    .map_err(|e| store_error(COMMIT, format!("a message to workflow `{workflow_id}`"), e))
 }
 
 /// A new task as it is written: the task, its holder (or none), the

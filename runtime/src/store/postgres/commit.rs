@@ -121,9 +121,11 @@ impl Wake {
     /// What `step` calls for.
     pub(super) fn of(step: &StepCommit) -> Self {
         Self {
-            work: step.lease.is_none()
-                && (step.new_run.is_some()
-                    || step.new_tasks.iter().any(|t| t.kind == TaskKind::Activity)),
+            work: !step.children.is_empty()
+                || !step.messages.is_empty()
+                || (step.lease.is_none()
+                    && (step.new_run.is_some()
+                        || step.new_tasks.iter().any(|t| t.kind == TaskKind::Activity))),
             done: step.status.as_ref().is_some_and(|c| c.status.is_finished()),
         }
     }

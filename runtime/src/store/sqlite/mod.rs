@@ -102,7 +102,7 @@ use rows::{
     SELECT_LATEST_RUN, SELECT_RUN, SELECT_UNFINISHED, SELECT_WORKFLOW_RUNS,
 };
 use write::{
-    acquire_slot, claim_runs, claim_tasks, complete_task, create, enqueue, names_json,
+    acquire_slot, claim_runs, claim_tasks, complete_task, create, enqueue, names_json, next_token,
     record_heartbeat, release_leases, release_slot, retry_task,
 };
 use writer::{isolated, run_writer, write_batch, Abort, Job, Request};
@@ -334,7 +334,9 @@ impl Store for SqliteStore {
     }
 
     fn create_workflow(&self, new: NewWorkflow) -> BoxFuture<'_, Result<Created, StoreError>> {
-        self.submit(CREATE, move |conn, tokens| create(conn, tokens, &new))
+        self.submit(CREATE, move |conn, tokens| {
+            create(conn, || next_token(tokens), &new)
+        })
     }
 
     fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>> {

@@ -25,9 +25,10 @@ use crate::store::{
     MAX_RATE_PERIOD_MS,
 };
 
+/// Creates a workflow; `token` gives the run's token when it has an owner.
 pub(super) fn create(
     conn: &Connection,
-    tokens: &AtomicU64,
+    token: impl FnOnce() -> Token,
     new: &NewWorkflow,
 ) -> Result<Created, StoreError> {
     let context = || format!("workflow `{}`", new.workflow_id);
@@ -55,7 +56,7 @@ pub(super) fn create(
         Some(lease) => (
             Some(lease.worker.as_str()),
             Some(int(now_ms().saturating_add(lease.duration_ms()))),
-            next_token(tokens),
+            token(),
         ),
         None => (None, None, 0),
     };
@@ -88,7 +89,7 @@ pub(super) fn create(
     Ok(Created::New { token })
 }
 
-fn next_token(tokens: &AtomicU64) -> Token {
+pub(super) fn next_token(tokens: &AtomicU64) -> Token {
     tokens.fetch_add(1, Ordering::Relaxed) + 1
 }
 
@@ -249,7 +250,7 @@ pub(super) fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), Sto
         let leftovers = if step.new_run.is_none() {
             "DELETE FROM inbox WHERE workflow_id = ?1"
         } else {
-            "DELETE FROM inbox WHERE workflow_id = ?1 AND kind = 'completed'"
+            "DELETE FROM inbox WHERE workflow_id = ?1 AND kind IN ('completed', 'child')"
         };
         conn.prepare_cached(leftovers)
             .and_then(|mut stmt| stmt.execute([&workflow_id]))
@@ -294,6 +295,16 @@ pub(super) fn apply_step(conn: &Connection, step: &StepCommit) -> Result<(), Sto
                 .execute(params![workflow_id, new_run.run_id])
         })
         .map_err(|e| store_error(COMMIT, format!("run `{}`, continued as `{}`", run_id, new_run.run_id), e))?;
+    }
+    for child in &step.children {
+        // Children are created unowned: any worker claims them.
+        if let Created::Existing(_) = create(conn, || 0, &child.workflow)? {
+            let message = &child.on_conflict;
+            enqueue(conn, &message.workflow_id, &message.item, step.now_ms)?;
+        }
+    }
+    for message in &step.messages {
+        enqueue(conn, &message.workflow_id, &message.item, step.now_ms)?;
     }
     Ok(())
 }
