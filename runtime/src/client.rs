@@ -65,7 +65,8 @@ pub struct RunInfo {
 pub struct PendingStep {
     /// The call's sequence number in the run.
     pub seq: u32,
-    /// `"activity"` or `"timer"`.
+    /// `"activity"`, `"timer"`, or `"timeout"` (the workflow's own timeout,
+    /// `StartWorkflow::timeout`, at sequence number `u32::MAX`).
     pub kind: &'static str,
     /// The activity type's name (empty for a timer).
     pub name: String,
@@ -102,6 +103,7 @@ pub struct StartWorkflow<W: Workflow> {
     workflow: W,
     input: W::Input,
     id: Option<String>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl<W: Workflow> std::fmt::Debug for StartWorkflow<W> {
@@ -120,7 +122,20 @@ impl<W: Workflow> StartWorkflow<W> {
             workflow,
             input,
             id: None,
+            timeout: None,
         }
+    }
+
+    /// The workflow's timeout, from its start, across continue-as-new: when
+    /// it passes, the run ends as failed with an error whose
+    /// [`error_kind`](crate::WorkflowError::error_kind) is
+    /// [`TimedOut`](crate::WorkflowErrorKind::TimedOut); its pending
+    /// activities are told (as when cancelled), its parent gets the error,
+    /// its children are closed by their policies. Ignored when the id
+    /// exists already.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The workflow id. Starting with an id that exists returns the existing
@@ -144,7 +159,7 @@ impl<W: Workflow> IntoFuture for StartWorkflow<W> {
                 what: format!("the input of workflow `{}`", W::NAME),
                 source,
             })?;
-            start(self.engine, W::NAME, input, self.id)
+            start_with(self.engine, W::NAME, input, self.id, self.timeout)
                 .await
                 .map(WorkflowHandle::typed)
         })
@@ -157,6 +172,17 @@ pub(crate) async fn start(
     name: &str,
     input: Value,
     id: Option<String>,
+) -> Result<WorkflowHandle<Value>, Error> {
+    start_with(engine, name, input, id, None).await
+}
+
+/// [`start`], with a workflow timeout.
+pub(crate) async fn start_with(
+    engine: Arc<Engine>,
+    name: &str,
+    input: Value,
+    id: Option<String>,
+    timeout: Option<std::time::Duration>,
 ) -> Result<WorkflowHandle<Value>, Error> {
     let entry = engine
         .registry
@@ -174,12 +200,16 @@ pub(crate) async fn start(
     };
     let run_id = uuid::Uuid::new_v4().to_string();
     let started_input = input.clone();
+    let deadline_ms = timeout.map(|d| {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        engine.now_ms().saturating_add(ms)
+    });
     let started = Event::WorkflowStarted {
         name: name.to_owned(),
         input,
         signals: Vec::new(),
         parent: None,
-        deadline_ms: None,
+        deadline_ms,
     };
     let new = NewWorkflow {
         workflow_id: workflow_id.clone(),
@@ -197,7 +227,9 @@ pub(crate) async fn start(
         let engine = engine.clone();
         let workflow_id = workflow_id.clone();
         let name = name.to_owned();
-        tokio::spawn(async move { create(&engine, new, workflow_id, name, started_input).await })
+        tokio::spawn(async move {
+            create(&engine, new, workflow_id, name, started_input, deadline_ms).await
+        })
     };
     let run_id = created
         .await
@@ -218,6 +250,7 @@ async fn create(
     workflow_id: String,
     name: String,
     input: Value,
+    deadline_ms: Option<u64>,
 ) -> Result<String, Error> {
     let run_id = new.run_id.clone();
     Ok(match engine.store.create_workflow(new).await? {
@@ -231,7 +264,7 @@ async fn create(
                 input,
                 signals: Vec::new(),
                 parent: None,
-                deadline_ms: None,
+                deadline_ms,
                 token,
             });
             run_id
@@ -527,6 +560,7 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
             seq: t.seq,
             kind: match t.kind {
                 TaskKind::Activity => "activity",
+                TaskKind::Timer if t.seq == u32::MAX => "timeout",
                 TaskKind::Timer => "timer",
             },
             name: t.name,

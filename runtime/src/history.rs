@@ -164,6 +164,11 @@ pub(crate) enum Event {
         /// Why.
         reason: String,
     },
+    /// The workflow's timeout passed; no more of its code ran.
+    WorkflowTimedOut {
+        /// The run's error (kind `TimedOut`).
+        error: WorkflowError,
+    },
 }
 
 /// A signal as stored: its name and JSON payload.
@@ -247,8 +252,7 @@ pub(crate) struct RecordedHistory {
     pub(crate) activations: Vec<RecordedActivation>,
     /// Child workflows started and not resolved, by sequence number.
     pub(crate) open_children: BTreeMap<u32, OpenChild>,
-    /// Activity calls scheduled and not resolved.
-    pub(crate) open_activities: std::collections::BTreeSet<u32>,
+
     /// Number of events, i.e. the index the next event gets.
     pub(crate) len: u64,
     /// Bytes of stored JSON (0 when decoded from events, not rows).
@@ -321,7 +325,6 @@ impl RecordedHistory {
         };
         let mut activations: Vec<RecordedActivation> = Vec::new();
         let mut open_children = BTreeMap::new();
-        let mut open_activities = std::collections::BTreeSet::new();
         for (index, event) in iter {
             let index = index as u64;
             if let Event::Activation {
@@ -351,7 +354,6 @@ impl RecordedHistory {
                 }
                 if let Input::Resolve(seq, _) = &input {
                     open_children.remove(seq);
-                    open_activities.remove(seq);
                 }
                 current.inputs.push(input);
             } else if let Event::TimerCancelled { seq } = event {
@@ -376,9 +378,6 @@ impl RecordedHistory {
                             },
                         );
                     }
-                    Event::ActivityScheduled { .. } => {
-                        open_activities.insert(seq);
-                    }
                     _ => {}
                 }
                 current.commands.insert(seq, key);
@@ -389,7 +388,8 @@ impl RecordedHistory {
                     | Event::WorkflowFailed { .. }
                     | Event::WorkflowCancelled
                     | Event::WorkflowContinuedAsNew { .. }
-                    | Event::WorkflowTerminated { .. } => current.ended = true,
+                    | Event::WorkflowTerminated { .. }
+                    | Event::WorkflowTimedOut { .. } => current.ended = true,
                     other => {
                         return Err(HistoryError::OutOfPlace {
                             index,
@@ -407,7 +407,6 @@ impl RecordedHistory {
             deadline_ms,
             activations,
             open_children,
-            open_activities,
             len,
             bytes: 0,
         })

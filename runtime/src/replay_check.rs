@@ -282,12 +282,12 @@ pub(crate) fn check_history(
             "the history has no events: it starts with `WorkflowStarted`",
         ));
     };
-    // A termination is appended without polling the body: the rest is
+    // A termination (or a timeout) is appended without polling the body: the rest is
     // replayed as the open run it was.
     let mut rows = rows;
     if matches!(
         serde_json::from_str(last),
-        Ok(Event::WorkflowTerminated { .. })
+        Ok(Event::WorkflowTerminated { .. } | Event::WorkflowTimedOut { .. })
     ) {
         rows = &rows[..rows.len() - 1];
     }

@@ -25,6 +25,7 @@ use super::{Completion, Engine, StartedRun, WfMsg};
 mod blocked;
 mod cache;
 mod commit;
+mod timeout;
 
 use blocked::{consume_wakes, Load};
 use cache::Cache;
@@ -376,7 +377,6 @@ impl Executor {
             deadline_ms: started.deadline_ms,
             activations: Vec::new(),
             open_children: Default::default(),
-            open_activities: Default::default(),
             len: 1,
             bytes: 0,
         };
@@ -467,6 +467,9 @@ impl Executor {
                 ));
             }
         };
+        if timeout::fired(&inputs) {
+            return self.time_out(run_id, done_inbox, now);
+        }
         let run = self.cache.get_mut(run_id).expect("loaded above");
         let metrics = run.metrics.clone();
         let mut accepted = Vec::with_capacity(inputs.len());
@@ -536,6 +539,11 @@ impl Executor {
         };
         for issued in activation.issued {
             issued.record(&scope, &mut effects);
+        }
+        if let Some(deadline) = run.deadline_ms.filter(|_| started) {
+            effects
+                .new_tasks
+                .push(timeout::timeout_task(&workflow_id, run_id, deadline, now));
         }
         effects.messages.extend(activation.messages);
         let mut status = unblocked.then_some(StatusChange {
