@@ -191,7 +191,7 @@ struct DurableCalls {
 
 impl<'ast> syn::visit::Visit<'ast> for DurableCalls {
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-        const DURABLE: [&str; 7] = [
+        const DURABLE: [&str; 10] = [
             "activity",
             "sleep",
             "side_effect",
@@ -199,6 +199,9 @@ impl<'ast> syn::visit::Visit<'ast> for DurableCalls {
             "random_u64",
             "signal",
             "continue_as_new",
+            "child",
+            "patched",
+            "deprecate_patch",
         ];
         let on_variable = matches!(&*call.receiver, Expr::Path(p) if p.path.get_ident().is_some());
         if on_variable && DURABLE.iter().any(|m| call.method == m) {

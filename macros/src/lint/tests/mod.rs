@@ -679,3 +679,35 @@ fn durable_calls_inside_side_effect_are_reported() {
     assert_clean("let v = ctx.side_effect(|| clock.now_ms());");
     assert_clean("let v = ctx.side_effect(|| cfg.retry.sleep_ms);");
 }
+
+#[test]
+fn patches_and_children_are_accepted() {
+    assert_clean(
+        r#"
+        let rows = if ctx.patched("dedupe-v2") {
+            ctx.activity(dedupe, rows).await?
+        } else {
+            rows
+        };
+        ctx.deprecate_patch("old-fix");
+        let out = ctx.child(etl, rows).id("etl-part-3").parent_close(ParentClose::Abandon).await?;
+        if ctx.continue_as_new_suggested() {
+            return ctx.continue_as_new(out);
+        }
+        "#,
+    );
+}
+
+#[test]
+fn a_patch_or_a_child_inside_a_side_effect_is_flagged() {
+    assert_one(
+        r#"let x = ctx.side_effect(|| ctx.patched("p"));"#,
+        "`.patched(..)` inside `ctx.side_effect(..)`",
+        "make it outside the closure",
+    );
+    assert_one(
+        r#"let x = ctx.side_effect(|| ctx.child(etl, 1));"#,
+        "`.child(..)` inside `ctx.side_effect(..)`",
+        "make it outside the closure",
+    );
+}
