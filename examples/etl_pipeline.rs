@@ -478,9 +478,23 @@ async fn main() -> std::process::ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     fs::create_dir_all(&args.dir)?;
     let dir = fs::canonicalize(&args.dir)?;
-    // The target first: a wrong URL fails before anything is written.
+    // The target first: another target than the workflow's, or one that
+    // cannot be reached, fails before anything is written.
+    let target = Warehouse::name_of(args.target.as_deref(), &dir)?;
+    let recorded = recorded_target(&dir, &args.id)?;
+    if let Some(recorded) = recorded.as_ref().filter(|r| **r != target) {
+        return Err(format!(
+            "workflow `{}` in {} loads into {recorded}, not {target}: \
+             run it with the target it was started with, or use a fresh --id or --dir",
+            args.id,
+            dir.display()
+        )
+        .into());
+    }
     let warehouse = Warehouse::open(args.target.as_deref(), &dir).await?;
-    check_target(&dir, &args.id, &warehouse.name())?;
+    if recorded.is_none() {
+        record_target(&dir, &args.id, &target)?;
+    }
 
     // The sources: files written on first run, the API served from memory.
     let data = sources::generate();
@@ -591,32 +605,27 @@ async fn show_progress(rt: Arc<Runtime>, id: String) {
     }
 }
 
-/// Refuses to run workflow `id` into another warehouse than the one it was
-/// started with: the first run records its target in the workflow's staging
-/// database, before the runtime (which resumes the workflow) starts.
-fn check_target(dir: &Path, id: &str, target: &str) -> Result<(), Box<dyn Error>> {
+/// The warehouse workflow `id` was started with, as its first run
+/// recorded it in the workflow's staging database: `main` reads it before
+/// the runtime (which resumes the workflow) starts, and refuses another.
+fn recorded_target(dir: &Path, id: &str) -> Result<Option<String>, Box<dyn Error>> {
     let staging = open_staging(&dir.display().to_string(), id).map_err(|e| e.to_string())?;
-    let recorded: Option<String> = staging
+    let target = staging
         .query_row("SELECT value FROM meta WHERE key = 'target'", [], |r| {
             r.get(0)
         })
         .optional()?;
-    match recorded {
-        Some(recorded) if recorded != target => Err(format!(
-            "workflow `{id}` in {} loads into {recorded}, not {target}: \
-             run it with the target it was started with, or use a fresh --id or --dir",
-            dir.display()
-        )
-        .into()),
-        Some(_) => Ok(()),
-        None => {
-            staging.execute(
-                "INSERT INTO meta (key, value) VALUES ('target', ?1)",
-                [target],
-            )?;
-            Ok(())
-        }
-    }
+    Ok(target)
+}
+
+/// Records the target of workflow `id` (see [`recorded_target`]).
+fn record_target(dir: &Path, id: &str, target: &str) -> Result<(), Box<dyn Error>> {
+    let staging = open_staging(&dir.display().to_string(), id).map_err(|e| e.to_string())?;
+    staging.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('target', ?1)",
+        [target],
+    )?;
+    Ok(())
 }
 
 /// What `verify` counted.

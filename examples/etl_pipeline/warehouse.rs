@@ -121,6 +121,17 @@ impl Warehouse {
         })
     }
 
+    /// The name [`Warehouse::name`] gives the target `url` (or, without
+    /// one, `<dir>/warehouse.db`), before it is opened.
+    pub(crate) fn name_of(url: Option<&str>, dir: &Path) -> Result<String, String> {
+        match url {
+            None => Ok(dir.join("warehouse.db").display().to_string()),
+            Some(url) => tokio_postgres::Config::from_str(url)
+                .map(|config| display_name(&config))
+                .map_err(|e| format!("--target: {e}")),
+        }
+    }
+
     /// The target, for messages and the workflow's input: the SQLite file's
     /// path, or the PostgreSQL URL without its password.
     pub(crate) fn name(&self) -> String {
