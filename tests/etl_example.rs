@@ -33,6 +33,7 @@ const CUSTOMERS: &str =
 const REJECTS: &str =
     "SELECT key || '|' || rule || '|' || loaded_by FROM customer_rejects ORDER BY key";
 
+/// Starts the example on `dir` with the faults of [`FLAGS`] and `extra`.
 fn spawn(bin: &Path, dir: &Path, extra: &[&str]) -> Child {
     Command::new(bin)
         .arg("--dir")
@@ -114,6 +115,7 @@ fn result_of(stdout: &str) -> Value {
     serde_json::from_str(line).unwrap()
 }
 
+/// The number `key` of a `RESULT`.
 fn n(result: &Value, key: &str) -> u64 {
     result[key]
         .as_u64()
@@ -148,6 +150,8 @@ fn sqlite_count(dir: &Path) -> Option<u64> {
         .ok()
 }
 
+/// Rows of `customers` in PostgreSQL, while the example runs: `None`
+/// before it has created the table.
 fn pg_count(db: &TestDatabase) -> Option<u64> {
     let out = Command::new("psql")
         .args(["-X", "-q", "-t", "-A"])

@@ -125,6 +125,7 @@ fn parse_amount(text: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
+    /// A record of its seven fields, in `RawRecord`'s order.
     fn raw(fields: [Option<&str>; 7]) -> RawRecord {
         let [id, name, email, country, amount, signup_date, updated_at] =
             fields.map(|f| f.map(str::to_owned));

@@ -19,6 +19,7 @@ use crate::clean::Customer;
 use crate::lock;
 use crate::support::{blocking, open_db};
 
+/// The tables of the SQLite warehouse.
 const SQLITE_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS customers (
         id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, country TEXT,
@@ -28,6 +29,7 @@ const SQLITE_SCHEMA: &str = "
         key TEXT PRIMARY KEY, source TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL,
         record TEXT NOT NULL, loaded_by TEXT NOT NULL);";
 
+/// The tables of the PostgreSQL warehouse.
 const POSTGRES_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS customers (
         id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, country TEXT,
