@@ -18,14 +18,17 @@
 //!   serves on 127.0.0.1, and a CSV file (`<dir>/customers.csv`). The sources
 //!   are generated on first run, deterministically, with dirt in them: see
 //!   `etl_pipeline/sources.rs`.
-//! - **Resources**: the source database's connection, the warehouse's
-//!   connection and the HTTP client with the API's address are handed to the
-//!   activities by the runtime (`Resource<T>` parameters, given with
-//!   `Runtime::builder().resource(..)`), not sent through the history: a
-//!   resumed run uses this process's connections and this process's port.
-//! - **Blocking work on the blocking pool**: the activities that use SQLite
-//!   and files are plain `fn`s, which the runtime runs on tokio's blocking
-//!   threads; only the API extract is an `async fn`.
+//! - **Resources**: the source database's connection, the warehouse (its
+//!   connection, or its PostgreSQL settings) and the HTTP client with the
+//!   API's address are handed to the activities by the runtime
+//!   (`Resource<T>` parameters, given with `Runtime::builder().resource(..)`),
+//!   not sent through the history: a resumed run uses this process's
+//!   connections and this process's port.
+//! - **Blocking work on the blocking pool**: the activities that only use
+//!   SQLite and files are plain `fn`s, which the runtime runs on tokio's
+//!   blocking threads; the API extract and the activities that write to the
+//!   warehouse (maybe PostgreSQL) are `async fn`s that move their SQLite
+//!   work there with `spawn_blocking`.
 //! - **A concurrency limit** on the load (`max_concurrent = 2`): at most two
 //!   batches write to the warehouse at once, however many are in flight.
 //! - **References, not records, in the history.** Extract writes into a
