@@ -1,9 +1,11 @@
 //! A durable ETL job: extract ~12 000 customer records from three real
 //! sources in parallel, clean and validate them in batches, load them into
-//! a SQLite warehouse, and survive being killed at any moment.
+//! a warehouse (an embedded SQLite file, or PostgreSQL), and survive being
+//! killed at any moment.
 //!
 //! ```sh
 //! cargo run --example etl_pipeline                 # data in ./etl-data, store ./etl-data/reprise.db
+//! cargo run --example etl_pipeline -- --target postgres://postgres@127.0.0.1:5432/warehouse
 //! cargo run --example etl_pipeline -- --dir /tmp/etl-faults --fail-rate 0.2   # transient faults, retried
 //! cargo run --example etl_pipeline -- --dir /tmp/etl-kill --slow-ms 300       # kill it (Ctrl-C, kill -9)...
 //! cargo run --example etl_pipeline -- --dir /tmp/etl-kill --slow-ms 300       # ...the same command resumes
@@ -16,24 +18,30 @@
 //!   serves on 127.0.0.1, and a CSV file (`<dir>/customers.csv`). The sources
 //!   are generated on first run, deterministically, with dirt in them: see
 //!   `etl_pipeline/sources.rs`.
-//! - **Resources**: the source database's connection, the warehouse's
-//!   connection and the HTTP client with the API's address are handed to the
-//!   activities by the runtime (`Resource<T>` parameters, given with
-//!   `Runtime::builder().resource(..)`), not sent through the history: a
-//!   resumed run uses this process's connections and this process's port.
-//! - **Blocking work on the blocking pool**: the activities that use SQLite
-//!   and files are plain `fn`s, which the runtime runs on tokio's blocking
-//!   threads; only the API extract is an `async fn`.
+//! - **Resources**: the source database's connection, the warehouse (its
+//!   connection, or its PostgreSQL settings) and the HTTP client with the
+//!   API's address are handed to the activities by the runtime
+//!   (`Resource<T>` parameters, given with `Runtime::builder().resource(..)`),
+//!   not sent through the history: a resumed run uses this process's
+//!   connections and this process's port.
+//! - **Blocking work on the blocking pool**: the activities that only use
+//!   SQLite and files are plain `fn`s, which the runtime runs on tokio's
+//!   blocking threads; the API extract and the activities that write to the
+//!   warehouse (maybe PostgreSQL) are `async fn`s that move their SQLite
+//!   work there with `spawn_blocking`.
 //! - **A concurrency limit** on the load (`max_concurrent = 2`): at most two
 //!   batches write to the warehouse at once, however many are in flight.
 //! - **References, not records, in the history.** Extract writes into a
 //!   staging database; the workflow only passes `BatchRef { index, offset,
 //!   limit }` values into the plan table that the dedupe step builds there.
-//! - **Validation as a non-retryable `ValidationError`**: invalid records are
-//!   counted and written to `<dir>/rejects.jsonl` with their reason; a batch
-//!   that is mostly invalid is rejected whole, and the retry policy
-//!   (`non_retryable = ["ValidationError"]`) keeps that from being retried.
-//! - **Idempotent load**: one transaction per batch, `UPSERT` by id, so a
+//! - **Validation with the shared rule set** (`examples/shared/validation.rs`,
+//!   rules in `etl_pipeline/clean.rs`): invalid records are written to
+//!   `<dir>/rejects.jsonl` and the warehouse's `customer_rejects` table with
+//!   the rule they broke and why, and counted per rule; a batch that is
+//!   mostly invalid is rejected whole with a `ValidationError`, which the
+//!   retry policy (`non_retryable = ["ValidationError"]`) does not retry.
+//! - **Idempotent load**: one transaction per batch, `UPSERT` by id
+//!   (`INSERT .. ON CONFLICT (id) DO UPDATE`, in SQLite or PostgreSQL), so a
 //!   retried or re-run batch never duplicates rows (`--fail-rate` even fails
 //!   some loads *after* their commit to prove it).
 //! - **Retries with backoff** of injected transient faults (`--fail-rate`),
@@ -48,11 +56,15 @@
 //! Flags given at the first start are kept in the workflow's input: a rerun
 //! of an existing `--id` resumes (or, if it finished, just reports) the
 //! workflow with its original input. Use a fresh `--dir` or `--id` to try
-//! other flags. `docs/ETL_EXAMPLE.md` explains the design.
+//! other flags. The workflow store stays the SQLite file `<dir>/reprise.db`
+//! whatever the target. `docs/ETL_EXAMPLE.md` explains the design.
 //!
-//! This file holds the workflow, its activities and `main`; the folder
-//! `etl_pipeline/` holds the sources (`sources.rs`), the cleaning rules
-//! (`clean.rs`) and the activities' helpers (`support.rs`).
+//! This file holds the workflow, its plan activity and `main`; the folder
+//! `etl_pipeline/` holds the sources (`sources.rs`), the extract
+//! (`extraction.rs`), the cleaning rules (`clean.rs`), the transform
+//! (`transform.rs`), the prepare, load and export activities (`loading.rs`),
+//! the two targets (`warehouse.rs`) and the activities' helpers
+//! (`support.rs`).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -63,7 +75,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use clap::Parser;
 use reprise::prelude::*;
 use reprise::WorkflowStatus;
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 
 #[path = "etl_pipeline/clean.rs"]
@@ -76,12 +88,21 @@ mod loading;
 mod sources;
 #[path = "etl_pipeline/support.rs"]
 mod support;
+#[path = "etl_pipeline/transform.rs"]
+mod transform;
+#[path = "shared/validation.rs"]
+mod validation;
+#[path = "etl_pipeline/warehouse.rs"]
+mod warehouse;
 
-use clean::{validate, Customer};
+use clean::Customer;
 use extraction::extract;
-use loading::{export_rejects, load_batch};
+use loading::{export_rejects, load_batch, prepare};
 use sources::RawRecord;
 use support::{blocking, fault, inject_fault, open_staging, transient};
+use transform::transform_batch;
+use validation::Summary;
+use warehouse::Warehouse;
 
 /// The error kind of an invalid record or batch: never retried.
 const VALIDATION: &str = "ValidationError";
@@ -93,10 +114,6 @@ const VALIDATION: &str = "ValidationError";
 
 /// The source database (`<dir>/source.db`), opened read-only.
 struct SourceDb(Mutex<Connection>);
-
-/// The warehouse (`<dir>/warehouse.db`): one connection the loads share
-/// (SQLite has one writer at a time anyway).
-struct Warehouse(Mutex<Connection>);
 
 /// The customers API: a client (its connection pool) and the address of the
 /// API this process serves.
@@ -118,8 +135,12 @@ fn lock(db: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 /// the history, so every activity gets the same settings after a restart.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct EtlInput {
-    /// The data folder (absolute): staging, warehouse, rejects.
+    /// The data folder (absolute): staging, rejects file (and the SQLite
+    /// warehouse, the default target).
     dir: String,
+    /// The warehouse: `Warehouse::name`, the SQLite file's path or the
+    /// PostgreSQL URL without its password.
+    target: String,
     /// Records per transform/load batch.
     batch_size: u64,
     /// Batches in flight at once.
@@ -176,6 +197,7 @@ struct Plan {
     total: u64,
 }
 
+/// What `transform_batch` made of a batch it did not reject whole.
 #[derive(Debug, Serialize, Deserialize)]
 struct Transformed {
     valid: u64,
@@ -199,6 +221,9 @@ struct EtlOutput {
     successful_records: u64,
     /// Records rejected by validation, listed in the rejects file.
     failed_records: u64,
+    /// Per rule of the validation: `passed` (= `successful_records`) and
+    /// the records each rule rejected (summing to `failed_records`).
+    validation: Summary,
     /// From the workflow's start to its end by `ctx.now()`, so a resumed run
     /// counts the time it was down too.
     duration_seconds: f64,
@@ -327,13 +352,15 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
         "loaded": loaded,
         "rejected": rejected,
     }));
-    let exported = ctx.activity(export_rejects, input.clone()).await?;
+    let mut validation = ctx.activity(export_rejects, input.clone()).await?;
+    let exported = validation.total_rejected();
     if plan.total != loaded + rejected || exported != rejected {
         return Err(WorkflowError::new(format!(
             "counts do not add up: {} records, {loaded} loaded, {rejected} rejected, {exported} rejects exported",
             plan.total
         )));
     }
+    validation.passed = loaded;
     let finished = ctx.now();
     let duration = finished.duration_since(started).unwrap_or_default();
     let dir = PathBuf::from(&input.dir);
@@ -341,6 +368,7 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
         total_records: plan.total,
         successful_records: loaded,
         failed_records: rejected,
+        validation,
         duration_seconds: duration.as_secs_f64(),
         extracted_records: plan.extracted,
         duplicates_removed: plan.extracted - plan.total,
@@ -348,7 +376,7 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
         batches: batches.len() as u64,
         rejected_batches,
         retries,
-        warehouse: dir.join("warehouse.db").display().to_string(),
+        warehouse: input.target.clone(),
         rejects_file: dir.join("rejects.jsonl").display().to_string(),
     };
     ctx.set_progress(&json!({
@@ -365,25 +393,6 @@ async fn etl(ctx: WorkflowContext, input: EtlInput) -> Result<EtlOutput, Workflo
 // ---------------------------------------------------------------------------
 // Activities: the I/O. Each is idempotent, as activity code runs at least once.
 // ---------------------------------------------------------------------------
-
-/// Creates the warehouse tables and empties the staging tables. A full
-/// refresh: the warehouse keeps only the rows of this workflow id. Running
-/// it twice is harmless: nothing after it has started when it runs.
-#[activity(
-    start_to_close = "1m",
-    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
-)]
-fn prepare(
-    ctx: ActivityContext,
-    warehouse: Resource<Warehouse>,
-    job: EtlInput,
-) -> Result<(), ActivityError> {
-    let workflow_id = ctx.workflow_id();
-    let staging = open_staging(&job.dir, workflow_id)?;
-    staging.execute_batch("DELETE FROM plan; DELETE FROM clean; DELETE FROM rejects;")?;
-    lock(&warehouse.0).execute("DELETE FROM customers WHERE loaded_by <> ?1", [workflow_id])?;
-    Ok(())
-}
 
 /// Dedupes the staged records by id and numbers the survivors `0..total`
 /// in id order, into the table `plan`. Of records sharing an id, the one
@@ -421,139 +430,6 @@ fn plan_batches(ctx: ActivityContext, job: EtlInput) -> Result<Plan, ActivityErr
     }
 }
 
-/// Cleans and validates one batch of the plan: valid records go to the
-/// staging table `clean`, invalid ones to `rejects` (with the reason), both
-/// replaced as a whole for the batch in one transaction, so a retry rewrites
-/// the same rows. A batch with more than `max_invalid_ratio` invalid records
-/// is rejected whole, with a `ValidationError` the policy does not retry.
-#[activity(
-    start_to_close = "2m",
-    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10, non_retryable = ["ValidationError"])
-)]
-fn transform_batch(
-    ctx: ActivityContext,
-    job: EtlInput,
-    batch: BatchRef,
-) -> Result<Transformed, ActivityError> {
-    inject_fault(&job, "transform", batch.index, ctx.attempt())?;
-    let attempt = ctx.attempt();
-    {
-        let mut db = open_staging(&job.dir, ctx.workflow_id())?;
-        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rows = {
-            let mut query = tx.prepare(
-                "SELECT p.ord, p.source, p.seq, r.record FROM plan p JOIN raw r USING (source, seq)
-                 WHERE p.ord >= ?1 AND p.ord < ?2 ORDER BY p.ord",
-            )?;
-            let rows = query.query_map(params![batch.offset, batch.offset + batch.limit], |r| {
-                Ok((
-                    r.get::<_, u64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, u64>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()?
-        };
-        if rows.len() as u64 != batch.limit {
-            return Err(ActivityError::non_retryable(
-                "StagingMismatch",
-                format!(
-                    "batch {} refers to {} records, staging has {}",
-                    batch.index,
-                    batch.limit,
-                    rows.len()
-                ),
-            ));
-        }
-        let mut clean = Vec::new();
-        let mut rejects = Vec::new();
-        for (ord, source, seq, record) in rows {
-            let raw: RawRecord = serde_json::from_str(&record)?;
-            match validate(&raw) {
-                Ok(customer) => clean.push((ord, source, seq, raw, customer)),
-                Err(e) if e.kind() == VALIDATION => {
-                    rejects.push((ord, source, seq, raw, e.message().to_owned()))
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let invalid = rejects.len() as u64;
-        let whole = invalid as f64 > job.max_invalid_ratio * batch.limit as f64;
-        if whole {
-            let reason = format!(
-                "batch {} rejected whole: {invalid} of {} records invalid",
-                batch.index, batch.limit
-            );
-            rejects.extend(
-                clean
-                    .drain(..)
-                    .map(|(ord, source, seq, raw, _)| (ord, source, seq, raw, reason.clone())),
-            );
-        }
-        tx.execute("DELETE FROM clean WHERE batch = ?1", [batch.index])?;
-        tx.execute("DELETE FROM rejects WHERE batch = ?1", [batch.index])?;
-        {
-            let mut insert = tx.prepare(
-                "INSERT INTO clean (ord, batch, id, name, email, country, amount_cents, signup_date, updated_at, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for (ord, source, _, _, c) in &clean {
-                insert.execute(params![
-                    ord,
-                    batch.index,
-                    c.id,
-                    c.name,
-                    c.email,
-                    c.country,
-                    c.amount_cents,
-                    c.signup_date,
-                    c.updated_at,
-                    source
-                ])?;
-            }
-            // Keyed by the record's id (or, without one, its place in its source).
-            let mut upsert = tx.prepare(
-                "INSERT INTO rejects (key, ord, batch, source, reason, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (key) DO UPDATE SET ord = excluded.ord, batch = excluded.batch,
-                     source = excluded.source, reason = excluded.reason, record = excluded.record",
-            )?;
-            for (ord, source, seq, raw, reason) in &rejects {
-                let key = raw
-                    .id
-                    .as_deref()
-                    .and_then(|s| s.trim().parse::<i64>().ok())
-                    .map_or_else(|| format!("{source}#{seq}"), |id| id.to_string());
-                upsert.execute(params![
-                    key,
-                    ord,
-                    batch.index,
-                    source,
-                    reason,
-                    serde_json::to_string(raw)?
-                ])?;
-            }
-        }
-        tx.commit()?;
-        if whole {
-            // `new`, not `non_retryable`: the policy's `non_retryable` list is
-            // what stops the retries here.
-            return Err(ActivityError::new(
-                VALIDATION,
-                format!(
-                    "batch {}: {invalid} of {} records invalid",
-                    batch.index, batch.limit
-                ),
-            ));
-        }
-        Ok(Transformed {
-            valid: clean.len() as u64,
-            invalid,
-            attempt,
-        })
-    }
-}
-
 // ---------------------------------------------------------------------------
 // main: sources, runtime, progress, result, verification.
 // ---------------------------------------------------------------------------
@@ -561,9 +437,15 @@ fn transform_batch(
 /// A durable ETL pipeline on reprise: kill it, run it again, it resumes.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Data folder: sources, staging, warehouse, rejects, workflow store.
+    /// Data folder: sources, staging, rejects file, workflow store, and the
+    /// SQLite warehouse unless `--target` names another.
     #[arg(long, default_value = "etl-data")]
     dir: PathBuf,
+    /// The warehouse: a PostgreSQL URL (postgres://user@host:5432/db);
+    /// default: the SQLite file <dir>/warehouse.db. The workflow store stays
+    /// <dir>/reprise.db.
+    #[arg(long, value_name = "URL", value_parser = warehouse::parse_target)]
+    target: Option<String>,
     /// Workflow id; the same id resumes (or reports) the same workflow.
     #[arg(long, default_value = "etl-customers")]
     id: String,
@@ -585,10 +467,37 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("etl_pipeline: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs (or resumes, or reports) the workflow and checks its target.
+async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     fs::create_dir_all(&args.dir)?;
     let dir = fs::canonicalize(&args.dir)?;
+    // The target first: another target than the workflow's, or one that
+    // cannot be reached, fails before anything is written.
+    let target = Warehouse::name_of(args.target.as_deref(), &dir)?;
+    let recorded = recorded_target(&dir, &args.id)?;
+    if let Some(recorded) = recorded.as_ref().filter(|r| **r != target) {
+        return Err(format!(
+            "workflow `{}` in {} loads into {recorded}, not {target}: \
+             run it with the target it was started with, or use a fresh --id or --dir",
+            args.id,
+            dir.display()
+        )
+        .into());
+    }
+    let warehouse = Warehouse::open(args.target.as_deref(), &dir).await?;
+    if recorded.is_none() {
+        record_target(&dir, &args.id, &target)?;
+    }
 
     // The sources: files written on first run, the API served from memory.
     let data = sources::generate();
@@ -609,8 +518,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         dir.join("source.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )?;
-    let warehouse =
-        support::open_warehouse(&dir.display().to_string()).map_err(|e| e.to_string())?;
+    println!("warehouse: {}", warehouse.name());
     let api = Api {
         client: reqwest::Client::new(),
         url: format!("http://127.0.0.1:{api_port}/api/customers"),
@@ -618,7 +526,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let rt = Runtime::builder()
         .sqlite(dir.join("reprise.db"))
         .resource(SourceDb(Mutex::new(source_db)))
-        .resource(Warehouse(Mutex::new(warehouse)))
+        .resource(warehouse.clone())
         .resource(api)
         .workflow(etl)
         .activity(prepare)
@@ -647,6 +555,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let input = EtlInput {
         dir: dir.display().to_string(),
+        target: warehouse.name(),
         batch_size: args.batch_size,
         parallel: args.parallel,
         fail_rate: args.fail_rate,
@@ -668,14 +577,23 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let output = result?;
 
     println!("output: {}", serde_json::to_string_pretty(&output)?);
-    let verified = verify(&output, &args.id);
+    println!(
+        "validation: {} passed, {} rejected",
+        output.validation.passed,
+        output.validation.total_rejected()
+    );
+    for (rule, n) in &output.validation.rejected {
+        println!("  {rule}: {n}");
+    }
+    let verified = verify(&output, &warehouse, &args.id).await;
     let rt = Arc::try_unwrap(rt).map_err(|_| "the runtime is still shared")?;
     rt.shutdown().await?;
-    let (target_rows, reject_lines) = verified?;
+    let checked = verified?;
     let mut result = serde_json::to_value(&output)?;
     result["workflow_id"] = json!(args.id);
-    result["target_rows"] = json!(target_rows);
-    result["reject_lines"] = json!(reject_lines);
+    result["target_rows"] = json!(checked.target_rows);
+    result["target_rejects"] = json!(checked.target_rejects);
+    result["reject_lines"] = json!(checked.reject_lines);
     println!("RESULT {result}");
     Ok(())
 }
@@ -690,17 +608,46 @@ async fn show_progress(rt: Arc<Runtime>, id: String) {
     }
 }
 
+/// The warehouse workflow `id` was started with, as its first run
+/// recorded it in the workflow's staging database: `main` reads it before
+/// the runtime (which resumes the workflow) starts, and refuses another.
+fn recorded_target(dir: &Path, id: &str) -> Result<Option<String>, Box<dyn Error>> {
+    let staging = open_staging(&dir.display().to_string(), id).map_err(|e| e.to_string())?;
+    let target = staging
+        .query_row("SELECT value FROM meta WHERE key = 'target'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(target)
+}
+
+/// Records the target of workflow `id` (see [`recorded_target`]).
+fn record_target(dir: &Path, id: &str, target: &str) -> Result<(), Box<dyn Error>> {
+    let staging = open_staging(&dir.display().to_string(), id).map_err(|e| e.to_string())?;
+    staging.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('target', ?1)",
+        [target],
+    )?;
+    Ok(())
+}
+
+/// What `verify` counted.
+struct Checked {
+    target_rows: u64,
+    target_rejects: u64,
+    reject_lines: u64,
+}
+
 /// Checks the warehouse and the rejects file against the output.
-fn verify(output: &EtlOutput, workflow_id: &str) -> Result<(u64, u64), Box<dyn Error>> {
-    let db = Connection::open_with_flags(
-        &output.warehouse,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
-    let target_rows: u64 = db.query_row(
-        "SELECT COUNT(*) FROM customers WHERE loaded_by = ?1",
-        [workflow_id],
-        |r| r.get(0),
-    )?;
+async fn verify(
+    output: &EtlOutput,
+    warehouse: &Warehouse,
+    workflow_id: &str,
+) -> Result<Checked, Box<dyn Error>> {
+    let (target_rows, target_rejects) = warehouse
+        .counts(workflow_id)
+        .await
+        .map_err(|e| format!("cannot count the rows of {}: {e}", warehouse.name()))?;
     let reject_lines = fs::read_to_string(&output.rejects_file)?.lines().count() as u64;
     let checks = [
         (
@@ -708,23 +655,37 @@ fn verify(output: &EtlOutput, workflow_id: &str) -> Result<(u64, u64), Box<dyn E
             "total = successful + failed",
         ),
         (
+            output.validation.passed == output.successful_records
+                && output.validation.total_rejected() == output.failed_records,
+            "validation summary = successful + failed",
+        ),
+        (
             target_rows == output.successful_records,
             "rows in `customers` = successful_records",
         ),
         (
-            reject_lines >= output.failed_records,
-            "lines in the rejects file >= failed_records",
+            target_rejects == output.failed_records,
+            "rows in `customer_rejects` = failed_records",
+        ),
+        (
+            reject_lines == output.failed_records,
+            "lines in the rejects file = failed_records",
         ),
     ];
     for (ok, what) in checks {
         println!("check: {what}: {}", if ok { "ok" } else { "FAILED" });
     }
     println!(
-        "checked: {target_rows} rows in {} (table `customers`), {reject_lines} rejects in {}",
+        "checked: {target_rows} rows in {} (table `customers`), {target_rejects} in `customer_rejects`, \
+         {reject_lines} rejects in {}",
         output.warehouse, output.rejects_file
     );
     if checks.iter().all(|(ok, _)| *ok) {
-        Ok((target_rows, reject_lines))
+        Ok(Checked {
+            target_rows,
+            target_rejects,
+            reject_lines,
+        })
     } else {
         Err("the warehouse does not match the workflow's output".into())
     }

@@ -1,10 +1,13 @@
-//! Validation and cleaning of the ETL example's records: plain functions,
-//! unit-tested below. An invalid record is a non-retryable `ValidationError`.
-
-use reprise::ActivityError;
+//! The cleaning rules of the ETL example's records, written with the rule
+//! set the pipeline examples share (`examples/shared/validation.rs`), and
+//! the typed record a valid one becomes. Unit-tested below.
 
 use crate::sources::RawRecord;
-use crate::VALIDATION;
+use crate::validation::{Reject, Row, Rules};
+
+/// The rule name of the records of a batch rejected whole (too many of its
+/// records are invalid): they are valid on their own.
+pub(crate) const WHOLE_BATCH_RULE: &str = "max_invalid_ratio(batch)";
 
 /// A record that passed validation, cleaned.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,79 +21,84 @@ pub(crate) struct Customer {
     pub(crate) updated_at: String,
 }
 
-/// Cleans a raw record, or says why it is invalid with a non-retryable
-/// `ValidationError`.
-pub(crate) fn validate(raw: &RawRecord) -> Result<Customer, ActivityError> {
-    let invalid = |reason: String| ActivityError::non_retryable(VALIDATION, reason);
-    let id = field(&raw.id).ok_or_else(|| invalid("missing id".into()))?;
-    let id = id
-        .parse::<i64>()
-        .map_err(|_| invalid(format!("id `{id}` is not an integer")))?;
-    let name = field(&raw.name).ok_or_else(|| invalid("missing name".into()))?;
-    let name = normalize_name(name);
-    let email = field(&raw.email)
-        .ok_or_else(|| invalid("missing email".into()))?
-        .to_lowercase();
-    if !is_email(&email) {
-        return Err(invalid(format!("bad email `{email}`")));
-    }
-    let country = match field(&raw.country) {
-        None => None,
-        Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => {
-            Some(c.to_ascii_uppercase())
-        }
-        Some(c) => return Err(invalid(format!("country `{c}` is not an ISO 3166 code"))),
-    };
-    let amount = field(&raw.amount).ok_or_else(|| invalid("missing amount".into()))?;
-    let amount_cents =
-        parse_amount(amount).ok_or_else(|| invalid(format!("bad amount `{amount}`")))?;
-    let date = field(&raw.signup_date).ok_or_else(|| invalid("missing signup date".into()))?;
-    let signup_date =
-        parse_date(date).ok_or_else(|| invalid(format!("bad signup date `{date}`")))?;
-    let updated_at = field(&raw.updated_at).ok_or_else(|| invalid("missing updated_at".into()))?;
+/// The rules of a customer record: every field trimmed; a positive integer
+/// id; a name in title case; a lowercase email of a valid shape (and at most
+/// 254 characters, the SMTP limit); an optional ISO 3166 alpha-2 country in
+/// upper case; an amount turned into cents; a real signup date, written
+/// `YYYY-MM-DD`; an `updated_at`.
+pub(crate) fn rules() -> Rules {
+    Rules::new()
+        .trim("id")
+        .required("id")
+        .integer("id", 1..=i64::MAX)
+        .trim("name")
+        .required("name")
+        .title_case("name")
+        .trim("email")
+        .required("email")
+        .lowercase("email")
+        .email("email")
+        .max_len("email", 254)
+        .trim("country")
+        .uppercase("country")
+        .custom("iso_country", "country", iso_country)
+        .trim("amount")
+        .required("amount")
+        .custom("money", "amount", amount_cents)
+        .trim("signup_date")
+        .required("signup_date")
+        .date("signup_date")
+        .trim("updated_at")
+        .required("updated_at")
+}
+
+/// A source record as a row of the rule set: its present fields.
+pub(crate) fn to_row(raw: &RawRecord) -> Row {
+    [
+        ("id", &raw.id),
+        ("name", &raw.name),
+        ("email", &raw.email),
+        ("country", &raw.country),
+        ("amount", &raw.amount),
+        ("signup_date", &raw.signup_date),
+        ("updated_at", &raw.updated_at),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_owned(), value.clone()?)))
+    .collect()
+}
+
+/// Cleans and checks a raw record with `rules` (those of [`rules`]): the
+/// customer, or the reject naming the rule it broke.
+pub(crate) fn validate(rules: &Rules, raw: &RawRecord) -> Result<Customer, Reject> {
+    let row = rules.check(to_row(raw))?;
+    // The rules have made every required field present and well-formed.
+    let text = |name: &str| row.get(name).cloned().unwrap_or_default();
     Ok(Customer {
-        id,
-        name,
-        email,
-        country,
-        amount_cents,
-        signup_date,
-        updated_at: updated_at.to_owned(),
+        id: text("id").parse().expect("`integer(id)` passed"),
+        name: text("name"),
+        email: text("email"),
+        country: row.get("country").cloned(),
+        amount_cents: text("amount").parse().expect("`money(amount)` passed"),
+        signup_date: text("signup_date"),
+        updated_at: text("updated_at"),
     })
 }
 
-/// A present, non-blank field, trimmed.
-fn field(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
+/// Two ASCII letters (the field is uppercased before).
+fn iso_country(code: &str) -> Result<String, String> {
+    if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) {
+        Ok(code.to_owned())
+    } else {
+        Err(format!("`{code}` is not an ISO 3166 alpha-2 code"))
+    }
 }
 
-/// `"  ALICE  van DIJK "` → `"Alice Van Dijk"`.
-fn normalize_name(name: &str) -> String {
-    name.split_whitespace()
-        .map(|word| {
-            let mut chars = word.chars();
-            match chars.next() {
-                Some(first) => first
-                    .to_uppercase()
-                    .chain(chars.flat_map(char::to_lowercase))
-                    .collect(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<String>>()
-        .join(" ")
-}
-
-/// One `@`, a non-empty local part, a dotted domain, no spaces.
-fn is_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !email.contains(char::is_whitespace)
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|part| !part.is_empty())
+/// `"1234.5"`, `"$1,234.50"` → cents, as text.
+fn amount_cents(text: &str) -> Result<String, String> {
+    parse_amount(text)
+        .map(|cents| cents.to_string())
+        .ok_or_else(|| format!("`{text}` is not an amount such as 1234.50 or $1,234.50"))
 }
 
 /// `"1234.5"`, `"$1,234.50"` → cents; `None` for anything else.
@@ -113,55 +121,99 @@ fn parse_amount(text: &str) -> Option<i64> {
     Some(units.parse::<i64>().ok()? * 100 + cents.parse::<i64>().ok()?)
 }
 
-/// `YYYY-MM-DD`, `YYYY/MM/DD` or `DD.MM.YYYY` → `YYYY-MM-DD`, if the day exists.
-fn parse_date(text: &str) -> Option<String> {
-    let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
-    let [a, b, c] = parts[..] else { return None };
-    let (y, m, d) = if text.contains('.') {
-        (c, b, a)
-    } else {
-        (a, b, c)
-    };
-    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    ((1000..=9999).contains(&y) && (1..=days).contains(&d)).then(|| format!("{y}-{m:02}-{d:02}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::RawRecord;
 
-    #[test]
-    fn cleaning() {
-        assert_eq!(normalize_name("  ALICE  van DIJK "), "Alice Van Dijk");
-        assert_eq!(parse_amount("$1,234.5"), Some(123_450));
-        assert_eq!(parse_amount("12"), Some(1200));
-        assert_eq!(parse_amount("n/a"), None);
-        assert_eq!(parse_date("05.03.2024").as_deref(), Some("2024-03-05"));
-        assert_eq!(parse_date("2024/02/29").as_deref(), Some("2024-02-29"));
-        assert_eq!(parse_date("2023-02-29"), None);
-        assert!(is_email("a.b@example.com"));
-        assert!(!is_email("a.b at example.com") && !is_email("a@") && !is_email("a@b"));
+    /// A record of its seven fields, in `RawRecord`'s order.
+    fn raw(fields: [Option<&str>; 7]) -> RawRecord {
+        let [id, name, email, country, amount, signup_date, updated_at] =
+            fields.map(|f| f.map(str::to_owned));
+        RawRecord {
+            id,
+            name,
+            email,
+            country,
+            amount,
+            signup_date,
+            updated_at,
+        }
     }
 
     #[test]
-    fn invalid_records_are_non_retryable_validation_errors() {
-        let raw = RawRecord {
-            id: Some("7".into()),
-            name: Some(" bob ".into()),
-            email: Some("bob@".into()),
-            ..RawRecord::default()
+    fn a_dirty_record_is_cleaned() {
+        let record = raw([
+            Some(" 42 "),
+            Some("  ALICE  van DIJK "),
+            Some(" Alice.VanDijk@Example.COM "),
+            Some("de"),
+            Some("$1,234.5"),
+            Some("05.03.2024"),
+            Some("2025-01-02T03:04:00Z"),
+        ]);
+        let customer = validate(&rules(), &record).unwrap();
+        assert_eq!(
+            customer,
+            Customer {
+                id: 42,
+                name: "Alice Van Dijk".into(),
+                email: "alice.vandijk@example.com".into(),
+                country: Some("DE".into()),
+                amount_cents: 123_450,
+                signup_date: "2024-03-05".into(),
+                updated_at: "2025-01-02T03:04:00Z".into(),
+            }
+        );
+        let no_country = raw([
+            Some("7"),
+            Some("bob"),
+            Some("b@x.org"),
+            Some("  "),
+            Some("12"),
+            Some("2024/02/29"),
+            Some("t"),
+        ]);
+        let customer = validate(&rules(), &no_country).unwrap();
+        assert_eq!((customer.country, customer.amount_cents), (None, 1200));
+    }
+
+    #[test]
+    fn an_invalid_record_names_its_rule() {
+        let base = [
+            Some("7"),
+            Some("bob"),
+            Some("b@x.org"),
+            Some("US"),
+            Some("12"),
+            Some("2024-01-31"),
+            Some("t"),
+        ];
+        let rule = |field: usize, value: Option<&str>| {
+            let mut fields = base;
+            fields[field] = value;
+            validate(&rules(), &raw(fields)).unwrap_err().rule
         };
-        let e = validate(&raw).unwrap_err();
-        assert_eq!(e.kind(), VALIDATION);
-        assert!(e.is_non_retryable());
+        assert_eq!(rule(0, None), "required(id)");
+        assert_eq!(rule(0, Some("x7")), "integer(id)");
+        assert_eq!(rule(0, Some("0")), "integer(id)");
+        assert_eq!(rule(1, Some("   ")), "required(name)");
+        assert_eq!(rule(2, Some("bob at x.org")), "email(email)");
+        assert_eq!(rule(3, Some("Germany")), "iso_country(country)");
+        assert_eq!(rule(4, Some("n/a")), "money(amount)");
+        assert_eq!(rule(4, Some("1.234")), "money(amount)");
+        assert_eq!(rule(5, Some("2021-02-30")), "date(signup_date)");
+        assert_eq!(rule(6, None), "required(updated_at)");
+        let reject = validate(&rules(), &raw([None; 7])).unwrap_err();
+        assert_eq!(reject.row, Row::new(), "the record as it came in");
+    }
+
+    #[test]
+    fn amounts() {
+        assert_eq!(parse_amount("$1,234.5"), Some(123_450));
+        assert_eq!(parse_amount("12"), Some(1200));
+        assert_eq!(parse_amount("0.07"), Some(7));
+        assert_eq!(parse_amount("n/a"), None);
+        assert_eq!(parse_amount(".5"), None);
+        assert_eq!(parse_amount("-3"), None);
     }
 }

@@ -1,7 +1,56 @@
 //! The load step of the ETL example: transformed batches upserted into the
-//! warehouse (idempotent, at most two at once), and the rejects exported.
+//! warehouse (idempotent, at most two at once), and the rejects exported to
+//! the rejects file and the warehouse's `customer_rejects` table.
 
 use super::*;
+
+use crate::validation::{write_rejects_jsonl, Reject};
+use crate::warehouse::{LoadRow, RejectRow};
+
+/// Fails, without retries, when this process's warehouse is not the one
+/// the workflow was started with (`main` refuses that case before it starts
+/// the runtime; this keeps an activity from ever writing elsewhere).
+fn check_target(warehouse: &Warehouse, job: &EtlInput) -> Result<(), ActivityError> {
+    let name = warehouse.name();
+    if name == job.target {
+        Ok(())
+    } else {
+        Err(ActivityError::non_retryable(
+            "TargetMismatch",
+            format!(
+                "the workflow loads into {}, this process into {name}",
+                job.target
+            ),
+        ))
+    }
+}
+
+/// Empties the staging tables and deletes the warehouse rows of other
+/// workflow ids (a full refresh: the warehouse keeps only the rows of this
+/// workflow id). Running it twice is harmless: nothing after it has started
+/// when it runs.
+#[activity(
+    start_to_close = "1m",
+    retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
+)]
+pub(crate) async fn prepare(
+    ctx: ActivityContext,
+    warehouse: Resource<Warehouse>,
+    job: EtlInput,
+) -> Result<(), ActivityError> {
+    check_target(&warehouse, &job)?;
+    let workflow_id = ctx.workflow_id().to_owned();
+    {
+        let (dir, wf) = (job.dir.clone(), workflow_id.clone());
+        blocking(move || {
+            let staging = open_staging(&dir, &wf)?;
+            staging.execute_batch("DELETE FROM plan; DELETE FROM clean; DELETE FROM rejects;")?;
+            Ok(())
+        })
+        .await?;
+    }
+    warehouse.keep_only(&workflow_id).await
+}
 
 /// Loads a transformed batch into the warehouse: one transaction, `UPSERT`
 /// by id, so loading a batch twice leaves the same rows. At most two loads
@@ -11,12 +60,13 @@ use super::*;
     max_concurrent = 2,
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
 )]
-pub(crate) fn load_batch(
+pub(crate) async fn load_batch(
     ctx: ActivityContext,
     warehouse: Resource<Warehouse>,
     job: EtlInput,
     batch: BatchRef,
 ) -> Result<Loaded, ActivityError> {
+    check_target(&warehouse, &job)?;
     let fault = fault(&job, "load", batch.index, ctx.attempt());
     if fault.is_some_and(|x| x % 2 == 0) {
         return Err(transient(
@@ -27,20 +77,20 @@ pub(crate) fn load_batch(
         ));
     }
     if job.slow_ms > 0 {
-        // A blocking sleep is fine here: a `fn` activity has a thread of its own.
-        std::thread::sleep(Duration::from_millis(job.slow_ms));
+        tokio::time::sleep(Duration::from_millis(job.slow_ms)).await;
     }
-    let workflow_id = ctx.workflow_id();
-    let rows = {
-        let staging = open_staging(&job.dir, workflow_id)?;
+    let workflow_id = ctx.workflow_id().to_owned();
+    let (dir, wf) = (job.dir.clone(), workflow_id.clone());
+    let rows = blocking(move || {
+        let staging = open_staging(&dir, &wf)?;
         let mut query = staging.prepare(
             "SELECT id, name, email, country, amount_cents, signup_date, updated_at, source
              FROM clean WHERE batch = ?1 ORDER BY ord",
         )?;
         let rows = query
             .query_map([batch.index], |r| {
-                Ok((
-                    Customer {
+                Ok(LoadRow {
+                    customer: Customer {
                         id: r.get(0)?,
                         name: r.get(1)?,
                         email: r.get(2)?,
@@ -49,39 +99,14 @@ pub(crate) fn load_batch(
                         signup_date: r.get(5)?,
                         updated_at: r.get(6)?,
                     },
-                    r.get::<_, String>(7)?,
-                ))
+                    source: r.get(7)?,
+                })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut warehouse = lock(&warehouse.0);
-        let tx = warehouse.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO customers (id, name, email, country, amount_cents, signup_date, updated_at, source, loaded_by, batch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
-                     country = excluded.country, amount_cents = excluded.amount_cents,
-                     signup_date = excluded.signup_date, updated_at = excluded.updated_at,
-                     source = excluded.source, loaded_by = excluded.loaded_by, batch = excluded.batch",
-            )?;
-            for (c, source) in &rows {
-                upsert.execute(params![
-                    c.id,
-                    c.name,
-                    c.email,
-                    c.country,
-                    c.amount_cents,
-                    c.signup_date,
-                    c.updated_at,
-                    source,
-                    workflow_id,
-                    batch.index
-                ])?;
-            }
-        }
-        tx.commit()?;
-        rows.len() as u64
-    };
+        Ok(rows)
+    })
+    .await?;
+    let rows = warehouse.upsert(&workflow_id, batch.index, rows).await?;
     if fault.is_some() {
         // The rows are committed, and the attempt fails anyway (as when the
         // connection drops before the reply): the retry upserts them again.
@@ -98,37 +123,61 @@ pub(crate) fn load_batch(
     })
 }
 
-/// Writes the rejects of this workflow to `<dir>/rejects.jsonl`, one JSON
-/// object a line, through a temporary file and a rename: rerunning it
-/// rewrites the same file.
+/// Exports the rejects of this workflow: to `<dir>/rejects.jsonl`, one
+/// `{"row", "rule", "reason"}` object a line (written to a temporary file
+/// renamed over the old one), and to the warehouse's `customer_rejects`
+/// (replaced in one transaction). Rerunning it rewrites the same rows.
+/// Returns the rejects counted by rule.
 #[activity(
     start_to_close = "1m",
     retry(initial_interval = "200ms", max_interval = "3s", max_attempts = 10)
 )]
-pub(crate) fn export_rejects(ctx: ActivityContext, job: EtlInput) -> Result<u64, ActivityError> {
-    {
-        use std::io::Write as _;
-        let staging = open_staging(&job.dir, ctx.workflow_id())?;
-        let path = Path::new(&job.dir).join("rejects.jsonl");
-        let tmp = path.with_extension("jsonl.tmp");
-        let mut out = std::io::BufWriter::new(fs::File::create(&tmp)?);
-        let mut query =
-            staging.prepare("SELECT key, source, reason, record FROM rejects ORDER BY ord")?;
-        let mut rows = query.query([])?;
-        let mut n = 0;
-        while let Some(row) = rows.next()? {
-            let record: Value = serde_json::from_str(&row.get::<_, String>(3)?)?;
-            let line = json!({
-                "key": row.get::<_, String>(0)?,
-                "source": row.get::<_, String>(1)?,
-                "reason": row.get::<_, String>(2)?,
-                "record": record,
+pub(crate) async fn export_rejects(
+    ctx: ActivityContext,
+    warehouse: Resource<Warehouse>,
+    job: EtlInput,
+) -> Result<Summary, ActivityError> {
+    check_target(&warehouse, &job)?;
+    let workflow_id = ctx.workflow_id().to_owned();
+    let (dir, wf) = (job.dir.clone(), workflow_id.clone());
+    let (rows, summary) = blocking(move || {
+        let staging = open_staging(&dir, &wf)?;
+        let mut query = staging
+            .prepare("SELECT key, source, rule, reason, record FROM rejects ORDER BY ord")?;
+        let rows = query
+            .query_map([], |r| {
+                Ok(RejectRow {
+                    key: r.get(0)?,
+                    source: r.get(1)?,
+                    rule: r.get(2)?,
+                    reason: r.get(3)?,
+                    record: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rejects = Vec::with_capacity(rows.len());
+        let mut summary = Summary::default();
+        for r in &rows {
+            let raw: RawRecord = serde_json::from_str(&r.record)?;
+            summary.reject(&r.rule);
+            rejects.push(Reject {
+                row: clean::to_row(&raw),
+                rule: r.rule.clone(),
+                reason: r.reason.clone(),
             });
-            writeln!(out, "{line}")?;
-            n += 1;
         }
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let path = Path::new(&dir).join("rejects.jsonl");
+        let tmp = path.with_extension("jsonl.tmp");
+        // A killed attempt may have left a part of the file: start afresh.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        write_rejects_jsonl(&tmp, &rejects)?;
         fs::rename(&tmp, &path)?;
-        Ok(n)
-    }
+        Ok((rows, summary))
+    })
+    .await?;
+    warehouse.replace_rejects(&workflow_id, rows).await?;
+    Ok(summary)
 }

@@ -9,6 +9,7 @@ use rusqlite::Connection;
 
 use crate::EtlInput;
 
+/// Opens (or creates) a SQLite database in WAL mode and applies `schema`.
 pub(crate) fn open_db(path: &Path, schema: &str) -> Result<Connection, ActivityError> {
     let db = Connection::open(path)?;
     db.busy_timeout(Duration::from_secs(30))?;
@@ -17,7 +18,8 @@ pub(crate) fn open_db(path: &Path, schema: &str) -> Result<Connection, ActivityE
     Ok(db)
 }
 
-/// The staging database of one workflow: raw records, the plan, clean records, rejects.
+/// The staging database of one workflow: raw records, the plan, clean
+/// records, rejects, and `meta` (the workflow's target).
 pub(crate) fn open_staging(dir: &str, workflow_id: &str) -> Result<Connection, ActivityError> {
     let file: String = workflow_id
         .chars()
@@ -42,24 +44,15 @@ pub(crate) fn open_staging(dir: &str, workflow_id: &str) -> Result<Connection, A
          CREATE INDEX IF NOT EXISTS clean_batch ON clean (batch);
          CREATE TABLE IF NOT EXISTS rejects (
              key TEXT PRIMARY KEY, ord INTEGER NOT NULL, batch INTEGER NOT NULL,
-             source TEXT NOT NULL, reason TEXT NOT NULL, record TEXT NOT NULL);
-         CREATE INDEX IF NOT EXISTS rejects_batch ON rejects (batch);",
+             source TEXT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, record TEXT NOT NULL);
+         CREATE INDEX IF NOT EXISTS rejects_batch ON rejects (batch);
+         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     )
 }
 
-/// The target: `<dir>/warehouse.db`, table `customers`.
-pub(crate) fn open_warehouse(dir: &str) -> Result<Connection, ActivityError> {
-    open_db(
-        &Path::new(dir).join("warehouse.db"),
-        "CREATE TABLE IF NOT EXISTS customers (
-             id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, country TEXT,
-             amount_cents INTEGER NOT NULL, signup_date TEXT NOT NULL, updated_at TEXT NOT NULL,
-             source TEXT NOT NULL, loaded_by TEXT NOT NULL, batch INTEGER NOT NULL);",
-    )
-}
-
-/// Runs SQLite and file work off the async worker threads, inside the one
-/// `async fn` activity (`extract`, which also calls the API); the other
+/// Runs SQLite and file work off the async worker threads, inside the
+/// `async fn` activities (`extract`, which also calls the API, and those
+/// that write to the warehouse, which may be PostgreSQL); the other
 /// activities are plain `fn`s, which the runtime runs on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ActivityError> + Send + 'static,

@@ -54,6 +54,27 @@ pub fn example_binary(name: &str) -> PathBuf {
     if !cfg!(debug_assertions) {
         cargo.arg("--release");
     }
+    // Without the variables `cargo test` sets for this test (which the
+    // nested cargo would inherit), so the nested build sees the environment
+    // of a build from the shell: build scripts that watch one of them
+    // (`ring`'s watches CARGO_MANIFEST_DIR) are not rerun, and their crates
+    // rebuilt, at every switch between `cargo test` and this build.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            cargo.env_remove(name.as_ref());
+        }
+    }
     let out = cargo.stderr(Stdio::inherit()).output().expect("cargo runs");
     assert!(
         out.status.success(),
