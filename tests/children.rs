@@ -29,9 +29,10 @@ async fn part(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
 #[workflow]
 async fn fan_out(ctx: WorkflowContext, ns: Vec<u64>) -> Result<u64, WorkflowError> {
     let ctx = &ctx;
-    let calls = ns
-        .into_iter()
-        .map(|n| ctx.child(part, n).id(format!("{}-part-{n}", ctx.workflow_id())));
+    let calls = ns.into_iter().map(|n| {
+        ctx.child(part, n)
+            .id(format!("{}-part-{n}", ctx.workflow_id()))
+    });
     let mut sum = 0;
     for result in join_all(calls).await {
         sum += result?;
@@ -103,7 +104,10 @@ async fn a_failed_child_is_a_typed_error_in_the_parent() {
     let failed = env.start(fan_out, vec![1, 13]).id("p2").await.unwrap();
     let err = failed.result().await.unwrap_err();
     assert_eq!(err.error_kind(), WorkflowErrorKind::Child);
-    assert!(err.message().contains("child workflow `p2-part-13` failed"), "{err}");
+    assert!(
+        err.message().contains("child workflow `p2-part-13` failed"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -230,7 +234,9 @@ async fn terminating_a_child_fails_its_parents_call() {
         .unwrap();
     let parent = env.start(waits_for_child, ()).id("parent").await.unwrap();
     env.advance(Duration::from_millis(10)).await;
-    env.terminate("the-child", "operator says no").await.unwrap();
+    env.terminate("the-child", "operator says no")
+        .await
+        .unwrap();
     let out = parent.result().await.unwrap();
     assert!(out.starts_with("child failed:"), "{out}");
     assert!(out.contains("operator says no"), "{out}");
