@@ -1,0 +1,833 @@
+//! The sync example's databases: the source table and its clock, the target
+//! table with its rejects and its sync state, on SQLite or PostgreSQL. Every
+//! operation has one SQLite and one PostgreSQL body with the same SQL shape.
+//!
+//! Tables (the same names on both systems, so source and target may share a
+//! database):
+//!
+//! - `source_items (id, name, email, country, amount, updated_at, deleted)`:
+//!   the source. `updated_at` is a stamp in microseconds taken from
+//!   `source_clock` by the writing transaction (see [`write_source`]);
+//!   `deleted` marks a tombstone.
+//! - `source_clock (one, last)`: one row, the last stamp handed out.
+//! - `target_items (id, name, email, country, amount, updated_at, round)`:
+//!   the cleaned copy of the live, valid source rows.
+//! - `sync_rejects (id, updated_at, sync_id, round, rule, reason, row_json)`:
+//!   every rejected source version, with the rule and the reason.
+//! - `sync_state (target, sync_id, round, wm_updated_at, wm_id, outcome)`: the
+//!   last round committed into the target, with its outcome, written in the
+//!   same transaction as the rows.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reprise::ActivityError;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::validation::{Reject, Row};
+
+/// The key of the single `sync_state` row of the target table.
+const STATE_KEY: &str = "target_items";
+
+const SQLITE_SOURCE_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS source_items (
+        id INTEGER PRIMARY KEY, name TEXT, email TEXT, country TEXT, amount INTEGER,
+        updated_at INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX IF NOT EXISTS source_items_watermark ON source_items (updated_at, id);
+    CREATE TABLE IF NOT EXISTS source_clock (
+        one INTEGER PRIMARY KEY CHECK (one = 1), last INTEGER NOT NULL);
+    INSERT OR IGNORE INTO source_clock (one, last) VALUES (1, 0);";
+
+const PG_SOURCE_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS source_items (
+        id BIGINT PRIMARY KEY, name TEXT, email TEXT, country TEXT, amount BIGINT,
+        updated_at BIGINT NOT NULL, deleted BOOLEAN NOT NULL DEFAULT false);
+    CREATE INDEX IF NOT EXISTS source_items_watermark ON source_items (updated_at, id);
+    CREATE TABLE IF NOT EXISTS source_clock (
+        one INTEGER PRIMARY KEY CHECK (one = 1), last BIGINT NOT NULL);
+    INSERT INTO source_clock (one, last) VALUES (1, 0) ON CONFLICT DO NOTHING;";
+
+const TARGET_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS target_items (
+        id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, country TEXT NOT NULL,
+        amount BIGINT NOT NULL, updated_at BIGINT NOT NULL, round BIGINT NOT NULL);
+    CREATE TABLE IF NOT EXISTS sync_rejects (
+        id BIGINT NOT NULL, updated_at BIGINT NOT NULL, sync_id TEXT NOT NULL,
+        round BIGINT NOT NULL, rule TEXT NOT NULL, reason TEXT NOT NULL, row_json TEXT NOT NULL,
+        PRIMARY KEY (id, updated_at));
+    CREATE TABLE IF NOT EXISTS sync_state (
+        target TEXT PRIMARY KEY, sync_id TEXT NOT NULL, round BIGINT NOT NULL,
+        wm_updated_at BIGINT NOT NULL, wm_id BIGINT NOT NULL, outcome TEXT NOT NULL);";
+
+const SELECT_SOURCE: &str =
+    "SELECT id, name, email, country, amount, updated_at, deleted FROM source_items";
+
+const UPSERT_TARGET: &str =
+    "INSERT INTO target_items (id, name, email, country, amount, updated_at, round)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
+         country = excluded.country, amount = excluded.amount,
+         updated_at = excluded.updated_at, round = excluded.round";
+
+const INSERT_REJECT: &str =
+    "INSERT INTO sync_rejects (id, updated_at, sync_id, round, rule, reason, row_json)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id, updated_at) DO NOTHING";
+
+const UPSERT_STATE: &str =
+    "INSERT INTO sync_state (target, sync_id, round, wm_updated_at, wm_id, outcome)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (target) DO UPDATE SET sync_id = excluded.sync_id, round = excluded.round,
+         wm_updated_at = excluded.wm_updated_at, wm_id = excluded.wm_id, outcome = excluded.outcome";
+
+/// A database the example reads or writes: a SQLite file or a PostgreSQL URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Endpoint {
+    /// `postgres://…` or `postgresql://…` is a PostgreSQL database; anything
+    /// else is the path of a SQLite file.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("an empty database name".into());
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            text.parse::<tokio_postgres::Config>()
+                .map_err(|e| format!("`{}` is not a valid PostgreSQL URL: {e}", redact(text)))?;
+            return Ok(Self::Postgres(text.to_owned()));
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(format!(
+                "`{scheme}://` is not supported: give a SQLite file path or a postgres:// URL"
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(text)))
+    }
+
+    /// For messages, logs and the workflow's input: the path, or the URL
+    /// without its password.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Self::Postgres(url) => redact(url),
+        }
+    }
+}
+
+/// A URL with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// A position in the source: every row at or before `(updated_at, id)` has
+/// been synced. Rows are read in `(updated_at, id)` order, so rows that share
+/// a stamp are told apart by their id and a batch may end inside them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct Watermark {
+    pub(crate) updated_at: i64,
+    pub(crate) id: i64,
+}
+
+impl std::fmt::Display for Watermark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(updated_at {}, id {})", self.updated_at, self.id)
+    }
+}
+
+/// A source row as stored (`None`: NULL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SourceRow {
+    pub(crate) id: i64,
+    pub(crate) name: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) country: Option<String>,
+    pub(crate) amount: Option<i64>,
+    pub(crate) updated_at: i64,
+    pub(crate) deleted: bool,
+}
+
+impl SourceRow {
+    /// The row as the validation rules see it: text fields, NULLs absent.
+    pub(crate) fn fields(&self) -> Row {
+        let mut row = Row::new();
+        row.insert("id".into(), self.id.to_string());
+        let text = [
+            ("name", &self.name),
+            ("email", &self.email),
+            ("country", &self.country),
+        ];
+        for (field, value) in text {
+            if let Some(value) = value {
+                row.insert(field.into(), value.clone());
+            }
+        }
+        if let Some(amount) = self.amount {
+            row.insert("amount".into(), amount.to_string());
+        }
+        row
+    }
+
+    pub(crate) fn watermark(&self) -> Watermark {
+        Watermark {
+            updated_at: self.updated_at,
+            id: self.id,
+        }
+    }
+}
+
+/// A target row: a cleaned source version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TargetRow {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) country: String,
+    pub(crate) amount: i64,
+    pub(crate) updated_at: i64,
+}
+
+impl TargetRow {
+    /// The target row of a source version that passed the rules (`clean`
+    /// is what `Rules::check` returned).
+    pub(crate) fn from_clean(source: &SourceRow, clean: &Row) -> Result<Self, String> {
+        let field = |name: &str| {
+            clean
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("row {}: no `{name}` after the checks", source.id))
+        };
+        Ok(Self {
+            id: source.id,
+            name: field("name")?,
+            email: field("email")?,
+            country: field("country")?,
+            amount: field("amount")?
+                .parse()
+                .map_err(|e| format!("row {}: amount: {e}", source.id))?,
+            updated_at: source.updated_at,
+        })
+    }
+}
+
+/// A batch of the source after a watermark, read in one snapshot.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) rows: Vec<SourceRow>,
+    /// Rows of the source after the batch's last row.
+    pub(crate) behind: u64,
+    /// The source's last stamp.
+    pub(crate) head: i64,
+}
+
+/// What one round writes into the target, in one transaction.
+#[derive(Debug)]
+pub(crate) struct Apply<T> {
+    pub(crate) sync_id: String,
+    pub(crate) round: u64,
+    /// The watermark the round started from: the target's state must be there.
+    pub(crate) from: Watermark,
+    pub(crate) to: Watermark,
+    pub(crate) upserts: Vec<TargetRow>,
+    /// Ids to remove from the target: tombstones, and rows whose current
+    /// version is rejected.
+    pub(crate) removals: Vec<i64>,
+    /// Rejected versions: `(id, updated_at, reject)`.
+    pub(crate) rejects: Vec<(i64, i64, Reject)>,
+    /// The round's outcome, stored with the rows.
+    pub(crate) outcome: T,
+}
+
+/// The last round committed into the target.
+#[derive(Debug, Clone)]
+pub(crate) struct SyncState {
+    pub(crate) sync_id: String,
+    pub(crate) round: u64,
+    pub(crate) watermark: Watermark,
+    pub(crate) outcome: String,
+}
+
+/// The whole target, for the verify step.
+#[derive(Debug, Default)]
+pub(crate) struct TargetSnapshot {
+    pub(crate) rows: BTreeMap<i64, TargetRow>,
+    /// `(id, updated_at)` of every reject, with the sync that wrote it.
+    pub(crate) rejects: BTreeMap<(i64, i64), String>,
+    pub(crate) state: Option<SyncState>,
+}
+
+/// A change made by a writer of the source.
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
+    /// Insert the row, or overwrite (and revive) the row with its id.
+    Put(SourceRow),
+    /// Mark the row deleted (a tombstone the sync carries to the target).
+    Delete(i64),
+}
+
+// ---------------------------------------------------------------------------
+// Connections.
+// ---------------------------------------------------------------------------
+
+/// Opens a SQLite file: WAL, so the writers and the sync work at once; a
+/// busy timeout, so writers wait for each other instead of failing.
+pub(crate) fn open_sqlite(path: &std::path::Path) -> Result<Connection, rusqlite::Error> {
+    let db = Connection::open(path)?;
+    db.busy_timeout(Duration::from_secs(30))?;
+    db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    db.execute_batch("PRAGMA synchronous = NORMAL;")?;
+    Ok(db)
+}
+
+/// Connects to PostgreSQL; the connection's task ends with the client.
+pub(crate) async fn connect_pg(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL connection ended: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Runs SQLite work off the async worker threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ActivityError> + Send + 'static,
+) -> Result<T, ActivityError> {
+    tokio::task::spawn_blocking(work).await?
+}
+
+/// SQLite spells `$1` as `?1`.
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// Creates the source's tables if they are missing.
+pub(crate) async fn ensure_source(source: &Endpoint) -> Result<(), ActivityError> {
+    match source {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            blocking(move || Ok(open_sqlite(&path)?.execute_batch(SQLITE_SOURCE_SCHEMA)?)).await
+        }
+        Endpoint::Postgres(url) => Ok(connect_pg(url).await?.batch_execute(PG_SOURCE_SCHEMA).await?),
+    }
+}
+
+/// Creates the target's tables if they are missing.
+pub(crate) async fn ensure_target(target: &Endpoint) -> Result<(), ActivityError> {
+    match target {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            blocking(move || Ok(open_sqlite(&path)?.execute_batch(TARGET_SCHEMA)?)).await
+        }
+        Endpoint::Postgres(url) => Ok(connect_pg(url).await?.batch_execute(TARGET_SCHEMA).await?),
+    }
+}
+
+fn sqlite_source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
+    Ok(SourceRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        email: r.get(2)?,
+        country: r.get(3)?,
+        amount: r.get(4)?,
+        updated_at: r.get(5)?,
+        deleted: r.get(6)?,
+    })
+}
+
+fn pg_source_row(r: &tokio_postgres::Row) -> SourceRow {
+    SourceRow {
+        id: r.get(0),
+        name: r.get(1),
+        email: r.get(2),
+        country: r.get(3),
+        amount: r.get(4),
+        updated_at: r.get(5),
+        deleted: r.get(6),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The source: writes under the clock, batches after a watermark.
+// ---------------------------------------------------------------------------
+
+/// Applies `changes` to the source in one transaction, all stamped with one
+/// `updated_at` taken from `source_clock` in that transaction:
+/// `last = max(last + 1, now in µs)`. Returns the stamp.
+///
+/// Taking the stamp locks the clock row until the commit, so writers stamp
+/// in commit order: a reader that sees a stamp sees every smaller one. That
+/// is what makes "everything after the watermark" complete (see
+/// docs/DATA_SYNC_EXAMPLE.md).
+pub(crate) async fn write_source(
+    source: &Endpoint,
+    changes: Vec<Change>,
+) -> Result<i64, ActivityError> {
+    match source {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            blocking(move || {
+                let mut db = open_sqlite(&path)?;
+                let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now = crate::micros_now();
+                let stamp: i64 = tx.query_row(
+                    "UPDATE source_clock SET last = MAX(last + 1, ?1) WHERE one = 1 RETURNING last",
+                    [now],
+                    |r| r.get(0),
+                )?;
+                for change in &changes {
+                    match change {
+                        Change::Put(row) => tx.execute(
+                            "INSERT INTO source_items (id, name, email, country, amount, updated_at, deleted)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)
+                             ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                                 country = excluded.country, amount = excluded.amount,
+                                 updated_at = excluded.updated_at, deleted = 0",
+                            params![row.id, row.name, row.email, row.country, row.amount, stamp],
+                        )?,
+                        Change::Delete(id) => tx.execute(
+                            "UPDATE source_items SET deleted = 1, updated_at = ?2 WHERE id = ?1 AND deleted = 0",
+                            params![id, stamp],
+                        )?,
+                    };
+                }
+                tx.commit()?;
+                Ok(stamp)
+            })
+            .await
+        }
+        Endpoint::Postgres(url) => {
+            let mut client = connect_pg(url).await?;
+            let tx = client.transaction().await?;
+            let stamp: i64 = tx
+                .query_one(
+                    "UPDATE source_clock
+                     SET last = GREATEST(last + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+                     WHERE one = 1 RETURNING last",
+                    &[],
+                )
+                .await?
+                .get(0);
+            let put = tx
+                .prepare(
+                    "INSERT INTO source_items (id, name, email, country, amount, updated_at, deleted)
+                     VALUES ($1, $2, $3, $4, $5, $6, false)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                         country = excluded.country, amount = excluded.amount,
+                         updated_at = excluded.updated_at, deleted = false",
+                )
+                .await?;
+            for change in &changes {
+                match change {
+                    Change::Put(row) => {
+                        tx.execute(
+                            &put,
+                            &[&row.id, &row.name, &row.email, &row.country, &row.amount, &stamp],
+                        )
+                        .await?
+                    }
+                    Change::Delete(id) => {
+                        tx.execute(
+                            "UPDATE source_items SET deleted = true, updated_at = $2
+                             WHERE id = $1 AND NOT deleted",
+                            &[id, &stamp],
+                        )
+                        .await?
+                    }
+                };
+            }
+            tx.commit().await?;
+            Ok(stamp)
+        }
+    }
+}
+
+/// The source's row count and largest id (the writers' starting point).
+pub(crate) async fn source_extent(source: &Endpoint) -> Result<(u64, i64), ActivityError> {
+    const SQL: &str = "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM source_items";
+    match source {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            blocking(move || {
+                Ok(open_sqlite(&path)?.query_row(SQL, [], |r| Ok((r.get(0)?, r.get(1)?)))?)
+            })
+            .await
+        }
+        Endpoint::Postgres(url) => {
+            let row = connect_pg(url).await?.query_one(SQL, &[]).await?;
+            Ok((row.get::<_, i64>(0) as u64, row.get(1)))
+        }
+    }
+}
+
+/// Reads up to `limit` rows after `after`, in `(updated_at, id)` order, and
+/// how many rows follow them, in one snapshot of the source.
+pub(crate) async fn read_batch(
+    source: &Endpoint,
+    after: Watermark,
+    limit: u64,
+) -> Result<Batch, ActivityError> {
+    let batch_sql = format!(
+        "{SELECT_SOURCE} WHERE (updated_at, id) > ($1, $2) ORDER BY updated_at, id LIMIT $3"
+    );
+    const BEHIND: &str = "SELECT COUNT(*) FROM source_items WHERE (updated_at, id) > ($1, $2)";
+    const HEAD: &str = "SELECT COALESCE(MAX(updated_at), 0) FROM source_items";
+    let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+    let end = move |rows: &[SourceRow]| rows.last().map_or(after, SourceRow::watermark);
+    match source {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            blocking(move || {
+                let mut db = open_sqlite(&path)?;
+                let tx = db.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let rows = tx
+                    .prepare(&sqlite_sql(&batch_sql))?
+                    .query_map(params![after.updated_at, after.id, limit], sqlite_source_row)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let to = end(&rows);
+                let behind: u64 = tx.query_row(
+                    &sqlite_sql(BEHIND),
+                    params![to.updated_at, to.id],
+                    |r| r.get(0),
+                )?;
+                let head: i64 = tx.query_row(HEAD, [], |r| r.get(0))?;
+                tx.commit()?;
+                Ok(Batch { rows, behind, head })
+            })
+            .await
+        }
+        Endpoint::Postgres(url) => {
+            let mut client = connect_pg(url).await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let rows: Vec<SourceRow> = tx
+                .query(&batch_sql, &[&after.updated_at, &after.id, &limit])
+                .await?
+                .iter()
+                .map(pg_source_row)
+                .collect();
+            let to = end(&rows);
+            let behind: i64 = tx.query_one(BEHIND, &[&to.updated_at, &to.id]).await?.get(0);
+            let head: i64 = tx.query_one(HEAD, &[]).await?.get(0);
+            tx.commit().await?;
+            Ok(Batch {
+                rows,
+                behind: behind as u64,
+                head,
+            })
+        }
+    }
+}
+
+/// Every source row, by id (for the verify step).
+pub(crate) async fn load_source(source: &Endpoint) -> Result<Vec<SourceRow>, ActivityError> {
+    let sql = format!("{SELECT_SOURCE} ORDER BY id");
+    match source {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            blocking(move || {
+                let db = open_sqlite(&path)?;
+                let rows = db
+                    .prepare(&sql)?
+                    .query_map([], sqlite_source_row)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+        }
+        Endpoint::Postgres(url) => Ok(connect_pg(url)
+            .await?
+            .query(&sql, &[])
+            .await?
+            .iter()
+            .map(pg_source_row)
+            .collect()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The target: one transaction per round, its state, a snapshot.
+// ---------------------------------------------------------------------------
+
+const SELECT_STATE: &str =
+    "SELECT sync_id, round, wm_updated_at, wm_id, outcome FROM sync_state WHERE target = $1";
+
+/// What to do with a round, given the target's state.
+enum Decision {
+    /// The round was committed before (its completion was lost): its stored
+    /// outcome.
+    Done(String),
+    /// Write the round.
+    Write,
+}
+
+fn decide<T>(state: Option<SyncState>, apply: &Apply<T>) -> Result<Decision, ActivityError> {
+    match state {
+        Some(s) if s.sync_id == apply.sync_id && s.round == apply.round => {
+            Ok(Decision::Done(s.outcome))
+        }
+        Some(s) if s.watermark != apply.from => Err(ActivityError::non_retryable(
+            "WatermarkMismatch",
+            format!(
+                "round {} of `{}` starts at {}, but the target is at {} (round {} of `{}`): \
+                 another sync writes into this target",
+                apply.round, apply.sync_id, apply.from, s.watermark, s.round, s.sync_id
+            ),
+        )),
+        None if apply.from != Watermark::default() => Err(ActivityError::non_retryable(
+            "WatermarkMismatch",
+            format!(
+                "round {} of `{}` starts at {}, but the target has never been synced: \
+                 was the sync started against another target?",
+                apply.round, apply.sync_id, apply.from
+            ),
+        )),
+        _ => Ok(Decision::Write),
+    }
+}
+
+/// Writes a round into the target in one transaction: upserts, removals,
+/// rejects and the new state with the outcome. If the target already holds
+/// this round (its commit happened, its completion was not recorded),
+/// nothing is written and the stored outcome is returned.
+pub(crate) async fn apply_round<T: Serialize + Send + 'static>(
+    target: &Endpoint,
+    apply: Apply<T>,
+) -> Result<String, ActivityError> {
+    let outcome = serde_json::to_string(&apply.outcome)?;
+    let round = i64::try_from(apply.round).unwrap_or(i64::MAX);
+    match target {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            blocking(move || {
+                let mut db = open_sqlite(&path)?;
+                let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let state = tx
+                    .query_row(&sqlite_sql(SELECT_STATE), [STATE_KEY], sqlite_state)
+                    .optional()?;
+                if let Decision::Done(stored) = decide(state, &apply)? {
+                    return Ok(stored);
+                }
+                {
+                    let mut upsert = tx.prepare(&sqlite_sql(UPSERT_TARGET))?;
+                    for r in &apply.upserts {
+                        upsert.execute(params![
+                            r.id,
+                            r.name,
+                            r.email,
+                            r.country,
+                            r.amount,
+                            r.updated_at,
+                            round
+                        ])?;
+                    }
+                    let mut remove = tx.prepare("DELETE FROM target_items WHERE id = ?1")?;
+                    for id in &apply.removals {
+                        remove.execute([id])?;
+                    }
+                    let mut reject = tx.prepare(&sqlite_sql(INSERT_REJECT))?;
+                    for (id, updated_at, r) in &apply.rejects {
+                        reject.execute(params![
+                            id,
+                            updated_at,
+                            apply.sync_id,
+                            round,
+                            r.rule,
+                            r.reason,
+                            serde_json::to_string(&r.row)?
+                        ])?;
+                    }
+                }
+                tx.execute(
+                    &sqlite_sql(UPSERT_STATE),
+                    params![
+                        STATE_KEY,
+                        apply.sync_id,
+                        round,
+                        apply.to.updated_at,
+                        apply.to.id,
+                        outcome
+                    ],
+                )?;
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await
+        }
+        Endpoint::Postgres(url) => {
+            let mut client = connect_pg(url).await?;
+            let tx = client.transaction().await?;
+            // Locks the state row (if any) until the commit: two syncs into
+            // one target cannot interleave.
+            let state = tx
+                .query_opt(&format!("{SELECT_STATE} FOR UPDATE"), &[&STATE_KEY])
+                .await?
+                .map(|r| pg_state(&r));
+            if let Decision::Done(stored) = decide(state, &apply)? {
+                return Ok(stored);
+            }
+            let upsert = tx.prepare(UPSERT_TARGET).await?;
+            for r in &apply.upserts {
+                tx.execute(
+                    &upsert,
+                    &[
+                        &r.id,
+                        &r.name,
+                        &r.email,
+                        &r.country,
+                        &r.amount,
+                        &r.updated_at,
+                        &round,
+                    ],
+                )
+                .await?;
+            }
+            if !apply.removals.is_empty() {
+                tx.execute(
+                    "DELETE FROM target_items WHERE id = ANY($1)",
+                    &[&apply.removals],
+                )
+                .await?;
+            }
+            let reject = tx.prepare(INSERT_REJECT).await?;
+            for (id, updated_at, r) in &apply.rejects {
+                let row = serde_json::to_string(&r.row)?;
+                tx.execute(
+                    &reject,
+                    &[id, updated_at, &apply.sync_id, &round, &r.rule, &r.reason, &row],
+                )
+                .await?;
+            }
+            tx.execute(
+                UPSERT_STATE,
+                &[
+                    &STATE_KEY,
+                    &apply.sync_id,
+                    &round,
+                    &apply.to.updated_at,
+                    &apply.to.id,
+                    &outcome,
+                ],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(outcome)
+        }
+    }
+}
+
+fn sqlite_state(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncState> {
+    Ok(SyncState {
+        sync_id: r.get(0)?,
+        round: r.get(1)?,
+        watermark: Watermark {
+            updated_at: r.get(2)?,
+            id: r.get(3)?,
+        },
+        outcome: r.get(4)?,
+    })
+}
+
+fn pg_state(r: &tokio_postgres::Row) -> SyncState {
+    SyncState {
+        sync_id: r.get(0),
+        round: r.get::<_, i64>(1) as u64,
+        watermark: Watermark {
+            updated_at: r.get(2),
+            id: r.get(3),
+        },
+        outcome: r.get(4),
+    }
+}
+
+/// The target's sync state: where a new sync starts.
+pub(crate) async fn target_state(target: &Endpoint) -> Result<Option<SyncState>, ActivityError> {
+    Ok(load_target(target).await?.state)
+}
+
+/// The whole target: rows, rejects, state.
+pub(crate) async fn load_target(target: &Endpoint) -> Result<TargetSnapshot, ActivityError> {
+    const ROWS: &str =
+        "SELECT id, name, email, country, amount, updated_at FROM target_items ORDER BY id";
+    const REJECTS: &str = "SELECT id, updated_at, sync_id FROM sync_rejects";
+    let mut snapshot = TargetSnapshot::default();
+    match target {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            snapshot = blocking(move || {
+                let db = open_sqlite(&path)?;
+                let mut rows = db.prepare(ROWS)?;
+                let mut rows = rows.query([])?;
+                while let Some(r) = rows.next()? {
+                    let row = TargetRow {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        email: r.get(2)?,
+                        country: r.get(3)?,
+                        amount: r.get(4)?,
+                        updated_at: r.get(5)?,
+                    };
+                    snapshot.rows.insert(row.id, row);
+                }
+                let mut rejects = db.prepare(REJECTS)?;
+                let mut rejects = rejects.query([])?;
+                while let Some(r) = rejects.next()? {
+                    snapshot.rejects.insert((r.get(0)?, r.get(1)?), r.get(2)?);
+                }
+                snapshot.state = db
+                    .query_row(&sqlite_sql(SELECT_STATE), [STATE_KEY], sqlite_state)
+                    .optional()?;
+                Ok(snapshot)
+            })
+            .await?;
+        }
+        Endpoint::Postgres(url) => {
+            let mut client = connect_pg(url).await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            for r in tx.query(ROWS, &[]).await? {
+                let row = TargetRow {
+                    id: r.get(0),
+                    name: r.get(1),
+                    email: r.get(2),
+                    country: r.get(3),
+                    amount: r.get(4),
+                    updated_at: r.get(5),
+                };
+                snapshot.rows.insert(row.id, row);
+            }
+            for r in tx.query(REJECTS, &[]).await? {
+                snapshot.rejects.insert((r.get(0), r.get(1)), r.get(2));
+            }
+            snapshot.state = tx
+                .query_opt(SELECT_STATE, &[&STATE_KEY])
+                .await?
+                .map(|r| pg_state(&r));
+            tx.commit().await?;
+        }
+    }
+    Ok(snapshot)
+}
