@@ -61,6 +61,8 @@ use reprise::WorkflowStatus;
 mod churn;
 #[path = "data_sync/db.rs"]
 mod db;
+#[path = "data_sync/target.rs"]
+mod target;
 #[path = "shared/validation.rs"]
 mod validation;
 #[path = "data_sync/verify.rs"]
@@ -309,7 +311,10 @@ async fn sync_round(
 ) -> Result<RoundOutcome, ActivityError> {
     let batch = db::read_batch(&endpoints.source, request.from, request.batch_size).await?;
     let rules = rules();
-    let to = batch.rows.last().map_or(request.from, db::SourceRow::watermark);
+    let to = batch
+        .rows
+        .last()
+        .map_or(request.from, db::SourceRow::watermark);
     let (mut upserts, mut removals, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
     let (mut deleted, mut validation) = (0, Summary::default());
     for row in &batch.rows {
@@ -359,7 +364,7 @@ async fn sync_round(
         rejects,
         outcome,
     };
-    let stored = db::apply_round(&endpoints.target, apply).await?;
+    let stored = target::apply_round(&endpoints.target, apply).await?;
     // Committed, and not yet recorded: a kill now makes the round run again.
     tokio::time::sleep(Duration::from_millis(request.slow_ms)).await;
     Ok(serde_json::from_str(&stored)?)
@@ -462,7 +467,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     db::ensure_source(&source)
         .await
         .map_err(|e| format!("source {}: {e}", source.describe()))?;
-    db::ensure_target(&target)
+    target::ensure(&target)
         .await
         .map_err(|e| format!("target {}: {e}", target.describe()))?;
     if args.verify {
@@ -495,7 +500,7 @@ async fn sync(
         println!("seeded the source with {seeded} rows");
     }
     // A new sync starts where the target stands.
-    let start = db::target_state(&target)
+    let start = target::state(&target)
         .await
         .map_err(|e| format!("reading the target {}: {e}", target.describe()))?;
     let rt = Runtime::builder()
@@ -515,12 +520,18 @@ async fn sync(
             args.id,
             info.runs.len()
         ),
-        Ok(info) => println!("workflow `{}` has ended ({:?}): its result", args.id, info.status),
+        Ok(info) => println!(
+            "workflow `{}` has ended ({:?}): its result",
+            args.id, info.status
+        ),
         Err(reprise::Error::NotFound { .. }) => println!(
             "starting workflow `{}` from {}",
             args.id,
             match &start {
-                Some(s) => format!("the target's watermark {} (set by `{}`)", s.watermark, s.sync_id),
+                Some(s) => format!(
+                    "the target's watermark {} (set by `{}`)",
+                    s.watermark, s.sync_id
+                ),
                 None => "the beginning".to_owned(),
             }
         ),
@@ -542,25 +553,36 @@ async fn sync(
     };
     let handle = rt.start(data_sync, input).id(&args.id).await?;
 
-    // The writers, and the stop after `--stop-after` seconds.
+    // The writers, and the stop after `--stop-after` seconds: the writers
+    // are told to end, their last transactions commit, then `stop` goes out
+    // (so the sync's last round sees every write).
     let churn_stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(ChurnStats::default());
+    let (churn_done, mut churn_finished) = tokio::sync::watch::channel(!args.churn);
     let churn = args.churn.then(|| {
-        tokio::spawn(churn::churn(
+        let writers = churn::churn(
             source.clone(),
             args.churn_writers,
             args.churn_rate,
             seed,
             churn_stop.clone(),
             stats.clone(),
-        ))
+        );
+        tokio::spawn(async move {
+            let written = writers.await;
+            let _ = churn_done.send(true);
+            written
+        })
     });
     let stopper = args.stop_after.map(|secs| {
         let (rt, id, churn_stop) = (rt.clone(), args.id.clone(), churn_stop.clone());
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))).await;
             churn_stop.store(true, Ordering::Relaxed);
-            rt.signal(&id, Stop).await
+            let _ = churn_finished.wait_for(|done| *done).await;
+            if let Err(e) = rt.signal(&id, Stop).await {
+                eprintln!("(could not send `stop` to `{id}`: {e})");
+            }
         })
     });
     let mut progress = tokio::spawn(show_progress(rt.clone(), args.id.clone()));
@@ -574,11 +596,14 @@ async fn sync(
         let _ = progress.await;
     }
     churn_stop.store(true, Ordering::Relaxed);
-    if let Some(churn) = churn {
-        churn.await?.map_err(|e| format!("the source's writers failed: {e}"))?;
-    }
     if let Some(stopper) = stopper {
         stopper.abort();
+        let _ = stopper.await;
+    }
+    if let Some(churn) = churn {
+        churn
+            .await?
+            .map_err(|e| format!("the source's writers failed: {e}"))?;
     }
     let summary = result?;
     let runs = rt.describe(&args.id).await?.runs.len();
@@ -632,13 +657,24 @@ async fn show_progress(rt: Arc<Runtime>, id: String) {
 async fn send(dir: &Path, id: &str, stop: bool) -> Result<(), Box<dyn Error>> {
     let store = dir.join("reprise.db");
     if !store.exists() {
-        return Err(format!("no workflow store at {}: start the sync first", store.display()).into());
+        return Err(format!(
+            "no workflow store at {}: start the sync first",
+            store.display()
+        )
+        .into());
     }
-    let rt = Runtime::builder().sqlite(&store).worker(false).build().await?;
+    let rt = Runtime::builder()
+        .sqlite(&store)
+        .worker(false)
+        .build()
+        .await?;
     let (sent, name) = if stop {
         (rt.signal(id, Stop).await, <Stop as reprise::Signal>::NAME)
     } else {
-        (rt.signal(id, SyncNow).await, <SyncNow as reprise::Signal>::NAME)
+        (
+            rt.signal(id, SyncNow).await,
+            <SyncNow as reprise::Signal>::NAME,
+        )
     };
     rt.shutdown().await?;
     sent.map_err(|e| format!("could not send `{name}` to `{id}`: {e}"))?;

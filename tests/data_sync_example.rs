@@ -115,7 +115,10 @@ impl Databases {
                 .collect::<Result<_, _>>()
                 .unwrap()
             }
-            Self::Postgres { source: s, target: t } => {
+            Self::Postgres {
+                source: s,
+                target: t,
+            } => {
                 let url = if source { &s.url } else { &t.url };
                 let out = Command::new("psql")
                     .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"])
@@ -271,7 +274,10 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
     assert!(!out.contains("RESULT"), "killed before the end:\n{out}");
     assert!(out.contains("seeded the source with 800 rows"), "{out}");
     let after_kill = databases.target_rows();
-    assert!(after_kill < 800, "killed mid-sync: {after_kill} rows in the target");
+    assert!(
+        after_kill < 800,
+        "killed mid-sync: {after_kill} rows in the target"
+    );
 
     // Second process: resumes the same workflow; the writers stop after
     // 1.5 s, then `stop` is sent; it ends once caught up and verifies.
@@ -286,7 +292,11 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
             .unwrap_or_else(|| panic!("no `{path}` in {result}"))
     };
     assert_eq!(n("/verify/mismatches"), 0, "{result}");
-    assert!(n("/runs") > 1 && n("/runs") == n("/run"), "continued as new: {result}");
+    assert_eq!(n("/verify/pending"), 0, "caught up at the stop: {result}");
+    assert!(
+        n("/runs") > 1 && n("/runs") == n("/run"),
+        "continued as new: {result}"
+    );
     assert!(n("/churn_transactions") > 0, "the writers wrote: {result}");
     assert!(n("/deleted") > 0, "tombstones carried: {result}");
     assert!(n("/rejected") > 0, "rows rejected: {result}");
@@ -304,9 +314,18 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
         .into_iter()
         .map(|r| (int(&r[0]), r))
         .collect();
-    let rejects = databases.query(false, "SELECT id, updated_at, sync_id, rule FROM sync_rejects");
-    let target_count = databases.query(false, "SELECT COUNT(*), COUNT(DISTINCT id) FROM target_items");
-    assert_eq!(target_count[0][0], target_count[0][1], "no duplicate id in the target");
+    let rejects = databases.query(
+        false,
+        "SELECT id, updated_at, sync_id, rule FROM sync_rejects",
+    );
+    let target_count = databases.query(
+        false,
+        "SELECT COUNT(*), COUNT(DISTINCT id) FROM target_items",
+    );
+    assert_eq!(
+        target_count[0][0], target_count[0][1],
+        "no duplicate id in the target"
+    );
     let rejected: BTreeSet<(i64, i64)> = rejects.iter().map(|r| (int(&r[0]), int(&r[1]))).collect();
     assert_eq!(rejected.len(), rejects.len(), "each rejected version once");
 
@@ -317,7 +336,10 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
         let deleted = matches!(row[6].as_deref(), Some("1" | "t" | "true"));
         if deleted {
             tombstones += 1;
-            assert!(!target.contains_key(&id), "row {id}: deleted, still in the target");
+            assert!(
+                !target.contains_key(&id),
+                "row {id}: deleted, still in the target"
+            );
             continue;
         }
         let mut fields = Row::new();
@@ -330,9 +352,9 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
         match rules.check(fields) {
             Ok(clean) => {
                 valid.insert(id);
-                let copy = target
-                    .get(&id)
-                    .unwrap_or_else(|| panic!("row {id}: valid in the source, missing from the target"));
+                let copy = target.get(&id).unwrap_or_else(|| {
+                    panic!("row {id}: valid in the source, missing from the target")
+                });
                 let expected = [
                     id.to_string(),
                     clean["name"].clone(),
@@ -342,7 +364,10 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
                     updated_at.to_string(),
                 ];
                 let got: Vec<String> = copy.iter().map(text).collect();
-                assert_eq!(got, expected, "row {id}: the target holds the cleaned latest version");
+                assert_eq!(
+                    got, expected,
+                    "row {id}: the target holds the cleaned latest version"
+                );
             }
             Err(reject) => {
                 invalid += 1;
@@ -360,8 +385,14 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
         }
     }
     let extra: Vec<_> = target.keys().filter(|id| !valid.contains(id)).collect();
-    assert!(extra.is_empty(), "target rows with no live valid source row: {extra:?}");
-    assert!(tombstones > 0 && invalid > 0, "{tombstones} tombstones, {invalid} invalid");
+    assert!(
+        extra.is_empty(),
+        "target rows with no live valid source row: {extra:?}"
+    );
+    assert!(
+        tombstones > 0 && invalid > 0,
+        "{tombstones} tombstones, {invalid} invalid"
+    );
 
     // Rejects counted: the workflow's counts are the table's, rule by rule.
     let mut by_rule = BTreeMap::<String, u64>::new();
@@ -372,7 +403,10 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
         serde_json::from_value(result["validation"]["rejected"].clone()).unwrap();
     assert_eq!(by_rule, counted, "rejects per rule: table vs workflow");
     assert_eq!(by_rule.values().sum::<u64>(), n("/rejected"));
-    assert_eq!(n("/copied"), result["validation"]["passed"].as_u64().unwrap());
+    assert_eq!(
+        n("/copied"),
+        result["validation"]["passed"].as_u64().unwrap()
+    );
 
     // Ties on `updated_at` existed (the seed's transactions share a stamp
     // and the batches cut through them): none of those rows was skipped.

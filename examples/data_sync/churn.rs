@@ -20,8 +20,16 @@ const FIRST: [&str; 12] = [
     "radia", "tony",
 ];
 const LAST: [&str; 10] = [
-    "lovelace", "turing", "hopper", "torvalds", "liskov", "dijkstra", "allen", "thompson",
-    "hamilton", "van rossum",
+    "lovelace",
+    "turing",
+    "hopper",
+    "torvalds",
+    "liskov",
+    "dijkstra",
+    "allen",
+    "thompson",
+    "hamilton",
+    "van rossum",
 ];
 
 /// A small xorshift generator: the writers' choices need no more.
@@ -57,7 +65,11 @@ impl Rng {
 pub(crate) fn random_row(rng: &mut Rng, id: i64) -> SourceRow {
     let (first, last) = (rng.pick(&FIRST), rng.pick(&LAST));
     let mut name = Some(format!("{first} {last}"));
-    let mut email = Some(format!("{first}.{}{}@example.com", last.replace(' ', ""), id % 97));
+    let mut email = Some(format!(
+        "{first}.{}{}@example.com",
+        last.replace(' ', ""),
+        id % 97
+    ));
     let mut country = Some(rng.pick(&COUNTRIES).to_owned());
     let mut amount = Some(i64::try_from(rng.below(100_000)).unwrap_or(0));
     // Dirt the rules clean up: upper case, stray spaces.

@@ -5,10 +5,17 @@
 //! version must be in `sync_rejects`; a live valid row must be in the target
 //! exactly as the rules clean it, at the same `updated_at`. A target row with
 //! no live valid source row is an extra.
+//!
+//! Only source rows at or before the target's watermark are checked: a row
+//! changed after it is counted as pending (the next round copies it), so the
+//! step also gives a sound answer while a sync runs. Every version at or
+//! before the watermark has been read by a round (that is what the
+//! watermark means), and a row's version there is its latest, so the target
+//! must hold exactly it.
 
 use serde::Serialize;
 
-use crate::db::{self, Endpoint, TargetRow};
+use crate::db::{self, Endpoint, TargetRow, Watermark};
 use crate::validation::Rules;
 
 /// How many mismatches are listed (all are counted).
@@ -17,6 +24,10 @@ const LISTED: usize = 20;
 /// The verify step's findings.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Report {
+    /// The target's watermark: rows after it are pending.
+    pub(crate) watermark: Watermark,
+    /// Source rows changed after the watermark (not checked).
+    pub(crate) pending: u64,
     /// Rows in the source, tombstones included.
     pub(crate) source_rows: u64,
     pub(crate) tombstones: u64,
@@ -61,9 +72,15 @@ pub(crate) async fn compare(
     sync_id: &str,
 ) -> Result<Report, reprise::ActivityError> {
     // The target first: while a sync runs, the source can only be newer.
-    let mut snapshot = db::load_target(target).await?;
+    let mut snapshot = crate::target::load(target).await?;
     let rows = db::load_source(source).await?;
+    let watermark = snapshot
+        .state
+        .as_ref()
+        .map(|s| s.watermark)
+        .unwrap_or_default();
     let mut report = Report {
+        watermark,
         source_rows: rows.len() as u64,
         target_rows: snapshot.rows.len() as u64,
         reject_rows: snapshot.rejects.len() as u64,
@@ -72,11 +89,18 @@ pub(crate) async fn compare(
     };
     for row in &rows {
         let copy = snapshot.rows.remove(&row.id);
+        if row.watermark() > watermark {
+            report.pending += 1;
+            continue;
+        }
         if row.deleted {
             report.tombstones += 1;
             if copy.is_some() {
                 report.extra += 1;
-                report.mismatch(format!("row {}: deleted in the source, still in the target", row.id));
+                report.mismatch(format!(
+                    "row {}: deleted in the source, still in the target",
+                    row.id
+                ));
             }
             continue;
         }
@@ -129,8 +153,10 @@ pub(crate) async fn compare(
 /// Prints the findings: one line of counts, then each listed mismatch.
 pub(crate) fn print(report: &Report) {
     println!(
-        "verify: source {} rows ({} tombstones, {} valid, {} invalid), target {} rows, {} rejects: {}",
+        "verify at watermark {}: source {} rows ({} pending, {} tombstones, {} valid, {} invalid), target {} rows, {} rejects: {}",
+        report.watermark,
         report.source_rows,
+        report.pending,
         report.tombstones,
         report.valid,
         report.invalid,
