@@ -466,14 +466,14 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let target = endpoint(&args.target, "target", "target.db")?;
     db::ensure_source(&source)
         .await
-        .map_err(|e| format!("source {}: {e}", source.describe()))?;
+        .map_err(|e| format!("source {}: {}", source.describe(), e.message()))?;
     target::ensure(&target)
         .await
-        .map_err(|e| format!("target {}: {e}", target.describe()))?;
+        .map_err(|e| format!("target {}: {}", target.describe(), e.message()))?;
     if args.verify {
         let report = verify::compare(&source, &target, &rules(), &args.id)
             .await
-            .map_err(|e| format!("verify: {e}"))?;
+            .map_err(|e| format!("verify: {}", e.message()))?;
         verify::print(&report);
         println!("RESULT {}", json!({ "verify": report }));
         return match report.mismatches {
@@ -495,14 +495,14 @@ async fn sync(
     let seed = u64::try_from(micros_now()).unwrap_or(1);
     let seeded = churn::seed(&source, args.seed_rows, seed)
         .await
-        .map_err(|e| format!("seeding the source {}: {e}", source.describe()))?;
+        .map_err(|e| format!("seeding the source {}: {}", source.describe(), e.message()))?;
     if seeded > 0 {
         println!("seeded the source with {seeded} rows");
     }
     // A new sync starts where the target stands.
     let start = target::state(&target)
         .await
-        .map_err(|e| format!("reading the target {}: {e}", target.describe()))?;
+        .map_err(|e| format!("reading the target {}: {}", target.describe(), e.message()))?;
     let rt = Runtime::builder()
         .sqlite(dir.join("reprise.db"))
         .resource(Endpoints {
@@ -627,7 +627,7 @@ async fn sync(
     }
     let report = verify::compare(&source, &target, &rules(), &args.id)
         .await
-        .map_err(|e| format!("verify: {e}"))?;
+        .map_err(|e| format!("verify: {}", e.message()))?;
     verify::print(&report);
     let mut result = serde_json::to_value(&summary)?;
     result["workflow_id"] = json!(args.id);

@@ -263,14 +263,30 @@ pub(crate) fn open_sqlite(path: &std::path::Path) -> Result<Connection, rusqlite
 }
 
 /// Connects to PostgreSQL; the connection's task ends with the client.
-pub(crate) async fn connect_pg(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+pub(crate) async fn connect_pg(url: &str) -> Result<tokio_postgres::Client, ActivityError> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(pg_error)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!("PostgreSQL connection ended: {e}");
         }
     });
     Ok(client)
+}
+
+/// A PostgreSQL error with its causes: tokio-postgres says only "db error"
+/// or "error connecting to server" and keeps the server's message as the
+/// source.
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> ActivityError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ActivityError::new("PostgresError", message)
 }
 
 /// Runs SQLite work off the async worker threads.
@@ -295,7 +311,8 @@ pub(crate) async fn ensure_source(source: &Endpoint) -> Result<(), ActivityError
         Endpoint::Postgres(url) => Ok(connect_pg(url)
             .await?
             .batch_execute(PG_SOURCE_SCHEMA)
-            .await?),
+            .await
+            .map_err(pg_error)?),
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use reprise::ActivityError;
 
 use crate::db::{
-    blocking, connect_pg, open_sqlite, sqlite_sql, Apply, Endpoint, SyncState, TargetRow,
+    blocking, connect_pg, open_sqlite, pg_error, sqlite_sql, Apply, Endpoint, SyncState, TargetRow,
     TargetSnapshot, Watermark,
 };
 
@@ -51,7 +51,11 @@ pub(crate) async fn ensure(target: &Endpoint) -> Result<(), ActivityError> {
             let path = path.clone();
             blocking(move || Ok(open_sqlite(&path)?.execute_batch(TARGET_SCHEMA)?)).await
         }
-        Endpoint::Postgres(url) => Ok(connect_pg(url).await?.batch_execute(TARGET_SCHEMA).await?),
+        Endpoint::Postgres(url) => Ok(connect_pg(url)
+            .await?
+            .batch_execute(TARGET_SCHEMA)
+            .await
+            .map_err(pg_error)?),
     }
 }
 
