@@ -440,3 +440,102 @@ fn postgres_sync_killed_and_resumed_matches_the_source_row_by_row() {
     };
     sync_killed_and_resumed(databases, &dir);
 }
+
+/// Runs a client mode of the example (`--sync-now`, `--stop`) to its end.
+fn run_ok(bin: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin)
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the example starts");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{args:?} failed:\n{stdout}");
+    stdout
+}
+
+#[test]
+fn sync_now_from_another_process_runs_a_round_at_once_and_stop_ends_the_sync() {
+    let bin = common::example_binary("data_sync");
+    let tmp = common::TempDb::new("sync-signals");
+    let dir = tmp.dir();
+    let databases = Databases::Sqlite(dir.clone());
+    // A minute between rounds: only `sync_now` can bring a new row in time.
+    let mut child = Command::new(&bin)
+        .arg("--dir")
+        .arg(&dir)
+        .args([
+            "--seed-rows",
+            "100",
+            "--interval-ms",
+            "60000",
+            "--id",
+            "sync-signals",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the sync starts");
+    let mut pipe = child.stdout.take().unwrap();
+    let sync = Sync {
+        child,
+        stdout: Some(std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })),
+    };
+    let wait_for_rows = |rows: u64, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while databases.target_rows() < rows {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // The seed's rows that pass the rules (about 92 of 100).
+    wait_for_rows(80, "the seed to be copied");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = databases.target_rows();
+
+    // A writer of the source, by the example's rule: the stamp comes from
+    // `source_clock` in the writing transaction.
+    let source = rusqlite::Connection::open(dir.join("source.db")).unwrap();
+    source.busy_timeout(Duration::from_secs(10)).unwrap();
+    source
+        .execute_batch(
+            "BEGIN IMMEDIATE;
+             UPDATE source_clock SET last = last + 1 WHERE one = 1;
+             INSERT INTO source_items (id, name, email, country, amount, updated_at, deleted)
+             VALUES (1000, ' grace  HOPPER ', 'Grace@Example.com', 'us', 42,
+                     (SELECT last FROM source_clock WHERE one = 1), 0);
+             COMMIT;",
+        )
+        .unwrap();
+    let out = run_ok(&bin, &dir, &["--sync-now", "--id", "sync-signals"]);
+    assert!(
+        out.contains("sent `sync_now` to workflow `sync-signals`"),
+        "{out}"
+    );
+    wait_for_rows(before + 1, "the round that `sync_now` triggers");
+    let row = databases.query(
+        false,
+        "SELECT name, email, country, amount FROM target_items WHERE id = 1000",
+    );
+    let row: Vec<String> = row[0].iter().map(text).collect();
+    assert_eq!(
+        row,
+        ["Grace Hopper", "grace@example.com", "US", "42"],
+        "cleaned"
+    );
+
+    let out = run_ok(&bin, &dir, &["--stop", "--id", "sync-signals"]);
+    assert!(
+        out.contains("sent `stop` to workflow `sync-signals`"),
+        "{out}"
+    );
+    let result = result_of(&sync.finish());
+    assert_eq!(result["nudges"], 1, "{result}");
+    assert_eq!(result["verify"]["mismatches"], 0, "{result}");
+    assert_eq!(result["verify"]["pending"], 0, "{result}");
+}
