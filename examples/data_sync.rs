@@ -448,6 +448,7 @@ async fn main() {
     }
 }
 
+/// Sends a signal, verifies, or runs the sync, as the flags say.
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     fs::create_dir_all(&args.dir)
         .map_err(|e| format!("cannot create --dir {}: {e}", args.dir.display()))?;

@@ -15,10 +15,12 @@ use crate::db::{self, Change, Endpoint, SourceRow};
 /// The countries the rules accept (`one_of`), and one they do not.
 pub(crate) const COUNTRIES: [&str; 8] = ["BR", "DE", "ES", "FR", "GB", "IN", "NL", "US"];
 
+/// First names of the generated rows.
 const FIRST: [&str; 12] = [
     "ada", "alan", "grace", "linus", "barbara", "edsger", "frances", "ken", "margaret", "dennis",
     "radia", "tony",
 ];
+/// Last names of the generated rows.
 const LAST: [&str; 10] = [
     "lovelace",
     "turing",
@@ -37,10 +39,12 @@ const LAST: [&str; 10] = [
 pub(crate) struct Rng(u64);
 
 impl Rng {
+    /// A generator from a seed (any seed, zero included).
     pub(crate) fn new(seed: u64) -> Self {
         Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
     }
 
+    /// The next 64 random bits.
     pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
@@ -55,6 +59,7 @@ impl Rng {
         self.next() % n.max(1)
     }
 
+    /// One of `items`.
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }

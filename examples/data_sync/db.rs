@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::validation::{Reject, Row};
 
+/// The source's tables on SQLite; the clock starts at 0.
 const SQLITE_SOURCE_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS source_items (
         id INTEGER PRIMARY KEY, name TEXT, email TEXT, country TEXT, amount INTEGER,
@@ -38,6 +39,7 @@ const SQLITE_SOURCE_SCHEMA: &str = "
         one INTEGER PRIMARY KEY CHECK (one = 1), last INTEGER NOT NULL);
     INSERT OR IGNORE INTO source_clock (one, last) VALUES (1, 0);";
 
+/// The source's tables on PostgreSQL; the clock starts at 0.
 const PG_SOURCE_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS source_items (
         id BIGINT PRIMARY KEY, name TEXT, email TEXT, country TEXT, amount BIGINT,
@@ -47,6 +49,7 @@ const PG_SOURCE_SCHEMA: &str = "
         one INTEGER PRIMARY KEY CHECK (one = 1), last BIGINT NOT NULL);
     INSERT INTO source_clock (one, last) VALUES (1, 0) ON CONFLICT DO NOTHING;";
 
+/// A source row's columns, in the order the row readers expect.
 const SELECT_SOURCE: &str =
     "SELECT id, name, email, country, amount, updated_at, deleted FROM source_items";
 
@@ -151,6 +154,7 @@ impl SourceRow {
         row
     }
 
+    /// The row's position in the source.
     pub(crate) fn watermark(&self) -> Watermark {
         Watermark {
             updated_at: self.updated_at,
@@ -316,6 +320,7 @@ pub(crate) async fn ensure_source(source: &Endpoint) -> Result<(), ActivityError
     }
 }
 
+/// A source row read by rusqlite (columns of [`SELECT_SOURCE`]).
 fn sqlite_source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
     Ok(SourceRow {
         id: r.get(0)?,
@@ -328,6 +333,7 @@ fn sqlite_source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRow> {
     })
 }
 
+/// A source row read by tokio-postgres (columns of [`SELECT_SOURCE`]).
 fn pg_source_row(r: &tokio_postgres::Row) -> SourceRow {
     SourceRow {
         id: r.get(0),
@@ -551,5 +557,47 @@ pub(crate) async fn load_source(source: &Endpoint) -> Result<Vec<SourceRow>, Act
             .iter()
             .map(pg_source_row)
             .collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_sqlite_paths_or_postgres_urls() {
+        assert_eq!(
+            Endpoint::parse("data/source.db"),
+            Ok(Endpoint::Sqlite(PathBuf::from("data/source.db")))
+        );
+        assert!(matches!(
+            Endpoint::parse("postgresql://app@db1/shop"),
+            Ok(Endpoint::Postgres(_))
+        ));
+        let err = Endpoint::parse("mysql://app@db1/shop").unwrap_err();
+        assert!(err.contains("`mysql://` is not supported"), "{err}");
+        let err = Endpoint::parse("postgres://a:secret@db1:notaport/x").unwrap_err();
+        assert!(!err.contains("secret") && err.contains("a:***@"), "{err}");
+        assert!(Endpoint::parse("  ").is_err());
+    }
+
+    #[test]
+    fn descriptions_hide_passwords() {
+        let url = Endpoint::Postgres("postgres://app:hunter2@db1:5432/shop?sslmode=disable".into());
+        assert_eq!(
+            url.describe(),
+            "postgres://app:***@db1:5432/shop?sslmode=disable"
+        );
+        let url = Endpoint::Postgres("postgres://app@db1/shop".into());
+        assert_eq!(url.describe(), "postgres://app@db1/shop");
+    }
+
+    #[test]
+    fn watermarks_order_by_stamp_then_id() {
+        let at = |updated_at, id| Watermark { updated_at, id };
+        // Ties on the stamp are cut by id; a later stamp wins over any id.
+        assert!(at(5, 2) > at(5, 1));
+        assert!(at(6, 1) > at(5, 900));
+        assert_eq!(at(0, 0), Watermark::default());
     }
 }

@@ -15,6 +15,7 @@ use crate::db::{
 /// The key of the single `sync_state` row of the target table.
 const STATE_KEY: &str = "target_items";
 
+/// The target's tables (the same SQL on SQLite and PostgreSQL).
 const TARGET_SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS target_items (
         id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, country TEXT NOT NULL,
@@ -27,6 +28,7 @@ const TARGET_SCHEMA: &str = "
         target TEXT PRIMARY KEY, sync_id TEXT NOT NULL, round BIGINT NOT NULL,
         wm_updated_at BIGINT NOT NULL, wm_id BIGINT NOT NULL, outcome TEXT NOT NULL);";
 
+/// Writes a cleaned row, replacing the target's earlier version.
 const UPSERT_TARGET: &str =
     "INSERT INTO target_items (id, name, email, country, amount, updated_at, round)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -34,10 +36,12 @@ const UPSERT_TARGET: &str =
          country = excluded.country, amount = excluded.amount,
          updated_at = excluded.updated_at, round = excluded.round";
 
+/// Keeps a rejected version once.
 const INSERT_REJECT: &str =
     "INSERT INTO sync_rejects (id, updated_at, sync_id, round, rule, reason, row_json)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id, updated_at) DO NOTHING";
 
+/// Records the round just written, its watermark and its outcome.
 const UPSERT_STATE: &str =
     "INSERT INTO sync_state (target, sync_id, round, wm_updated_at, wm_id, outcome)
      VALUES ($1, $2, $3, $4, $5, $6)
@@ -63,6 +67,7 @@ pub(crate) async fn ensure(target: &Endpoint) -> Result<(), ActivityError> {
 // The target: one transaction per round, its state, a snapshot.
 // ---------------------------------------------------------------------------
 
+/// The last round written into the target.
 const SELECT_STATE: &str =
     "SELECT sync_id, round, wm_updated_at, wm_id, outcome FROM sync_state WHERE target = $1";
 
@@ -75,6 +80,8 @@ enum Decision {
     Write,
 }
 
+/// Whether a round is to be written, was written already, or must not be
+/// written (the target is at another watermark).
 fn decide<T>(state: Option<SyncState>, apply: &Apply<T>) -> Result<Decision, ActivityError> {
     match state {
         Some(s) if s.sync_id == apply.sync_id && s.round == apply.round => {
@@ -238,6 +245,7 @@ pub(crate) async fn apply_round<T: Serialize + Send + 'static>(
     }
 }
 
+/// The sync state read by rusqlite (columns of [`SELECT_STATE`]).
 fn sqlite_state(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncState> {
     Ok(SyncState {
         sync_id: r.get(0)?,
@@ -250,6 +258,7 @@ fn sqlite_state(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncState> {
     })
 }
 
+/// The sync state read by tokio-postgres (columns of [`SELECT_STATE`]).
 fn pg_state(r: &tokio_postgres::Row) -> SyncState {
     SyncState {
         sync_id: r.get(0),

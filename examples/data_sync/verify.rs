@@ -55,6 +55,7 @@ pub(crate) struct Report {
 }
 
 impl Report {
+    /// Counts a mismatch, and lists it if the list is not full.
     fn mismatch(&mut self, what: String) {
         self.mismatches += 1;
         if self.examples.len() < LISTED {
