@@ -224,6 +224,8 @@ async fn data_sync(ctx: WorkflowContext, input: SyncInput) -> Result<SyncSummary
             "lag_ms": lag_ms,
             "round": state.round - 1,
             "run": state.run,
+            "source": state.source,
+            "target": state.target,
         }));
     };
     report(&state, behind, lag_ms, "syncing");
@@ -516,11 +518,29 @@ async fn sync(
         .await?; // resumes every unfinished workflow in the store
     let rt = Arc::new(rt);
     match rt.describe(&args.id).await {
-        Ok(info) if info.status == WorkflowStatus::Running => println!(
-            "workflow `{}` exists (run {}): resuming it with its own state",
-            args.id,
-            info.runs.len()
-        ),
+        Ok(info) if info.status == WorkflowStatus::Running => {
+            // The connections come from this process: they must be the ones
+            // the sync started with (its progress names them).
+            let progress = info.progress.unwrap_or_default();
+            for (what, given) in [("source", &source), ("target", &target)] {
+                if let Some(started) = progress[what].as_str() {
+                    if started != given.describe() {
+                        return Err(format!(
+                            "workflow `{}` syncs with the {what} {started}, not {}: \
+                             give the same --{what}, or another --id",
+                            args.id,
+                            given.describe()
+                        )
+                        .into());
+                    }
+                }
+            }
+            println!(
+                "workflow `{}` exists (run {}): resuming it with its own state",
+                args.id,
+                info.runs.len()
+            )
+        }
         Ok(info) => println!(
             "workflow `{}` has ended ({:?}): its result",
             args.id, info.status
