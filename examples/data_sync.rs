@@ -389,9 +389,10 @@ pub(crate) fn micros_now() -> i64 {
 #[derive(Debug, Parser)]
 struct Args {
     /// Data folder: the workflow store (`reprise.db`) and the default source
-    /// (`source.db`) and target (`target.db`).
-    #[arg(long, default_value = "sync-data")]
-    dir: PathBuf,
+    /// (`source.db`) and target (`target.db`) [default: sync-data, or
+    /// sync-data-pg when the source or the target is PostgreSQL].
+    #[arg(long)]
+    dir: Option<PathBuf>,
     /// Workflow id; the same id resumes (or reports) the same sync.
     #[arg(long, default_value = "sync-1")]
     id: String,
@@ -452,9 +453,19 @@ async fn main() {
 
 /// Sends a signal, verifies, or runs the sync, as the flags say.
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    fs::create_dir_all(&args.dir)
-        .map_err(|e| format!("cannot create --dir {}: {e}", args.dir.display()))?;
-    let dir = fs::canonicalize(&args.dir)?;
+    // The PostgreSQL demo keeps its workflow store apart from the SQLite one.
+    let on_postgres = [&args.source, &args.target, &args.postgres]
+        .iter()
+        .any(|given| given.as_deref().is_some_and(|text| text.contains("://")));
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        PathBuf::from(if on_postgres {
+            "sync-data-pg"
+        } else {
+            "sync-data"
+        })
+    });
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create --dir {}: {e}", dir.display()))?;
+    let dir = fs::canonicalize(&dir)?;
     if args.stop || args.sync_now {
         return send(&dir, &args.id, args.stop).await;
     }
@@ -517,24 +528,27 @@ async fn sync(
         .build()
         .await?; // resumes every unfinished workflow in the store
     let rt = Arc::new(rt);
-    match rt.describe(&args.id).await {
-        Ok(info) if info.status == WorkflowStatus::Running => {
-            // The connections come from this process: they must be the ones
-            // the sync started with (its progress names them).
-            let progress = info.progress.unwrap_or_default();
-            for (what, given) in [("source", &source), ("target", &target)] {
-                if let Some(started) = progress[what].as_str() {
-                    if started != given.describe() {
-                        return Err(format!(
-                            "workflow `{}` syncs with the {what} {started}, not {}: \
-                             give the same --{what}, or another --id",
-                            args.id,
-                            given.describe()
-                        )
-                        .into());
-                    }
+    let existing = rt.describe(&args.id).await;
+    if let Ok(info) = &existing {
+        // The connections come from this process: they must be the ones
+        // the sync started with (its progress names them).
+        let progress = info.progress.clone().unwrap_or_default();
+        for (what, given) in [("source", &source), ("target", &target)] {
+            if let Some(started) = progress[what].as_str() {
+                if started != given.describe() {
+                    return Err(format!(
+                        "workflow `{}` syncs with the {what} {started}, not {}: \
+                         give the same --{what}, or another --id or --dir",
+                        args.id,
+                        given.describe()
+                    )
+                    .into());
                 }
             }
+        }
+    }
+    match existing {
+        Ok(info) if info.status == WorkflowStatus::Running => {
             println!(
                 "workflow `{}` exists (run {}): resuming it with its own state",
                 args.id,
