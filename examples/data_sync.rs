@@ -63,6 +63,9 @@ mod churn;
 mod db;
 #[path = "data_sync/target.rs"]
 mod target;
+#[cfg(test)]
+#[path = "data_sync/tests.rs"]
+mod tests;
 #[path = "shared/validation.rs"]
 mod validation;
 #[path = "data_sync/verify.rs"]
