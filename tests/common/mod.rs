@@ -51,6 +51,23 @@ pub fn example_binary(name: &str) -> PathBuf {
         ])
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+    // `cargo test` sets these for this test process. Inherited, they look
+    // like a changed environment to build scripts that watch them (ring's),
+    // and the TLS stack would be rebuilt between `cargo test` and this build.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_by_cargo_test = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+        ];
+        if set_by_cargo_test.iter().any(|p| key.starts_with(p)) {
+            cargo.env_remove(&*key);
+        }
+    }
     if !cfg!(debug_assertions) {
         cargo.arg("--release");
     }
