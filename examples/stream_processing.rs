@@ -515,23 +515,24 @@ async fn process(
     let rt = Arc::new(rt);
 
     let label = spec.label();
-    match rt.describe(&args.id).await {
-        Ok(info) if info.status == WorkflowStatus::Running => {
-            // Its broker is in its input; the progress shows it.
-            let recorded = info.progress.as_ref().and_then(|p| p["broker"].as_str());
-            if let Some(recorded) = recorded.filter(|r| *r != label) {
-                return Err(format!(
-                    "workflow `{}` reads {recorded}, not {label}: give the flags it was started with, or a new --id",
-                    args.id
-                )
-                .into());
-            }
-            println!(
-                "workflow `{}` exists (run {}): resuming it with its own state",
-                args.id,
-                info.runs.len()
-            );
+    let existing = rt.describe(&args.id).await;
+    // A workflow's broker is in its input; its progress shows it.
+    if let Ok(info) = &existing {
+        let recorded = info.progress.as_ref().and_then(|p| p["broker"].as_str());
+        if let Some(recorded) = recorded.filter(|r| *r != label) {
+            return Err(format!(
+                "workflow `{}` uses {recorded}, not {label}: give the flags it was started with, or a new --id",
+                args.id
+            )
+            .into());
         }
+    }
+    match existing {
+        Ok(info) if info.status == WorkflowStatus::Running => println!(
+            "workflow `{}` exists (run {}): resuming it with its own state",
+            args.id,
+            info.runs.len()
+        ),
         Ok(info) => println!(
             "workflow `{}` has ended ({:?}): its result",
             args.id, info.status

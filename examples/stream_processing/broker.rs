@@ -73,7 +73,7 @@ pub(crate) enum Broker {
     /// The embedded topic.
     Topic(Topic),
     /// A JetStream server.
-    Nats(JetStream),
+    Nats(Box<JetStream>),
 }
 
 impl Broker {
@@ -82,7 +82,9 @@ impl Broker {
     pub(crate) async fn open(spec: &BrokerSpec) -> Result<Self, BrokerError> {
         Ok(match spec {
             BrokerSpec::Topic { dir } => Self::Topic(Topic::open(&topic::topic_path(dir)).await?),
-            BrokerSpec::Nats { url, stream } => Self::Nats(JetStream::connect(url, stream).await?),
+            BrokerSpec::Nats { url, stream } => {
+                Self::Nats(Box::new(JetStream::connect(url, stream).await?))
+            }
         })
     }
 
