@@ -218,6 +218,26 @@ impl Server {
         })
     }
 
+    /// Publishes a result with a message id, as the example does; returns
+    /// whether the server called it a duplicate, and the duplicate window.
+    fn publish_result(&self, result: &Value, id: &str) -> (bool, Duration) {
+        let results = self.get_stream("results").unwrap();
+        self.rt.block_on(async {
+            let publish = jetstream::context::Publish::build()
+                .payload(serde_json::to_vec(result).unwrap().into())
+                .message_id(id);
+            let ack = self
+                .js
+                .send_publish(format!("{}.results", self.stream), publish)
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            let info = results.get_info().await.unwrap();
+            (ack.duplicate, info.config.duplicate_window)
+        })
+    }
+
     /// The durable consumer's ack floor and messages not yet acknowledged.
     fn consumer(&self, name: &str) -> (u64, u64, usize) {
         let events = self.get_stream("events").unwrap();
@@ -373,6 +393,18 @@ fn on_jetstream_a_killed_processor_writes_every_window_once() {
         next_start = end + 1;
     }
     assert_eq!(next_start - 1, 2500, "the windows end at the last event");
+
+    // Publishing a window again is dropped by the server: the results
+    // stream remembers the windows' ids for a day.
+    let (window_1, results_before) = (&results[0].2, results.len());
+    let (duplicate, window) = server.publish_result(window_1, "window-1");
+    assert!(duplicate, "a second publish of window-1 is a duplicate");
+    assert_eq!(
+        window,
+        Duration::from_secs(24 * 3600),
+        "the duplicate window"
+    );
+    assert_eq!(server.messages("results").len(), results_before);
 
     // The durable consumer: everything acknowledged, nothing pending.
     let (floor, pending, ack_pending) = server.consumer(&format!("{}-stream-1", example.stream));

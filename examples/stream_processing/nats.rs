@@ -259,17 +259,19 @@ impl JetStream {
             }
             let want = usize::try_from(through - now)?.min(PULL_BATCH);
             let mut batch = consumer.fetch().max_messages(want).messages().await?;
-            let mut fetched = 0;
+            let mut acked = 0;
             while let Some(message) = batch.next().await {
                 let message = message?;
-                fetched += 1;
                 if message.info()?.stream_sequence <= through {
                     message.ack().await?;
+                    acked += 1;
                 } else {
                     message.ack_with(AckKind::Nak(None)).await?;
                 }
             }
-            if fetched == 0 {
+            if acked == 0 {
+                // Only later messages, or none: the ones in flight at a
+                // crash are still waiting out their ack wait.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
