@@ -128,6 +128,7 @@ impl StreamInput {
         ((self.window_size_seconds * 1000.0).round() as u64).max(1)
     }
 
+    /// The broker the workflow reads and writes.
     fn broker(&self) -> BrokerSpec {
         self.broker.clone().unwrap_or_else(|| BrokerSpec::Topic {
             dir: self.dir.clone(),

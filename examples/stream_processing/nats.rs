@@ -103,6 +103,7 @@ impl JetStream {
         })
     }
 
+    /// The subject `NAME.suffix`.
     fn subject(&self, suffix: &str) -> String {
         format!("{}.{suffix}", self.name)
     }
@@ -167,6 +168,8 @@ impl JetStream {
         Ok(out)
     }
 
+    /// Sequence and timestamp of up to `limit` events after sequence
+    /// `after`, and the stream's last sequence.
     pub(crate) async fn stamps_after(
         &self,
         after: i64,
@@ -185,6 +188,7 @@ impl JetStream {
         Ok((rows, head))
     }
 
+    /// The events at sequences `first ..= last`; an error if one is missing.
     pub(crate) async fn events(&self, first: i64, last: i64) -> Result<Vec<Event>, BrokerError> {
         let messages =
             Self::read_from(&self.events, first, u64::try_from(last - first + 1)?).await?;
@@ -277,6 +281,7 @@ impl JetStream {
         }
     }
 
+    /// Every message of the results stream, in stream order.
     pub(crate) async fn results(&self) -> Result<Vec<WindowResult>, BrokerError> {
         let count = self.results.get_info().await?.state.messages;
         Self::read_from(&self.results, 1, count)
@@ -286,6 +291,7 @@ impl JetStream {
             .collect()
     }
 
+    /// The last message on the results subject, if any.
     pub(crate) async fn last_result(&self) -> Result<Option<WindowResult>, BrokerError> {
         match self
             .results
@@ -325,6 +331,7 @@ impl JetStream {
         Ok(from(first).await? - from(last + 1).await?)
     }
 
+    /// The events stream's last sequence (0 when it is empty).
     pub(crate) async fn head(&self) -> Result<i64, BrokerError> {
         Ok(i64::try_from(
             self.events.get_info().await?.state.last_sequence,

@@ -56,6 +56,8 @@ impl Topic {
         result
     }
 
+    /// Offset and timestamp of up to `limit` events after offset `after`,
+    /// and the last offset.
     pub(crate) async fn stamps_after(
         &self,
         after: i64,
@@ -75,6 +77,7 @@ impl Topic {
         .await
     }
 
+    /// The events at offsets `first ..= last`, in offset order.
     pub(crate) async fn events(&self, first: i64, last: i64) -> Result<Vec<Event>, BrokerError> {
         self.run(move |db| {
             db.prepare_cached(
@@ -92,6 +95,7 @@ impl Topic {
         .await
     }
 
+    /// Upserts the window's row: a second write of a window replaces it.
     pub(crate) async fn write(&self, result: &WindowResult) -> Result<(), BrokerError> {
         let json = serde_json::to_string(result)?;
         let (window_no, start, end) = (result.window_no, result.start_offset, result.end_offset);
@@ -108,6 +112,7 @@ impl Topic {
         .await
     }
 
+    /// Every row of `window_results`, in window order.
     pub(crate) async fn results(&self) -> Result<Vec<WindowResult>, BrokerError> {
         let rows: Vec<String> = self
             .run(|db| {
@@ -121,6 +126,7 @@ impl Topic {
             .collect()
     }
 
+    /// The row of the highest window number, if any.
     pub(crate) async fn last_result(&self) -> Result<Option<WindowResult>, BrokerError> {
         let row: Option<String> = self
             .run(|db| {
@@ -135,6 +141,7 @@ impl Topic {
         Ok(row.map(|json| serde_json::from_str(&json)).transpose()?)
     }
 
+    /// The number of events at offsets `first ..= last`.
     pub(crate) async fn count_events(&self, first: i64, last: i64) -> Result<u64, BrokerError> {
         self.run(move |db| {
             db.query_row(
@@ -146,6 +153,7 @@ impl Topic {
         .await
     }
 
+    /// The last offset (0 when the topic is empty).
     pub(crate) async fn head(&self) -> Result<i64, BrokerError> {
         self.run(|db| head(db)).await
     }
