@@ -300,10 +300,18 @@ fn on_jetstream_a_killed_processor_writes_every_window_once() {
     let (at_kill, _) = server.wait_for(10, "the first windows", |w, _| w >= 6);
     let out = first.kill();
     assert!(!out.contains("RESULT"), "killed before the end:\n{out}");
-    let (after_kill, _) = server.target();
+    let (after_kill, end_at_kill) = server.target();
     assert!(
         after_kill < 40,
         "killed mid-run: {after_kill} of 40 windows written (at the kill: {at_kill})"
+    );
+    // Events are acknowledged only once their window is written (and
+    // recorded): the ack floor is never past the last result.
+    let consumer = format!("{}-stream-1", example.stream);
+    let (floor_at_kill, _, _) = server.consumer(&consumer);
+    assert!(
+        floor_at_kill > 0 && floor_at_kill as i64 <= end_at_kill,
+        "ack floor {floor_at_kill}, results up to {end_at_kill}"
     );
 
     // Second processor: resumes the same workflow where the history stands.
@@ -407,7 +415,7 @@ fn on_jetstream_a_killed_processor_writes_every_window_once() {
     assert_eq!(server.messages("results").len(), results_before);
 
     // The durable consumer: everything acknowledged, nothing pending.
-    let (floor, pending, ack_pending) = server.consumer(&format!("{}-stream-1", example.stream));
+    let (floor, pending, ack_pending) = server.consumer(&consumer);
     assert_eq!(
         (floor, pending, ack_pending),
         (2500, 0, 0),
