@@ -280,7 +280,7 @@ async fn stream_processor(
     let window_ms = input.window_ms();
     let budget = input.windows_per_run.max(1);
     let broker = input.broker();
-    let label = broker.label();
+    let label = broker.short();
     let mut state = input;
     let (mut windows, mut waits) = (0, 0);
     // The topic's last offset, as the last read saw it: the consumer's
@@ -520,9 +520,10 @@ async fn process(
     // A workflow's broker is in its input; its progress shows it.
     if let Ok(info) = &existing {
         let recorded = info.progress.as_ref().and_then(|p| p["broker"].as_str());
-        if let Some(recorded) = recorded.filter(|r| *r != label) {
+        let short = spec.short();
+        if let Some(recorded) = recorded.filter(|r| *r != short) {
             return Err(format!(
-                "workflow `{}` uses {recorded}, not {label}: give the flags it was started with, or a new --id",
+                "workflow `{}` uses the broker {recorded}, not {short}: give the flags it was started with, or a new --id",
                 args.id
             )
             .into());

@@ -49,6 +49,15 @@ impl BrokerSpec {
         }
     }
 
+    /// The broker in a word, as the progress shows it: `embedded`, or the
+    /// server's URL and the stream's name as a path (`nats://h:4222/NAME`).
+    pub(crate) fn short(&self) -> String {
+        match self {
+            Self::Topic { .. } => "embedded".to_owned(),
+            Self::Nats { url, stream } => format!("{}/{stream}", url.trim_end_matches('/')),
+        }
+    }
+
     /// How the broker is shown: the topic's file or the server and stream.
     pub(crate) fn label(&self) -> String {
         match self {
