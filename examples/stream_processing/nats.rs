@@ -4,10 +4,10 @@
 //!   per message; an event's offset is its stream sequence.
 //! - Window results: stream `NAME-results`, subject `NAME.results`, one
 //!   JSON result per window, published with the header `Nats-Msg-Id:
-//!   window-N`. The stream's duplicate window is [`RESULTS_DUPLICATE_WINDOW`]
-//!   (a day): JetStream drops a second publish of the same window within it,
-//!   and a write first looks at the last result, so a retry after a longer
-//!   outage is dropped too.
+//!   window-N`. A write first looks at the last result and publishes
+//!   nothing if the window is there (the rerun of a write killed after its
+//!   publish); two publishes of a window in flight at once are dropped by
+//!   the server, whose duplicate window is [`RESULTS_DUPLICATE_WINDOW`].
 //! - The processor's consumer: the durable pull consumer `NAME-ID` (ID: the
 //!   workflow id) on the events, explicit acks. It is acknowledged up to a
 //!   window's last offset only after that window's result is recorded in the
