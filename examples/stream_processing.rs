@@ -13,12 +13,20 @@
 //! cargo run --example stream_processing -- --dir ./stream-data --stop stream-1
 //! ```
 //!
+//! The same on a NATS JetStream server instead of the embedded topic: add
+//! `--broker nats://127.0.0.1:4222` to the producer and the processor
+//! (`--stream NAME` names its streams; default `reprise-stream`).
+//!
 //! What it shows:
 //!
 //! - **A real topic**: `<dir>/topic.db`, a SQLite file (WAL) with an
 //!   append-only table `events(offset, key, value, ts_ms)` written by the
 //!   producer process, and the target topic `window_results(window_no,
 //!   start_offset, end_offset, json)` written by the processor's activities.
+//!   Or a real broker: JetStream streams `NAME-events` and `NAME-results`,
+//!   offsets being stream sequences, results published with `Nats-Msg-Id`
+//!   set to the window's id, events acknowledged on the durable consumer
+//!   `NAME-ID` once their window is recorded (`stream_processing/nats.rs`).
 //! - **Time windows** of `window_size_seconds` (fractions allowed) on the
 //!   events' timestamps: a window closes when an event of a later window is
 //!   in the topic, when it is full (`--max-window-events`), or when its end
@@ -59,30 +67,24 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use reprise::prelude::*;
 use reprise::WorkflowStatus;
-use rusqlite::{params, Connection};
 
+#[path = "stream_processing/activities.rs"]
+mod activities;
+#[path = "stream_processing/broker.rs"]
+mod broker;
+#[path = "stream_processing/nats.rs"]
+mod nats;
 #[path = "stream_processing/topic.rs"]
 mod topic;
+#[path = "stream_processing/verify.rs"]
+mod verify;
 
-use topic::{aggregate_window, open_topic, read_window, topic_path, write_window};
+use activities::{acknowledge_window, aggregate_window, read_window, write_window};
+use broker::{BrokerSpec, Brokers};
 
 /// A window is closed by the clock this long after its end, so that events
 /// stamped just before the end and committed just after it are still in it.
 const GRACE_MS: u64 = 100;
-
-/// The topic's schema: the source topic `events`, the target topic
-/// `window_results`.
-const TOPIC_SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS events (
-        offset INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL,
-        value REAL NOT NULL,
-        ts_ms INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS window_results (
-        window_no INTEGER PRIMARY KEY,
-        start_offset INTEGER NOT NULL,
-        end_offset INTEGER NOT NULL,
-        json TEXT NOT NULL);";
 
 // ---------------------------------------------------------------------------
 // The stop signal, the workflow's input and output, the values it passes.
@@ -99,6 +101,10 @@ struct StopStreaming;
 struct StreamInput {
     /// The data folder (absolute), where `topic.db` lives.
     dir: String,
+    /// The broker; none: the embedded topic in `dir` (the only one there
+    /// was before this field).
+    #[serde(default)]
+    broker: Option<BrokerSpec>,
     /// The length of a window, in seconds; fractions allowed (0.1 = 100 ms).
     window_size_seconds: f64,
     /// A window with this many events closes early.
@@ -120,6 +126,13 @@ struct StreamInput {
 impl StreamInput {
     fn window_ms(&self) -> u64 {
         ((self.window_size_seconds * 1000.0).round() as u64).max(1)
+    }
+
+    /// The broker the workflow reads and writes.
+    fn broker(&self) -> BrokerSpec {
+        self.broker.clone().unwrap_or_else(|| BrokerSpec::Topic {
+            dir: self.dir.clone(),
+        })
     }
 }
 
@@ -266,6 +279,8 @@ async fn stream_processor(
     let stops = ctx.signal::<StopStreaming>();
     let window_ms = input.window_ms();
     let budget = input.windows_per_run.max(1);
+    let broker = input.broker();
+    let label = broker.short();
     let mut state = input;
     let (mut windows, mut waits) = (0, 0);
     // The topic's last offset, as the last read saw it: the consumer's
@@ -281,6 +296,7 @@ async fn stream_processor(
             "run": state.run,
             "windows": state.totals.windows,
             "events": state.totals.events,
+            "broker": label,
         }));
     };
     report(&state, head, "reading");
@@ -297,7 +313,7 @@ async fn stream_processor(
             .activity(
                 read_window,
                 (
-                    state.dir.clone(),
+                    broker.clone(),
                     state.offset,
                     window_ms,
                     state.max_window_events,
@@ -339,7 +355,7 @@ async fn stream_processor(
         let aggregate = ctx
             .activity(
                 aggregate_window,
-                (state.dir.clone(), range.start_offset, range.end_offset),
+                (broker.clone(), range.start_offset, range.end_offset),
             )
             .await?;
         if aggregate.count != range.count {
@@ -363,9 +379,17 @@ async fn stream_processor(
         };
         ctx.activity(
             write_window,
-            (state.dir.clone(), result.clone(), state.slow_ms),
+            (broker.clone(), result.clone(), state.slow_ms),
         )
         .await?;
+        if let BrokerSpec::Nats { .. } = broker {
+            // Written and recorded: now the broker may forget its events.
+            ctx.activity(
+                acknowledge_window,
+                (broker.clone(), result.consumer.clone(), range.end_offset),
+            )
+            .await?;
+        }
         // The window is written: commit the offset (in the history).
         state.offset = range.end_offset;
         state.next_window += 1;
@@ -404,13 +428,19 @@ fn millis(t: SystemTime) -> u64 {
 /// A durable stream processor on reprise, its producer, and its off switch.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Data folder: the topic (`topic.db`) and the workflow store (`reprise.db`).
+    /// Data folder: the workflow store (`reprise.db`) and the embedded topic (`topic.db`).
     #[arg(long, default_value = "stream-data")]
     dir: PathBuf,
+    /// The broker: `embedded` (the topic in `--dir`) or a NATS JetStream server, nats://HOST:PORT.
+    #[arg(long, default_value = "embedded", value_name = "URL")]
+    broker: String,
+    /// With a NATS broker: the name of its streams (NAME-events, NAME-results) and subjects.
+    #[arg(long, default_value = "reprise-stream", value_name = "NAME")]
+    stream: String,
     /// Workflow id of the processor; the same id resumes the same workflow.
     #[arg(long, default_value = "stream-1")]
     id: String,
-    /// Be the producer: append this many events to the topic, then exit.
+    /// Be the producer: append this many events to the source, then exit.
     #[arg(long, value_name = "N", conflicts_with = "stop")]
     produce: Option<u64>,
     /// With `--produce`: events per second (default: as fast as possible).
@@ -441,41 +471,65 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     fs::create_dir_all(&args.dir)?;
     let dir = fs::canonicalize(&args.dir)?;
-    if let Some(n) = args.produce {
-        let rate = args.rate.filter(|r| *r > 0.0);
-        let produced = tokio::task::spawn_blocking(move || produce(&dir, n, rate)).await?;
-        return produced.map_err(|e| e as Box<dyn Error>);
-    }
     if let Some(id) = &args.stop {
         return stop(&dir, id).await;
     }
-    process(&args, &dir).await
+    let spec = BrokerSpec::from_flags(&args.broker, &args.stream, &dir)?;
+    let brokers = Brokers::default();
+    let broker = brokers.get(&spec).await.map_err(|e| e as Box<dyn Error>)?;
+    if let Some(n) = args.produce {
+        let rate = args.rate.filter(|r| *r > 0.0);
+        let produced = verify::produce(&broker, &spec.label(), n, rate).await;
+        return produced.map_err(|e| e as Box<dyn Error>);
+    }
+    process(&args, &dir, spec, brokers).await
 }
 
 /// The processor: runs the workflow until it is stopped.
-async fn process(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
-    let topic = topic_path(&dir.display().to_string());
-    // Where a new consumer starts: after the last window of the target topic.
-    let (offset, next_window) = {
-        let db = open_topic(&topic)?;
-        db.query_row(
-            "SELECT COALESCE(MAX(end_offset), 0), COALESCE(MAX(window_no), 0) + 1 FROM window_results",
-            [],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u64>(1)?)),
-        )?
+async fn process(
+    args: &Args,
+    dir: &Path,
+    spec: BrokerSpec,
+    brokers: Brokers,
+) -> Result<(), Box<dyn Error>> {
+    let broker = brokers.get(&spec).await.map_err(|e| e as Box<dyn Error>)?;
+    // Where a new consumer starts: after the last window of the target.
+    let (offset, next_window) = match broker
+        .last_result()
+        .await
+        .map_err(|e| e as Box<dyn Error>)?
+    {
+        Some(last) => (last.end_offset, last.window_no + 1),
+        None => (0, 1),
     };
 
     let rt = Runtime::builder()
         .sqlite(dir.join("reprise.db"))
+        .resource(brokers.clone())
         .workflow(stream_processor)
         .activity(read_window)
         .activity(aggregate_window)
         .activity(write_window)
+        .activity(acknowledge_window)
         .build()
         .await?; // resumes every unfinished workflow in the store
     let rt = Arc::new(rt);
 
-    match rt.describe(&args.id).await {
+    let label = spec.label();
+    let existing = rt.describe(&args.id).await;
+    // A workflow's broker is in its input; its progress shows it.
+    if let Ok(info) = &existing {
+        let recorded = info.progress.as_ref().and_then(|p| p["broker"].as_str());
+        let short = spec.short();
+        if let Some(recorded) = recorded.filter(|r| *r != short) {
+            return Err(format!(
+                "workflow `{}` uses the broker {recorded}, not {short}: give the flags it was started with, or a new --id",
+                args.id
+            )
+            .into());
+        }
+    }
+    match existing {
         Ok(info) if info.status == WorkflowStatus::Running => println!(
             "workflow `{}` exists (run {}): resuming it with its own state",
             args.id,
@@ -493,6 +547,7 @@ async fn process(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
     }
     let input = StreamInput {
         dir: dir.display().to_string(),
+        broker: Some(spec.clone()),
         window_size_seconds: args
             .window_ms
             .map_or(args.window_seconds, |ms| ms as f64 / 1000.0),
@@ -505,8 +560,7 @@ async fn process(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
         totals: Totals::default(),
     };
     println!(
-        "topic {}; stop with: cargo run --example stream_processing -- --dir {} --stop {}",
-        topic.display(),
+        "broker {label}; stop with: cargo run --example stream_processing -- --dir {} --stop {}",
         dir.display(),
         args.id
     );
@@ -535,15 +589,15 @@ async fn process(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
             s.count, s.sum, s.min, s.max
         );
     }
-    let verified = verify(&topic, &args.id, &summary);
+    let verified = verify::verify(&broker, &args.id, &summary).await;
     let rt = Arc::try_unwrap(rt).map_err(|_| "the runtime is still shared")?;
     rt.shutdown().await?;
-    let lag = verified?;
+    let lag = verified.map_err(|e| e as Box<dyn Error>)?;
     let mut result = serde_json::to_value(&summary)?;
     result["workflow_id"] = json!(args.id);
     result["runs"] = json!(runs);
     result["lag"] = json!(lag);
-    result["topic"] = json!(topic.display().to_string());
+    result["broker"] = json!(label);
     println!("RESULT {result}");
     Ok(())
 }
@@ -556,152 +610,6 @@ async fn show_progress(rt: Arc<Runtime>, id: String) {
     if let Err(e) = reprise_cli::watch::follow(&rt, &id, options).await {
         eprintln!("(progress unavailable: {e})");
     }
-}
-
-/// Checks the target topic against the summary; returns the lag (events in
-/// the topic after the consumer offset).
-fn verify(topic: &Path, id: &str, summary: &StreamSummary) -> Result<i64, Box<dyn Error>> {
-    let db = open_topic(topic)?;
-    let (rows, counted): (u64, u64) = db.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(json_extract(json, '$.count')), 0)
-         FROM window_results WHERE json_extract(json, '$.consumer') = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    // Every event up to the offset is in exactly one window: the windows'
-    // ranges do not overlap, each holds as many events as it counted, and
-    // together they count every event up to the offset (so no gap either).
-    let mut ranges = db.prepare(
-        "SELECT w.start_offset, w.end_offset, json_extract(w.json, '$.count'),
-                (SELECT COUNT(*) FROM events e WHERE e.offset BETWEEN w.start_offset AND w.end_offset),
-                json_extract(w.json, '$.consumer') = ?1
-         FROM window_results w ORDER BY w.window_no",
-    )?;
-    let (mut tiled, mut previous_end, mut in_windows, mut own_end) = (true, 0, 0, None);
-    let mut windows = ranges.query([id])?;
-    while let Some(r) = windows.next()? {
-        let (start, end, count, present, own): (i64, i64, u64, u64, bool) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-        tiled &= start > previous_end && end >= start && present == count;
-        previous_end = end;
-        if end <= summary.offset {
-            in_windows += count;
-        }
-        if own {
-            own_end = Some(end);
-        }
-    }
-    let consumed: u64 = db.query_row(
-        "SELECT COUNT(*) FROM events WHERE offset <= ?1",
-        [summary.offset],
-        |r| r.get(0),
-    )?;
-    let head: i64 = db.query_row("SELECT COALESCE(MAX(offset), 0) FROM events", [], |r| {
-        r.get(0)
-    })?;
-    let checks = [
-        (
-            rows == summary.windows,
-            "windows in the target = windows counted",
-        ),
-        (
-            counted == summary.events,
-            "events in this consumer's windows = events counted",
-        ),
-        (
-            tiled,
-            "windows tile the offsets: contiguous, no overlap, counts match the topic",
-        ),
-        (
-            own_end.is_none_or(|end| end == summary.offset) && in_windows == consumed,
-            "every event up to the offset is in exactly one window",
-        ),
-    ];
-    for (ok, what) in checks {
-        println!("check: {what}: {}", if ok { "ok" } else { "FAILED" });
-    }
-    if checks.iter().all(|(ok, _)| *ok) {
-        Ok(head - summary.offset)
-    } else {
-        Err("the target topic does not match the workflow's result".into())
-    }
-}
-
-/// The producer: appends `n` events (deterministic keys and values) to the
-/// topic, at `rate` events a second or as fast as it can.
-fn produce(dir: &Path, n: u64, rate: Option<f64>) -> Result<(), Box<dyn Error + Send + Sync>> {
-    const KEYS: [&str; 6] = [
-        "ap-south",
-        "eu-central",
-        "eu-west",
-        "sa-east",
-        "us-east",
-        "us-west",
-    ];
-    let topic = topic_path(&dir.display().to_string());
-    let mut db = open_topic(&topic)?;
-    let head: i64 = db.query_row("SELECT COALESCE(MAX(offset), 0) FROM events", [], |r| {
-        r.get(0)
-    })?;
-    // A linear congruential generator seeded by the topic's length: the
-    // same topic gets the same events, run after run.
-    let mut state = (head as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        state >> 33
-    };
-    let started = Instant::now();
-    let (mut first, mut last) = (None, 0);
-    let mut append = |db: &Connection| -> Result<i64, rusqlite::Error> {
-        let r = next();
-        let key = KEYS[(r % KEYS.len() as u64) as usize];
-        let cents = 100 + (next() % 50_000) * (1 + r % 3) / 3; // skewed towards small
-        let ts = i64::try_from(millis(SystemTime::now())).unwrap_or(i64::MAX);
-        db.execute(
-            "INSERT INTO events (key, value, ts_ms) VALUES (?1, ?2, ?3)",
-            params![key, cents as f64 / 100.0, ts],
-        )?;
-        Ok(db.last_insert_rowid())
-    };
-    match rate {
-        None => {
-            let mut left = n;
-            while left > 0 {
-                let batch = left.min(500);
-                let tx = db.transaction()?;
-                for _ in 0..batch {
-                    last = append(&tx)?;
-                    first.get_or_insert(last);
-                }
-                tx.commit()?;
-                left -= batch;
-            }
-        }
-        Some(rate) => {
-            for i in 0..n {
-                let due = Duration::from_secs_f64(i as f64 / rate);
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-                last = append(&db)?;
-                first.get_or_insert(last);
-                if (i + 1) % (rate.ceil() as u64 * 5).max(1) == 0 {
-                    println!("appended {} of {n} events (offset {last})", i + 1);
-                }
-            }
-        }
-    }
-    match first {
-        Some(first) => println!(
-            "appended {n} events (offsets {first}..={last}) to {} in {:.2}s",
-            topic.display(),
-            started.elapsed().as_secs_f64()
-        ),
-        None => println!("appended no events to {}", topic.display()),
-    }
-    Ok(())
 }
 
 /// The stopper: a client runtime on the processor's store sends the signal.
