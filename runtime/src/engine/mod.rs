@@ -28,6 +28,7 @@
 mod activity;
 mod executor;
 mod limits;
+pub(crate) mod scheduler;
 mod timer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -175,6 +176,8 @@ pub(crate) struct Engine {
     clock: Clock,
     /// Wakes the claimer: this process stored work for others to claim.
     kick: tokio::sync::Notify,
+    /// Wakes the scheduler: a schedule changed in this process.
+    schedule_wake: tokio::sync::Notify,
     poll_interval: Duration,
     /// Names for claims: the registered workflow and activity types.
     workflow_names: Vec<String>,
@@ -241,6 +244,7 @@ impl Engine {
             clock_offset: AtomicI64::new(0),
             clock: config.clock,
             kick: tokio::sync::Notify::new(),
+            schedule_wake: tokio::sync::Notify::new(),
             poll_interval,
         });
         if !config.worker {
@@ -275,7 +279,8 @@ impl Engine {
         engine.claim_tasks().await?;
         let claimer = tokio::spawn(run_claimer(engine.clone()));
         let renewer = tokio::spawn(run_renewer(engine.clone()));
-        let mut others = vec![timers, claimer, renewer];
+        let scheduler = tokio::spawn(scheduler::run_scheduler(engine.clone()));
+        let mut others = vec![timers, claimer, renewer, scheduler];
         if let Some(notifications) = engine.store.notifications() {
             others.push(tokio::spawn(run_slot_wakeups(
                 engine.clone(),

@@ -15,6 +15,8 @@ use crate::clock::Clock;
 use crate::definition::BoxFuture;
 use crate::error::StoreError;
 
+mod schedules;
+
 use super::operation::{ACQUIRE_SLOT, COMMIT, COMPLETE, HEARTBEAT, RETRY};
 
 #[derive(Debug, Default)]
@@ -53,6 +55,8 @@ struct Inner {
     slots: HashMap<(String, u32), Slot>,
     /// Starts of limited attempts with a rate, by `(activity, key)`, oldest first.
     starts: HashMap<(String, String), VecDeque<u64>>,
+    /// Schedules by id.
+    schedules: BTreeMap<String, super::schedules::ScheduleRecord>,
 }
 
 /// A slot of an activity's limits held by one attempt.
@@ -209,6 +213,50 @@ impl Inner {
         Ok(())
     }
 
+    /// Creates a workflow, or finds the existing one; `now` is the store's
+    /// clock (for the owner's lease).
+    fn create(&mut self, new: NewWorkflow, now: u64) -> Created {
+        let inner = self;
+        if let Some(runs) = inner.workflows.get(&new.workflow_id) {
+            let latest = runs.last().expect("a workflow has a run");
+            return Created::Existing(inner.runs[latest].record.clone());
+        }
+        let record = RunRecord {
+            workflow_id: new.workflow_id.clone(),
+            run_id: new.run_id.clone(),
+            name: new.name,
+            status: WorkflowStatus::Running,
+            result: None,
+            error: None,
+            progress: None,
+            created_ms: new.now_ms,
+            updated_ms: new.now_ms,
+        };
+        let token = match &new.owner {
+            Some(lease) => {
+                let token = inner.next_token();
+                inner
+                    .run_leases
+                    .insert(new.run_id.clone(), Held::new(lease, now));
+                token
+            }
+            None => 0,
+        };
+        inner
+            .workflows
+            .insert(new.workflow_id, vec![new.run_id.clone()]);
+        inner.order.push(new.run_id.clone());
+        inner.runs.insert(
+            new.run_id,
+            StoredRun {
+                record,
+                history: vec![new.started_event],
+                token,
+            },
+        );
+        Created::New { token }
+    }
+
     fn next_token(&mut self) -> Token {
         self.last_token += 1;
         self.last_token
@@ -274,45 +322,8 @@ fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
 
 impl Store for MemoryStore {
     fn create_workflow(&self, new: NewWorkflow) -> BoxFuture<'_, Result<Created, StoreError>> {
-        let mut inner = self.lock();
-        if let Some(runs) = inner.workflows.get(&new.workflow_id) {
-            let latest = runs.last().expect("a workflow has a run");
-            return ready(Ok(Created::Existing(inner.runs[latest].record.clone())));
-        }
-        let record = RunRecord {
-            workflow_id: new.workflow_id.clone(),
-            run_id: new.run_id.clone(),
-            name: new.name,
-            status: WorkflowStatus::Running,
-            result: None,
-            error: None,
-            progress: None,
-            created_ms: new.now_ms,
-            updated_ms: new.now_ms,
-        };
-        let token = match &new.owner {
-            Some(lease) => {
-                let token = inner.next_token();
-                inner
-                    .run_leases
-                    .insert(new.run_id.clone(), Held::new(lease, self.clock.now_ms()));
-                token
-            }
-            None => 0,
-        };
-        inner
-            .workflows
-            .insert(new.workflow_id, vec![new.run_id.clone()]);
-        inner.order.push(new.run_id.clone());
-        inner.runs.insert(
-            new.run_id,
-            StoredRun {
-                record,
-                history: vec![new.started_event],
-                token,
-            },
-        );
-        ready(Ok(Created::New { token }))
+        let now = self.clock.now_ms();
+        ready(Ok(self.lock().create(new, now)))
     }
 
     fn commit_steps(&self, steps: Vec<StepCommit>) -> BoxFuture<'_, Vec<Result<(), StoreError>>> {
