@@ -140,7 +140,8 @@ async fn every_tick_starts_one_run_named_by_its_time() {
 async fn skip_drops_the_ticks_of_a_running_run() {
     // Runs last 25 s, ticks come every 10 s.
     let (env, t1) = every_10s(Overlap::Skip, 25).await;
-    env.advance(Duration::from_secs(55)).await;
+    // Just before t1+55, when the second run ends.
+    env.advance(Duration::from_secs(54)).await;
     let s = info(&env, "s").await;
     assert_eq!(
         run_ids(&s),
@@ -177,7 +178,8 @@ async fn buffer_one_keeps_one_tick_for_when_the_run_ends() {
 #[tokio::test]
 async fn allow_all_starts_every_tick() {
     let (env, t1) = every_10s(Overlap::AllowAll, 25).await;
-    env.advance(Duration::from_secs(45)).await;
+    // Just before t1+45, when the third run ends.
+    env.advance(Duration::from_secs(44)).await;
     let s = info(&env, "s").await;
     let expected: Vec<String> = (0..5).map(|i| tick_id("s", t1 + i * 10_000)).collect();
     assert_eq!(run_ids(&s), expected);
