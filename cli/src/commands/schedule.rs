@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::args::ScheduleCommand;
 use crate::error::CliError;
-use crate::format::{clip, json_clipped, one_line, rfc3339, span, unix_ms, when};
+use crate::format::{clip, one_line, rfc3339, span, unix_ms, when};
 
 pub(crate) async fn run(rt: &Runtime, command: &ScheduleCommand) -> Result<(), CliError> {
     match command {
@@ -68,7 +68,7 @@ async fn list(rt: &Runtime, as_json: bool) -> Result<(), CliError> {
             one_line(&s.id),
             one_line(&s.cron),
             one_line(&s.workflow_type),
-            json_clipped(&s.input, 40),
+            clip(&one_line(&s.input.to_string()), 40),
             s.overlap,
         ));
         let next = s
