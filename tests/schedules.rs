@@ -35,7 +35,7 @@ fn unix_ms(time: SystemTime) -> u64 {
 
 /// `time` (whole seconds) as RFC 3339 UTC, as the runs' ids have it.
 fn rfc3339(ms: u64) -> String {
-    assert_eq!(ms % 1000, 0, "a tick is a whole second");
+    assert!(ms.is_multiple_of(1000), "a tick is a whole second");
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil from days (H. Hinnant's algorithm), for days since 1970-01-01.
@@ -59,7 +59,11 @@ fn rfc3339(ms: u64) -> String {
 /// The inverse of [`rfc3339`].
 fn parse_rfc3339(text: &str) -> u64 {
     let n = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap();
-    assert_eq!((text.len(), &text[10..11], &text[19..]), (20, "T", "Z"), "{text}");
+    assert_eq!(
+        (text.len(), &text[10..11], &text[19..]),
+        (20, "T", "Z"),
+        "{text}"
+    );
     let (year, month, day) = (n(0..4), n(5..7), n(8..10));
     // Days from civil (H. Hinnant's algorithm).
     let y = if month <= 2 { year - 1 } else { year };
@@ -87,7 +91,10 @@ async fn info(rt: &Runtime, id: &str) -> ScheduleInfo {
 }
 
 fn run_ids(info: &ScheduleInfo) -> Vec<String> {
-    info.recent_runs.iter().map(|r| r.workflow_id.clone()).collect()
+    info.recent_runs
+        .iter()
+        .map(|r| r.workflow_id.clone())
+        .collect()
 }
 
 async fn status(rt: &Runtime, workflow_id: &str) -> WorkflowStatus {
@@ -106,7 +113,7 @@ async fn every_10s(overlap: Overlap, secs: u64) -> (TestEnv, u64) {
     let first = unix_ms(info(&env, "s").await.next_tick.expect("a next tick"));
     let now = unix_ms(env.now());
     assert!(first > now && first <= now + 10_000, "{first} {now}");
-    assert_eq!(first % 10_000, 0);
+    assert!(first.is_multiple_of(10_000));
     env.advance(Duration::from_millis(first - now)).await;
     assert_eq!(unix_ms(env.now()), first);
     (env, first)
@@ -149,7 +156,10 @@ async fn skip_drops_the_ticks_of_a_running_run() {
         "t1+10, +20, +40 and +50 found a run running"
     );
     assert_eq!(s.skipped, 4);
-    assert_eq!(status(&env, &tick_id("s", t1)).await, WorkflowStatus::Completed);
+    assert_eq!(
+        status(&env, &tick_id("s", t1)).await,
+        WorkflowStatus::Completed
+    );
     assert!(s.recent_runs[1].is_running());
     assert!(!s.recent_runs[0].is_running());
     env.shutdown().await.unwrap();
@@ -171,7 +181,11 @@ async fn buffer_one_keeps_one_tick_for_when_the_run_ends() {
     // The second run ends at t1+50: the kept tick starts then.
     env.advance(Duration::from_secs(6)).await;
     let s = info(&env, "s").await;
-    assert!(run_ids(&s).contains(&tick_id("s", t1 + 30_000)), "{:?}", run_ids(&s));
+    assert!(
+        run_ids(&s).contains(&tick_id("s", t1 + 30_000)),
+        "{:?}",
+        run_ids(&s)
+    );
     env.shutdown().await.unwrap();
 }
 
@@ -184,7 +198,11 @@ async fn allow_all_starts_every_tick() {
     let expected: Vec<String> = (0..5).map(|i| tick_id("s", t1 + i * 10_000)).collect();
     assert_eq!(run_ids(&s), expected);
     let running = s.recent_runs.iter().filter(|r| r.is_running()).count();
-    assert_eq!(running, 3, "t1+20, +30, +40 run at once: {:?}", s.recent_runs);
+    assert_eq!(
+        running, 3,
+        "t1+20, +30, +40 run at once: {:?}",
+        s.recent_runs
+    );
     assert_eq!(s.skipped, 0);
     env.shutdown().await.unwrap();
 }
@@ -210,7 +228,11 @@ async fn pause_unpause_trigger_and_delete() {
     let s = info(&env, "s").await;
     assert!(s.paused);
     assert_eq!(s.next_tick, None);
-    assert_eq!(run_ids(&s), [tick_id("s", t1)], "no tick fires while paused");
+    assert_eq!(
+        run_ids(&s),
+        [tick_id("s", t1)],
+        "no tick fires while paused"
+    );
 
     // Written again at start-up: still paused, no tick fired twice.
     env.schedule("s", "*/10 * * * * *", job, 0).await.unwrap();
@@ -219,18 +241,28 @@ async fn pause_unpause_trigger_and_delete() {
     // A trigger runs now, paused or not, with an id to the millisecond.
     env.advance(Duration::from_millis(1_234)).await;
     let now = unix_ms(env.now());
-    let started = env.trigger_schedule("s").await.unwrap().expect("nothing runs");
-    assert!(started.starts_with("s@") && started.ends_with(".234Z"), "{started}");
+    let started = env
+        .trigger_schedule("s")
+        .await
+        .unwrap()
+        .expect("nothing runs");
+    assert!(
+        started.starts_with("s@") && started.ends_with(".234Z"),
+        "{started}"
+    );
     let handle = env.handle::<u64>(&started).await.unwrap();
     assert_eq!(handle.result().await.unwrap(), 0);
-    assert_eq!(unix_ms(env.describe(&started).await.unwrap().runs[0].started_at), now);
+    assert_eq!(
+        unix_ms(env.describe(&started).await.unwrap().runs[0].started_at),
+        now
+    );
 
     // Unpaused: from the next tick after now, the pause's ticks are not caught up.
     env.unpause_schedule("s").await.unwrap();
     let s = info(&env, "s").await;
     let next = unix_ms(s.next_tick.expect("a next tick"));
     let now = unix_ms(env.now());
-    assert!(next > now && next <= now + 10_000 && next % 10_000 == 0);
+    assert!(next > now && next <= now + 10_000 && next.is_multiple_of(10_000));
     env.advance(Duration::from_millis(next - now)).await;
     let s = info(&env, "s").await;
     assert_eq!(run_ids(&s), [tick_id("s", t1), started, tick_id("s", next)]);
@@ -244,7 +276,10 @@ async fn pause_unpause_trigger_and_delete() {
         WorkflowStatus::Completed,
         "its runs stay"
     );
-    assert!(env.describe(&tick_id("s", next + 10_000)).await.is_err(), "no tick after delete");
+    assert!(
+        env.describe(&tick_id("s", next + 10_000)).await.is_err(),
+        "no tick after delete"
+    );
     for e in [
         env.trigger_schedule("s").await.unwrap_err(),
         env.pause_schedule("s").await.unwrap_err(),
@@ -259,7 +294,11 @@ async fn pause_unpause_trigger_and_delete() {
 #[tokio::test]
 async fn a_trigger_obeys_the_overlap_policy() {
     let (env, t1) = every_10s(Overlap::Skip, 25).await;
-    assert_eq!(env.trigger_schedule("s").await.unwrap(), None, "t1's run is running");
+    assert_eq!(
+        env.trigger_schedule("s").await.unwrap(),
+        None,
+        "t1's run is running"
+    );
     assert_eq!(info(&env, "s").await.skipped, 1);
     env.schedule("s", "*/10 * * * * *", job, 25)
         .overlap(Overlap::AllowAll)
@@ -269,25 +308,48 @@ async fn a_trigger_obeys_the_overlap_policy() {
     let s = info(&env, "s").await;
     assert_eq!(run_ids(&s), [tick_id("s", t1), started]);
     assert_eq!(s.overlap, Overlap::AllowAll);
-    assert_eq!(s.next_tick.map(unix_ms), Some(t1 + 10_000), "the update kept the next tick");
+    assert_eq!(
+        s.next_tick.map(unix_ms),
+        Some(t1 + 10_000),
+        "the update kept the next tick"
+    );
     env.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn bad_schedules_are_refused_with_what_is_wrong() {
     let env = TestEnv::builder().workflow(job).build().await.unwrap();
-    let e = env.schedule("nightly", "0 25 * * *", job, 0).await.unwrap_err();
+    let e = env
+        .schedule("nightly", "0 25 * * *", job, 0)
+        .await
+        .unwrap_err();
     assert!(
-        e.to_string().starts_with("invalid schedule `nightly`: cron expression `0 25 * * *` does not parse: "),
+        e.to_string().starts_with(
+            "invalid schedule `nightly`: cron expression `0 25 * * *` does not parse: "
+        ),
         "{e}"
     );
     let e = env.schedule("nightly", "at two", job, 0).await.unwrap_err();
-    assert!(e.to_string().contains("cron expression `at two` does not parse"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("cron expression `at two` does not parse"),
+        "{e}"
+    );
     let e = env.schedule("", "0 2 * * *", job, 0).await.unwrap_err();
     assert_eq!(e.to_string(), "invalid schedule ``: it is empty");
-    let e = env.schedule("x", "0 2 * * *", stranger, ()).await.unwrap_err();
-    assert!(e.to_string().starts_with("unknown workflow type `stranger`"), "{e}");
-    assert!(env.schedules().await.unwrap().is_empty(), "nothing was stored");
+    let e = env
+        .schedule("x", "0 2 * * *", stranger, ())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("unknown workflow type `stranger`"),
+        "{e}"
+    );
+    assert!(
+        env.schedules().await.unwrap().is_empty(),
+        "nothing was stored"
+    );
     env.shutdown().await.unwrap();
 }
 
@@ -332,7 +394,10 @@ async fn ticks(rt: &Runtime, id: &str) -> Vec<u64> {
 async fn wait_for_runs(rt: &Runtime, id: &str, at_least: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while info(rt, id).await.recent_runs.len() < at_least {
-        assert!(Instant::now() < deadline, "schedule `{id}` has no {at_least} runs");
+        assert!(
+            Instant::now() < deadline,
+            "schedule `{id}` has no {at_least} runs"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -368,7 +433,10 @@ async fn a_restarted_worker_catches_up_within_the_window_and_drops_the_rest() {
     for pair in names.windows(2) {
         assert_eq!(pair[1] - pair[0], 1000, "consecutive ticks: {ids:?}");
     }
-    assert!(ids.len() > at + 3, "the downtime's ticks were fired: {ids:?}");
+    assert!(
+        ids.len() > at + 3,
+        "the downtime's ticks were fired: {ids:?}"
+    );
     assert_eq!(keep.missed, 0);
     // Caught-up runs start late; their ids still name their ticks.
     let run_times = ticks(&rt, "keep").await;

@@ -69,7 +69,11 @@ fn called() -> BTreeMap<String, Vec<String>> {
 async fn wait_for_calls(at_least: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while called().len() < at_least {
-        assert!(Instant::now() < deadline, "fewer than {at_least} ticks ran: {:?}", called());
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {at_least} ticks ran: {:?}",
+            called()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

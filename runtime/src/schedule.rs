@@ -286,7 +286,7 @@ pub(crate) fn next_after(cron: &Cron, ms: u64) -> u64 {
 /// `<schedule id>@<RFC 3339 UTC>`, to the second for a cron tick (a whole
 /// second), to the millisecond otherwise (a trigger).
 pub(crate) fn tick_id(schedule_id: &str, ms: u64) -> String {
-    let format = if ms % 1000 == 0 {
+    let format = if ms.is_multiple_of(1000) {
         SecondsFormat::Secs
     } else {
         SecondsFormat::Millis
@@ -411,16 +411,28 @@ mod tests {
     #[test]
     fn bad_expressions_name_the_schedule_and_the_expression() {
         let e = parse_cron("nightly", "0 25 * * *").unwrap_err().to_string();
-        assert!(e.starts_with("invalid schedule `nightly`: cron expression `0 25 * * *`"), "{e}");
+        assert!(
+            e.starts_with("invalid schedule `nightly`: cron expression `0 25 * * *`"),
+            "{e}"
+        );
         let e = parse_cron("nightly", "every day").unwrap_err().to_string();
         assert!(e.contains("`every day` does not parse"), "{e}");
     }
 
     #[test]
     fn tick_ids_are_rfc3339_utc() {
-        assert_eq!(tick_id("etl", 1_893_456_000_000), "etl@2030-01-01T00:00:00Z");
-        assert_eq!(tick_id("etl", 1_893_456_000_250), "etl@2030-01-01T00:00:00.250Z");
-        assert_eq!(trigger_id("etl", 1_893_456_000_000), "etl@2030-01-01T00:00:00.000Z");
+        assert_eq!(
+            tick_id("etl", 1_893_456_000_000),
+            "etl@2030-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            tick_id("etl", 1_893_456_000_250),
+            "etl@2030-01-01T00:00:00.250Z"
+        );
+        assert_eq!(
+            trigger_id("etl", 1_893_456_000_000),
+            "etl@2030-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]

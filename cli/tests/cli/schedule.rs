@@ -11,7 +11,10 @@ async fn schedules_are_listed_paused_triggered_and_deleted() {
     let store = TempStore::new("schedule");
     let rt = worker(&store.path).await;
     let db = Some(store.path.as_path());
-    assert_eq!(reprise(db, &["schedule", "list"]).await.ok(), "no schedules\n");
+    assert_eq!(
+        reprise(db, &["schedule", "list"]).await.ok(),
+        "no schedules\n"
+    );
     // New Year's Day at midnight: no tick fires during the test.
     rt.schedule("yearly", "0 0 1 1 *", greet, "ann".to_owned())
         .await
@@ -19,13 +22,22 @@ async fn schedules_are_listed_paused_triggered_and_deleted() {
 
     let out = reprise(db, &["schedule", "list"]).await.ok();
     let first = out.lines().next().unwrap();
-    assert_eq!(first, "yearly  `0 0 1 1 *`  greet(\"ann\")  overlap skip  active");
+    assert_eq!(
+        first,
+        "yearly  `0 0 1 1 *`  greet(\"ann\")  overlap skip  active"
+    );
     assert!(out.contains("  next tick "), "{out}");
     assert!(out.contains("-01-01T00:00:00Z (in "), "{out}");
-    assert!(out.contains("catch-up window 1h 0m; skipped 0, missed 0"), "{out}");
+    assert!(
+        out.contains("catch-up window 1h 0m; skipped 0, missed 0"),
+        "{out}"
+    );
 
     let out = reprise(db, &["schedule", "pause", "yearly"]).await.ok();
-    assert_eq!(out, "paused schedule `yearly`: no tick fires until it is unpaused\n");
+    assert_eq!(
+        out,
+        "paused schedule `yearly`: no tick fires until it is unpaused\n"
+    );
     let listed = reprise(db, &["schedule", "list", "--json"]).await.json();
     let s = &listed["schedules"][0];
     assert_eq!(s["id"], "yearly");
@@ -43,7 +55,10 @@ async fn schedules_are_listed_paused_triggered_and_deleted() {
         .unwrap_or_else(|| panic!("{out}"))
         .to_owned();
     assert!(id.starts_with("yearly@") && id.ends_with('Z'), "{id}");
-    assert_eq!(out, format!("started workflow `{id}` of schedule `yearly`\n"));
+    assert_eq!(
+        out,
+        format!("started workflow `{id}` of schedule `yearly`\n")
+    );
     wait_for_status(&rt, &id, WorkflowStatus::Completed).await;
     let listed = reprise(db, &["schedule", "list", "--json"]).await.json();
     let runs = &listed["schedules"][0]["recent_runs"];
@@ -55,14 +70,23 @@ async fn schedules_are_listed_paused_triggered_and_deleted() {
     assert!(out.lines().next().unwrap().ends_with("paused"), "{out}");
 
     let out = reprise(db, &["schedule", "unpause", "yearly"]).await.ok();
-    assert_eq!(out, "unpaused schedule `yearly`: it fires from its next tick on\n");
+    assert_eq!(
+        out,
+        "unpaused schedule `yearly`: it fires from its next tick on\n"
+    );
     let listed = reprise(db, &["schedule", "list", "--json"]).await.json();
     assert_eq!(listed["schedules"][0]["paused"], false);
 
     let out = reprise(db, &["schedule", "delete", "yearly"]).await.ok();
     assert_eq!(out, "deleted schedule `yearly` (its runs stay)\n");
-    assert_eq!(reprise(db, &["schedule", "list"]).await.ok(), "no schedules\n");
-    assert_eq!(rt.describe(&id).await.unwrap().status, WorkflowStatus::Completed);
+    assert_eq!(
+        reprise(db, &["schedule", "list"]).await.ok(),
+        "no schedules\n"
+    );
+    assert_eq!(
+        rt.describe(&id).await.unwrap().status,
+        WorkflowStatus::Completed
+    );
 
     for action in ["pause", "unpause", "trigger", "delete"] {
         let line = reprise(db, &["schedule", action, "yearly"]).await.fails(1);

@@ -81,10 +81,7 @@ pub(crate) async fn run_scheduler(engine: Arc<Engine>) {
 
 /// One look at every schedule: fires what is due; `ended` gets a waiter
 /// for each run a buffered tick waits for.
-async fn pass(
-    engine: &Engine,
-    ended: &mut Vec<oneshot::Receiver<()>>,
-) -> Result<Step, StoreError> {
+async fn pass(engine: &Engine, ended: &mut Vec<oneshot::Receiver<()>>) -> Result<Step, StoreError> {
     let now = engine.now_ms();
     let mut again = false;
     let mut earliest: Option<u64> = None;
@@ -161,7 +158,10 @@ async fn step(
 }
 
 /// The workflow id of the schedule's latest run if it has not ended.
-async fn last_running(engine: &Engine, state: &ScheduleState) -> Result<Option<String>, StoreError> {
+async fn last_running(
+    engine: &Engine,
+    state: &ScheduleState,
+) -> Result<Option<String>, StoreError> {
     let Some(last) = state.recent.last() else {
         return Ok(None);
     };

@@ -220,7 +220,11 @@ impl<'a> Fields<'a> {
     }
 
     /// A JSON (text) column that must not be NULL.
-    pub(super) fn json<T: DeserializeOwned>(&self, index: usize, column: &str) -> Result<T, StoreError> {
+    pub(super) fn json<T: DeserializeOwned>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<T, StoreError> {
         let text = self.text(index, column)?;
         self.decode_json(&text, column)
     }

@@ -13,9 +13,8 @@ use super::{retrying, PostgresStore};
 use crate::definition::BoxFuture;
 use crate::error::StoreError;
 use crate::store::schedules::{
-    decode_recent, encode_recent, Fired, ScheduleDef, ScheduleFire, ScheduleRecord,
-    ScheduleState, ScheduleStore, DELETE_SCHEDULE, FIRE_SCHEDULE, PAUSE_SCHEDULE, PUT_SCHEDULE,
-    READ_SCHEDULES,
+    decode_recent, encode_recent, Fired, ScheduleDef, ScheduleFire, ScheduleRecord, ScheduleState,
+    ScheduleStore, DELETE_SCHEDULE, FIRE_SCHEDULE, PAUSE_SCHEDULE, PUT_SCHEDULE, READ_SCHEDULES,
 };
 
 const SELECT_ALL: &str = "SELECT schedule_id, cron, workflow, input, overlap, catchup_ms, paused,
@@ -185,9 +184,13 @@ impl ScheduleStore for PostgresStore {
         Box::pin(async move {
             let sql = |e| store_error(DELETE_SCHEDULE, format!("schedule `{id}`"), e);
             let client = self.client(DELETE_SCHEDULE).await?;
-            let deleted = execute(&client, "DELETE FROM schedules WHERE schedule_id = $1", &[&id])
-                .await
-                .map_err(sql)?;
+            let deleted = execute(
+                &client,
+                "DELETE FROM schedules WHERE schedule_id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(sql)?;
             Ok(deleted > 0)
         })
     }

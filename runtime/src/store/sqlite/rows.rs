@@ -398,7 +398,11 @@ impl Fields<'_, '_> {
         }
     }
 
-    pub(super) fn uint<T: TryFrom<i64>>(&self, index: usize, column: &str) -> Result<T, StoreError> {
+    pub(super) fn uint<T: TryFrom<i64>>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<T, StoreError> {
         match self.value(index, column)? {
             ValueRef::Integer(n) => T::try_from(n).map_err(|_| {
                 self.corrupt(column, format_args!("holds {n}, which is out of range"))
@@ -421,7 +425,11 @@ impl Fields<'_, '_> {
         }
     }
 
-    pub(super) fn json<T: DeserializeOwned>(&self, index: usize, column: &str) -> Result<T, StoreError> {
+    pub(super) fn json<T: DeserializeOwned>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<T, StoreError> {
         let text = self.text(index, column)?;
         serde_json::from_str(&text).map_err(|e| {
             self.corrupt(

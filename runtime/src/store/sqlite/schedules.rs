@@ -12,9 +12,8 @@ use super::SqliteStore;
 use crate::definition::BoxFuture;
 use crate::error::StoreError;
 use crate::store::schedules::{
-    decode_recent, encode_recent, Fired, ScheduleDef, ScheduleFire, ScheduleRecord,
-    ScheduleState, ScheduleStore, DELETE_SCHEDULE, FIRE_SCHEDULE, PAUSE_SCHEDULE, PUT_SCHEDULE,
-    READ_SCHEDULES,
+    decode_recent, encode_recent, Fired, ScheduleDef, ScheduleFire, ScheduleRecord, ScheduleState,
+    ScheduleStore, DELETE_SCHEDULE, FIRE_SCHEDULE, PAUSE_SCHEDULE, PUT_SCHEDULE, READ_SCHEDULES,
 };
 
 const COLUMNS: &str = "schedule_id, cron, workflow, input, overlap, catchup_ms, paused, next_ms, \
