@@ -313,6 +313,11 @@ async fn a_trigger_obeys_the_overlap_policy() {
         Some(t1 + 10_000),
         "the update kept the next tick"
     );
+    // A new expression starts from its own first tick after now.
+    env.schedule("s", "*/30 * * * * *", job, 25).await.unwrap();
+    let next = unix_ms(info(&env, "s").await.next_tick.unwrap());
+    let now = unix_ms(env.now());
+    assert!(next > now && next <= now + 30_000 && next.is_multiple_of(30_000));
     env.shutdown().await.unwrap();
 }
 

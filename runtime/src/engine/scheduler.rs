@@ -120,6 +120,10 @@ async fn step(
         }
     };
     let mut state = record.state.clone();
+    if state.buffered_ms.is_none() && state.next_ms > now {
+        // Nothing to do yet: no read of the latest run.
+        return Ok(Step::Wait(Some(state.next_ms)));
+    }
     // Registered before the run's status is read: an end in between is not lost.
     let waiter = match (&state.buffered_ms, state.recent.last()) {
         (Some(_), Some(last)) => Some(engine.wait_for(last)),
