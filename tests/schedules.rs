@@ -1,9 +1,10 @@
 //! Schedules (`Runtime::schedule`): ticks on a virtual clock (`TestEnv`),
 //! each overlap policy, pause / unpause / trigger / delete, updates at
-//! start-up, bad input; then on a SQLite file with the real clock, a
-//! runtime that stops and starts again: the ticks of the downtime within
-//! the catch-up window are fired in order, older ones are dropped and
-//! counted. Several workers on PostgreSQL: `tests/schedules_postgres.rs`.
+//! start-up, bad input; then on a SQLite file with the real clock, the
+//! overlap policies again, and a runtime that stops and starts again: the
+//! ticks of the downtime within the catch-up window are fired in order,
+//! older ones are dropped and counted. Several workers on PostgreSQL:
+//! `tests/schedules_postgres.rs`; SIGKILL: `tests/schedule_example.rs`.
 
 mod common;
 
@@ -452,5 +453,78 @@ async fn a_restarted_worker_catches_up_within_the_window_and_drops_the_rest() {
     // The 1 s window dropped the downtime's older ticks, and counted them.
     let dropped = info(&rt, "drop").await;
     assert!(dropped.missed >= 1, "{dropped:?}");
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlap_policies_on_a_sqlite_worker() {
+    let db = TempDb::new("schedules-overlap");
+    let rt = sqlite_worker(&db.path).await;
+    // Ticks every second, runs of 2 s (2.5 s for `cancel`).
+    for (id, overlap) in [("skip", Overlap::Skip), ("buffer", Overlap::BufferOne)] {
+        rt.schedule(id, "* * * * * *", job, 2)
+            .overlap(overlap)
+            .await
+            .unwrap();
+    }
+    rt.schedule("cancel", "* * * * * *", job, 3)
+        .overlap(Overlap::CancelOther)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    rt.pause_schedule("skip").await.unwrap();
+    rt.pause_schedule("buffer").await.unwrap();
+    rt.pause_schedule("cancel").await.unwrap();
+    // A cancellation sent by the last tick reaches its run.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Skip and BufferOne: one run at a time, each starting after the
+    // previous one ended; ticks in between skipped (or kept, for BufferOne).
+    for id in ["skip", "buffer"] {
+        let s = info(&rt, id).await;
+        assert!(s.recent_runs.len() >= 2, "{s:?}");
+        assert!(s.skipped >= 1, "{s:?}");
+        let mut previous_end = 0;
+        for run in &s.recent_runs {
+            let d = rt.describe(&run.workflow_id).await.unwrap();
+            let started = unix_ms(d.runs[0].started_at);
+            assert!(started >= previous_end, "`{id}`: runs overlap: {s:?}");
+            if d.status == WorkflowStatus::Completed {
+                previous_end = unix_ms(d.runs[0].updated_at);
+            } else {
+                previous_end = u64::MAX;
+            }
+            let tick = parse_rfc3339(run.workflow_id.split_once('@').unwrap().1);
+            assert!(started >= tick, "a run starts at or after its tick");
+            if id == "skip" {
+                assert!(started - tick < 1_000, "Skip starts a run at its tick");
+            }
+        }
+    }
+    let buffer = info(&rt, "buffer").await;
+    let mut late = false;
+    for run in buffer.recent_runs.iter().skip(1) {
+        let tick = parse_rfc3339(run.workflow_id.split_once('@').unwrap().1);
+        let d = rt.describe(&run.workflow_id).await.unwrap();
+        late |= unix_ms(d.runs[0].started_at) - tick >= 500;
+    }
+    assert!(
+        late,
+        "a kept tick started when the run before it ended: {buffer:?}"
+    );
+
+    // CancelOther: every run but the latest was cancelled by the next tick.
+    let cancel = info(&rt, "cancel").await;
+    assert!(cancel.recent_runs.len() >= 4, "{cancel:?}");
+    let (last, older) = cancel.recent_runs.split_last().unwrap();
+    for run in older {
+        let st = status(&rt, &run.workflow_id).await;
+        assert_eq!(st, WorkflowStatus::Cancelled, "{cancel:?}");
+    }
+    assert_eq!(
+        status(&rt, &last.workflow_id).await,
+        WorkflowStatus::Running
+    );
+    assert_eq!(cancel.skipped, 0);
     rt.shutdown().await.unwrap();
 }
