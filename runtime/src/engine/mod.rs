@@ -9,6 +9,8 @@
 //!   at a slow poll otherwise.
 //! * The **renewer** extends this worker's leases while it lives, and reads
 //!   the store's clock so due times agree across workers.
+//! * The **scheduler** fires the due ticks of schedules, one run per tick
+//!   across workers (`scheduler.rs`).
 //! * The **workflow executor** owns the cache of live runs and the tokens of
 //!   the runs this worker holds. It receives messages (a claimed run, a run
 //!   this process created, an activity's or timer's completion, an inbox
