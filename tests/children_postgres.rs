@@ -93,7 +93,10 @@ async fn cancelling_a_parent_cancels_its_child_on_another_worker() {
     let handle = p.start(waits, ()).id("parent").await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while c.describe("stuck").await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "the child never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never started"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     p.cancel("parent").await.unwrap();

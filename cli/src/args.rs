@@ -120,11 +120,48 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List, pause, unpause, trigger or delete schedules (`Runtime::schedule`).
+    Schedule {
+        /// What to do.
+        #[command(subcommand)]
+        action: ScheduleCommand,
+    },
     /// Serve the web UI on 127.0.0.1.
     Ui {
         /// The port.
         #[arg(long, default_value_t = 8233)]
         port: u16,
+    },
+}
+
+/// `reprise schedule ...`.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// List every schedule: cron, workflow, policy, next tick, latest runs.
+    List {
+        /// Print one JSON document: `{"schedules": [...]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a schedule: no tick fires until it is unpaused.
+    Pause {
+        /// The schedule id.
+        id: String,
+    },
+    /// Unpause a schedule; it fires from its next tick on.
+    Unpause {
+        /// The schedule id.
+        id: String,
+    },
+    /// Start a run of a schedule now, under its overlap policy.
+    Trigger {
+        /// The schedule id.
+        id: String,
+    },
+    /// Delete a schedule; its runs stay.
+    Delete {
+        /// The schedule id.
+        id: String,
     },
 }
 

@@ -34,7 +34,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use reprise::RuntimeBuilder;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, ScheduleCommand};
 pub use error::CliError;
 
 use commands::list::ListArgs;
@@ -174,7 +174,10 @@ async fn run_inner(
         | Command::Cancel { id }
         | Command::Terminate { id, .. }
         | Command::Resume { id } => error::check_id(id)?,
-        Command::List { .. } | Command::Ui { .. } | Command::ReplayCheck { .. } => {}
+        Command::List { .. }
+        | Command::Ui { .. }
+        | Command::ReplayCheck { .. }
+        | Command::Schedule { .. } => {}
     }
     let rt = open::open(&cli, register).await?;
     let success = |()| ExitCode::SUCCESS;
@@ -215,6 +218,7 @@ async fn run_inner(
             .map(success),
         Command::Resume { id } => commands::act::resume(&rt, &id).await.map(success),
         Command::ReplayCheck { json } => commands::replay_check::run(&rt, json).await,
+        Command::Schedule { action } => commands::schedule::run(&rt, &action).await.map(success),
         Command::Ui { port } => ui::serve(rt, port).await.map(success),
     };
     code

@@ -504,6 +504,20 @@ pub enum Error {
         /// The run id asked for.
         run_id: String,
     },
+    /// A schedule's id or cron expression is not valid.
+    #[error("invalid schedule `{id}`: {why}")]
+    InvalidSchedule {
+        /// The schedule's id (its first 40 characters when too long).
+        id: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// No schedule has that id.
+    #[error("no schedule with id `{id}`")]
+    ScheduleNotFound {
+        /// The id asked for.
+        id: String,
+    },
     /// No workflow with that id exists in the store.
     #[error("no workflow with id `{id}`")]
     NotFound {

@@ -80,6 +80,7 @@ mod resource;
 mod retry;
 mod run;
 mod runtime;
+mod schedule;
 mod signal;
 mod status;
 mod store;
@@ -105,6 +106,9 @@ pub use crate::replay_check::{
 pub use crate::resource::Resource;
 pub use crate::retry::RetryPolicy;
 pub use crate::runtime::{Runtime, RuntimeBuilder};
+pub use crate::schedule::{
+    Overlap, ScheduleInfo, ScheduleRun, ScheduleWorkflow, DEFAULT_CATCHUP_WINDOW,
+};
 pub use crate::signal::Signal;
 pub use crate::status::{ParseStatusError, WorkflowStatus};
 pub use crate::store::sqlite::SqliteSync;

@@ -542,6 +542,93 @@ impl Runtime {
         crate::replay_check::check_store(&*self.engine.store, &self.engine.registry).await
     }
 
+    /// Creates a schedule: `workflow` started with `input` at every tick of
+    /// the cron expression `cron` (UTC; 5 fields, or 6 with seconds
+    /// first), one run per tick across every worker of the store, with the
+    /// workflow id `<id>@<tick time, RFC 3339 UTC>`. Set its overlap policy
+    /// and catch-up window on the request, then await it. Calling it again
+    /// with the same id (at every start of the application) updates the
+    /// schedule without firing a tick twice and without unpausing it. Ticks
+    /// fire on the workers that have the workflow type registered.
+    ///
+    /// ```no_run
+    /// # use reprise::prelude::*;
+    /// # #[workflow] async fn etl(ctx: WorkflowContext, day: String) -> Result<(), WorkflowError> { Ok(()) }
+    /// # async fn run(rt: Runtime) -> Result<(), reprise::Error> {
+    /// use reprise::Overlap;
+    /// rt.schedule("nightly-etl", "0 2 * * *", etl, "all".to_owned())
+    ///     .overlap(Overlap::BufferOne)
+    ///     .catchup_window(Duration::from_secs(6 * 3600))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSchedule`] for an empty id or a cron expression that
+    /// does not parse; the workflow type is not registered; the input does
+    /// not serialize; the store fails.
+    pub fn schedule<W: Workflow>(
+        &self,
+        id: impl Into<String>,
+        cron: impl Into<String>,
+        workflow: W,
+        input: W::Input,
+    ) -> crate::ScheduleWorkflow<W> {
+        crate::ScheduleWorkflow::new(self.engine.clone(), id.into(), cron.into(), workflow, input)
+    }
+
+    /// Pauses a schedule: no tick fires until it is unpaused.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScheduleNotFound`]; the store fails.
+    pub async fn pause_schedule(&self, id: &str) -> Result<(), Error> {
+        crate::schedule::set_paused(&self.engine, id, true).await
+    }
+
+    /// Unpauses a schedule; it fires again from its next tick after now
+    /// (the ticks of the pause are not caught up).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScheduleNotFound`]; the store fails.
+    pub async fn unpause_schedule(&self, id: &str) -> Result<(), Error> {
+        crate::schedule::set_paused(&self.engine, id, false).await
+    }
+
+    /// Starts a run of a schedule now, under its overlap policy, with the
+    /// workflow id `<id>@<now, RFC 3339 UTC to the millisecond>`; its
+    /// ticks go on as before. Returns that id, or `None` when the policy
+    /// skipped the run (or buffered it) because the previous one is still
+    /// running.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScheduleNotFound`]; the store fails.
+    pub async fn trigger_schedule(&self, id: &str) -> Result<Option<String>, Error> {
+        crate::engine::scheduler::trigger(&self.engine, id).await
+    }
+
+    /// Deletes a schedule. Its runs stay, running or not.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScheduleNotFound`]; the store fails.
+    pub async fn delete_schedule(&self, id: &str) -> Result<(), Error> {
+        crate::schedule::delete(&self.engine, id).await
+    }
+
+    /// Every schedule of the store, by id: its policies, whether it is
+    /// paused, its next tick, its counters and its latest runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] if the store cannot be read.
+    pub async fn schedules(&self) -> Result<Vec<crate::ScheduleInfo>, Error> {
+        crate::schedule::list(&self.engine).await
+    }
+
     /// Stops the worker. Activity attempts in flight are abandoned; they run
     /// again when a runtime next opens the store. The store is closed (and a
     /// SQLite file's worker lock released) when this returns, unless a

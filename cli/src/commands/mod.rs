@@ -6,6 +6,7 @@ pub(crate) mod describe;
 pub(crate) mod history;
 pub(crate) mod list;
 pub(crate) mod replay_check;
+pub(crate) mod schedule;
 pub(crate) mod watch;
 
 use std::io::Write as _;

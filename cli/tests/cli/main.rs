@@ -16,4 +16,5 @@ mod history;
 mod list;
 mod postgres;
 mod replay_check;
+mod schedule;
 mod watch;

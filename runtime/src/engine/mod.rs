@@ -9,6 +9,8 @@
 //!   at a slow poll otherwise.
 //! * The **renewer** extends this worker's leases while it lives, and reads
 //!   the store's clock so due times agree across workers.
+//! * The **scheduler** fires the due ticks of schedules, one run per tick
+//!   across workers (`scheduler.rs`).
 //! * The **workflow executor** owns the cache of live runs and the tokens of
 //!   the runs this worker holds. It receives messages (a claimed run, a run
 //!   this process created, an activity's or timer's completion, an inbox
@@ -28,6 +30,7 @@
 mod activity;
 mod executor;
 mod limits;
+pub(crate) mod scheduler;
 mod timer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -180,6 +183,8 @@ pub(crate) struct Engine {
     clock: Clock,
     /// Wakes the claimer: this process stored work for others to claim.
     kick: tokio::sync::Notify,
+    /// Wakes the scheduler: a schedule changed in this process.
+    schedule_wake: tokio::sync::Notify,
     poll_interval: Duration,
     /// Names for claims: the registered workflow and activity types.
     workflow_names: Vec<String>,
@@ -246,6 +251,7 @@ impl Engine {
             clock_offset: AtomicI64::new(0),
             clock: config.clock,
             kick: tokio::sync::Notify::new(),
+            schedule_wake: tokio::sync::Notify::new(),
             poll_interval,
         });
         if !config.worker {
@@ -280,7 +286,8 @@ impl Engine {
         engine.claim_tasks().await?;
         let claimer = tokio::spawn(run_claimer(engine.clone()));
         let renewer = tokio::spawn(run_renewer(engine.clone()));
-        let mut others = vec![timers, claimer, renewer];
+        let scheduler = tokio::spawn(scheduler::run_scheduler(engine.clone()));
+        let mut others = vec![timers, claimer, renewer, scheduler];
         if let Some(notifications) = engine.store.notifications() {
             others.push(tokio::spawn(run_slot_wakeups(
                 engine.clone(),

@@ -15,6 +15,8 @@ use crate::clock::Clock;
 use crate::definition::BoxFuture;
 use crate::error::StoreError;
 
+mod schedules;
+
 use super::operation::{ACQUIRE_SLOT, COMMIT, COMPLETE, HEARTBEAT, RETRY};
 
 #[derive(Debug, Default)]
@@ -53,6 +55,8 @@ struct Inner {
     slots: HashMap<(String, u32), Slot>,
     /// Starts of limited attempts with a rate, by `(activity, key)`, oldest first.
     starts: HashMap<(String, String), VecDeque<u64>>,
+    /// Schedules by id.
+    schedules: BTreeMap<String, super::schedules::ScheduleRecord>,
 }
 
 /// A slot of an activity's limits held by one attempt.

@@ -46,6 +46,7 @@ pub(crate) mod memory;
 pub(crate) mod operation;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+pub(crate) mod schedules;
 pub(crate) mod sqlite;
 
 #[cfg(test)]
@@ -535,7 +536,7 @@ pub(crate) struct Notifications {
 /// is not the history's length, or whose token is not the run's, fails
 /// without writing anything, and without keeping the other steps of the
 /// commit from being written.
-pub(crate) trait Store: Send + Sync + 'static {
+pub(crate) trait Store: schedules::ScheduleStore + Send + Sync + 'static {
     /// Creates a workflow and its first run, or returns the existing latest
     /// run of that workflow id.
     fn create_workflow(&self, new: NewWorkflow) -> BoxFuture<'_, Result<Created, StoreError>>;

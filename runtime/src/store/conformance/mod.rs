@@ -5,7 +5,7 @@
 //! group commit: `sqlite_only.rs`). The generic cases: `steps.rs` (runs,
 //! steps, tasks), `inbox.rs` (messages, heartbeats), `workers.rs` (several
 //! workers on one store), `slots.rs` (activities' limits), `listing.rs`
-//! (listing workflows).
+//! (listing workflows), `schedules.rs` (schedules and their ticks).
 //!
 //! The multi-worker cases (`claim_*`, `*_fenced*`, `an_expired_lease_*`)
 //! play two workers against one store: two claimers never get the same run
@@ -182,6 +182,7 @@ fn signal(name: &str, payload: Value) -> InboxItem {
 
 mod inbox;
 mod listing;
+mod schedules;
 mod slots;
 mod sqlite_only;
 mod steps;
@@ -189,6 +190,7 @@ mod workers;
 
 use self::inbox::*;
 use self::listing::*;
+use self::schedules::*;
 use self::slots::*;
 use self::steps::*;
 use self::workers::*;
@@ -266,6 +268,10 @@ conformance!(
     concurrent_requests_never_exceed_the_limit,
     a_slot_whose_task_is_gone_does_not_count,
     list_runs_filters_and_pages_the_latest_runs,
+    a_schedule_written_again_keeps_its_state,
+    a_tick_is_a_compare_and_set_that_creates_its_run,
+    racing_fires_of_one_tick_start_one_run,
+    pausing_sets_the_next_tick_given,
 );
 
 /// A database path in the temporary directory, removed with its sibling

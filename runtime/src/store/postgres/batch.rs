@@ -12,14 +12,14 @@ use std::collections::HashMap;
 
 use super::commit::{Locked, Wake};
 use super::errors::store_error;
+use super::ops::create_in;
 use super::rows::{int, json, span};
 use super::sql::{
-    execute, DELETE_DONE_TASKS, INSERT_EVENTS, INSERT_FIRST_RUN, INSERT_NEXT_RUN, UPDATE_RUNS,
-    UPSERT_TASKS,
+    execute, DELETE_DONE_TASKS, INSERT_EVENTS, INSERT_NEXT_RUN, UPDATE_RUNS, UPSERT_TASKS,
 };
 use super::COMMIT;
 use crate::error::StoreError;
-use crate::store::{InboxItem, NewWorkflow, StepCommit, Task, WorkflowStatus};
+use crate::store::{Created, InboxItem, StepCommit, Task, WorkflowStatus};
 
 /// Writes the checked steps of a batch, each of a different run; returns
 /// the wake-ups to send once the batch is committed.
@@ -169,7 +169,8 @@ pub(super) async fn write(
     }
     for (step, _) in steps {
         for child in &step.children {
-            if !insert_child(tx, &child.workflow).await? {
+            // Unowned: any worker claims it.
+            if let (Created::Existing(_), _) = create_in(tx, &child.workflow).await? {
                 let message = &child.on_conflict;
                 add_message(tx, &message.workflow_id, &message.item, step.now_ms).await?;
             }
@@ -179,49 +180,6 @@ pub(super) async fn write(
         }
     }
     Ok(wake)
-}
-
-/// Creates a child workflow, unowned; false when its id is taken.
-async fn insert_child(
-    tx: &deadpool_postgres::Transaction<'_>,
-    new: &NewWorkflow,
-) -> Result<bool, StoreError> {
-    let sql = |e| store_error(COMMIT, format!("child workflow `{}`", new.workflow_id), e);
-    let now = int(new.now_ms);
-    let inserted = execute(
-        tx,
-        "INSERT INTO workflows (workflow_id, latest_run_id, name, created_ms)
-         VALUES ($1, $2, $3, $4) ON CONFLICT (workflow_id) DO NOTHING",
-        &[&new.workflow_id, &new.run_id, &new.name, &now],
-    )
-    .await
-    .map_err(sql)?;
-    if inserted == 0 {
-        return Ok(false);
-    }
-    let no_owner: Option<&str> = None;
-    execute(
-        tx,
-        INSERT_FIRST_RUN,
-        &[
-            &new.run_id,
-            &new.workflow_id,
-            &new.name,
-            &now,
-            &no_owner,
-            &0_i64,
-        ],
-    )
-    .await
-    .map_err(sql)?;
-    execute(
-        tx,
-        "INSERT INTO history (run_id, idx, event) VALUES ($1, 0, $2)",
-        &[&new.run_id, &new.started_event],
-    )
-    .await
-    .map_err(sql)?;
-    Ok(true)
 }
 
 /// Adds a message to a workflow's inbox if its latest run has not ended.

@@ -96,6 +96,8 @@ mod notify;
 mod ops;
 /// Decoding rows, and how values are stored.
 mod rows;
+/// Schedules: their rows and the compare-and-set of a tick.
+mod schedules;
 /// The schema and its migrations.
 mod schema;
 /// Keeping the password out of messages.

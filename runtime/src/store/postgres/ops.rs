@@ -32,87 +32,19 @@ const ENQUEUE_ATTEMPTS: usize = 4;
 impl PostgresStore {
     /// One attempt of `create_workflow`.
     pub(super) async fn create_once(&self, new: &NewWorkflow) -> Result<Created, StoreError> {
-        let context = || format!("workflow `{}`", new.workflow_id);
-        let sql = |e| store_error(CREATE, context(), e);
+        let sql = |e| store_error(CREATE, format!("workflow `{}`", new.workflow_id), e);
         let mut client = self.client(CREATE).await?;
         let tx = client.transaction().await.map_err(sql)?;
-        let now = int(new.now_ms);
-        // A concurrent creation of the same id waits for the other
-        // transaction, then finds its row.
-        let inserted = execute(
-            &tx,
-            "INSERT INTO workflows (workflow_id, latest_run_id, name, created_ms)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (workflow_id) DO NOTHING",
-            &[&new.workflow_id, &new.run_id, &new.name, &now],
-        )
-        .await
-        .map_err(sql)?;
-        if inserted == 0 {
-            let row = query_opt(&tx, SELECT_LATEST_RUN, &[&new.workflow_id])
-                .await
-                .map_err(sql)?;
+        let (created, inserted) = create_in(&tx, new).await?;
+        if inserted {
+            tx.commit().await.map_err(sql)?;
+            if new.owner.is_none() {
+                self.notifier.work();
+            }
+        } else {
             tx.rollback().await.map_err(sql)?;
-            let Some(row) = row else {
-                return Err(StoreError::new(
-                    CREATE,
-                    format!(
-                        "corrupt row in `workflows` (workflow_id `{}`): column `latest_run_id` names no run",
-                        clip(&new.workflow_id)
-                    ),
-                ));
-            };
-            let record = decode_run(CREATE, &row)?;
-            if record.run_id == new.run_id {
-                // This very creation, committed by an attempt whose answer
-                // was lost with its connection.
-                let token = run_fields(CREATE, &row).uint(9, "token")?;
-                return Ok(Created::New { token });
-            }
-            return Ok(Created::Existing(record));
         }
-        let owner = new.owner.as_ref().map(|lease| lease.worker.as_str());
-        let lease_ms = span(new.owner.as_ref().map_or(0, |lease| lease.duration_ms()));
-        let row = query_opt(
-            &tx,
-            INSERT_FIRST_RUN,
-            &[
-                &new.run_id,
-                &new.workflow_id,
-                &new.name,
-                &now,
-                &owner,
-                &lease_ms,
-            ],
-        )
-        .await
-        .map_err(sql)?;
-        let token = match &row {
-            Some(row) => Fields::new(
-                row,
-                CREATE,
-                "runs",
-                format!("run_id `{}`", clip(&new.run_id)),
-            )
-            .uint(0, "token")?,
-            None => {
-                return Err(StoreError::new(
-                    CREATE,
-                    format!("{}: the run was not inserted", context()),
-                ))
-            }
-        };
-        execute(
-            &tx,
-            "INSERT INTO history (run_id, idx, event) VALUES ($1, 0, $2)",
-            &[&new.run_id, &new.started_event],
-        )
-        .await
-        .map_err(sql)?;
-        tx.commit().await.map_err(sql)?;
-        if owner.is_none() {
-            self.notifier.work();
-        }
-        Ok(Created::New { token })
+        Ok(created)
     }
 
     /// One attempt of `claim_runs`: the claim, then the claimed
@@ -491,4 +423,86 @@ pub(super) fn task_fenced(
         operation,
         format!("task {seq} of run `{run_id}` is held by another worker now (token {token}, the attempt has {mine})"),
     )
+}
+
+/// Creates a workflow in `tx` (not committed), or finds the existing one;
+/// whether it inserted anything.
+pub(super) async fn create_in(
+    tx: &impl GenericClient,
+    new: &NewWorkflow,
+) -> Result<(Created, bool), StoreError> {
+    let context = || format!("workflow `{}`", new.workflow_id);
+    let sql = |e| store_error(CREATE, context(), e);
+    let now = int(new.now_ms);
+    // A concurrent creation of the same id waits for the other
+    // transaction, then finds its row.
+    let inserted = execute(
+        tx,
+        "INSERT INTO workflows (workflow_id, latest_run_id, name, created_ms)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (workflow_id) DO NOTHING",
+        &[&new.workflow_id, &new.run_id, &new.name, &now],
+    )
+    .await
+    .map_err(sql)?;
+    if inserted == 0 {
+        let row = query_opt(tx, SELECT_LATEST_RUN, &[&new.workflow_id])
+            .await
+            .map_err(sql)?;
+        let Some(row) = row else {
+            return Err(StoreError::new(
+                CREATE,
+                format!(
+                    "corrupt row in `workflows` (workflow_id `{}`): column `latest_run_id` names no run",
+                    clip(&new.workflow_id)
+                ),
+            ));
+        };
+        let record = decode_run(CREATE, &row)?;
+        if record.run_id == new.run_id {
+            // This very creation, committed by an attempt whose answer
+            // was lost with its connection.
+            let token = run_fields(CREATE, &row).uint(9, "token")?;
+            return Ok((Created::New { token }, false));
+        }
+        return Ok((Created::Existing(record), false));
+    }
+    let owner = new.owner.as_ref().map(|lease| lease.worker.as_str());
+    let lease_ms = span(new.owner.as_ref().map_or(0, |lease| lease.duration_ms()));
+    let row = query_opt(
+        tx,
+        INSERT_FIRST_RUN,
+        &[
+            &new.run_id,
+            &new.workflow_id,
+            &new.name,
+            &now,
+            &owner,
+            &lease_ms,
+        ],
+    )
+    .await
+    .map_err(sql)?;
+    let token = match &row {
+        Some(row) => Fields::new(
+            row,
+            CREATE,
+            "runs",
+            format!("run_id `{}`", clip(&new.run_id)),
+        )
+        .uint(0, "token")?,
+        None => {
+            return Err(StoreError::new(
+                CREATE,
+                format!("{}: the run was not inserted", context()),
+            ))
+        }
+    };
+    execute(
+        tx,
+        "INSERT INTO history (run_id, idx, event) VALUES ($1, 0, $2)",
+        &[&new.run_id, &new.started_event],
+    )
+    .await
+    .map_err(sql)?;
+    Ok((Created::New { token }, true))
 }

@@ -206,7 +206,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A nullable `BIGINT` column, in range of `T` when set.
-    fn opt_uint<T: TryFrom<i64>>(
+    pub(super) fn opt_uint<T: TryFrom<i64>>(
         &self,
         index: usize,
         column: &str,
@@ -220,7 +220,11 @@ impl<'a> Fields<'a> {
     }
 
     /// A JSON (text) column that must not be NULL.
-    fn json<T: DeserializeOwned>(&self, index: usize, column: &str) -> Result<T, StoreError> {
+    pub(super) fn json<T: DeserializeOwned>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<T, StoreError> {
         let text = self.text(index, column)?;
         self.decode_json(&text, column)
     }

@@ -152,6 +152,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE tasks ADD COLUMN heartbeat_ms BIGINT;
     ",
+    // 4: schedules (`store/schedules.rs`). `input` is JSON, `recent` a JSON
+    // array of the latest runs' workflow ids; `version` grows at every
+    // write, so a tick is fired by one compare-and-set.
+    "
+    CREATE TABLE schedules (
+        schedule_id TEXT NOT NULL PRIMARY KEY,
+        cron        TEXT NOT NULL,
+        workflow    TEXT NOT NULL,
+        input       TEXT NOT NULL,
+        overlap     TEXT NOT NULL,
+        catchup_ms  BIGINT NOT NULL,
+        paused      BOOLEAN NOT NULL DEFAULT FALSE,
+        next_ms     BIGINT NOT NULL,
+        buffered_ms BIGINT,
+        skipped     BIGINT NOT NULL DEFAULT 0,
+        missed      BIGINT NOT NULL DEFAULT 0,
+        recent      TEXT NOT NULL DEFAULT '[]',
+        version     BIGINT NOT NULL DEFAULT 1,
+        created_ms  BIGINT NOT NULL,
+        updated_ms  BIGINT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this code writes and reads.
@@ -168,6 +190,7 @@ const ALL_TABLES: &[&str] = &[
     "inbox",
     "slots",
     "slot_starts",
+    "schedules",
 ];
 
 /// Checks the schema of the database `client` is connected to and brings

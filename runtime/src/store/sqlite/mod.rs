@@ -67,6 +67,7 @@
 mod errors;
 mod lock;
 mod rows;
+mod schedules;
 mod schema;
 #[cfg(test)]
 mod tests;

@@ -350,7 +350,7 @@ pub(super) fn decode_task(operation: &'static str, row: &Row<'_>) -> Result<Task
 }
 
 /// `name `value`` for a text key column, for error messages.
-fn key_text(row: &Row<'_>, index: usize, name: &str) -> String {
+pub(super) fn key_text(row: &Row<'_>, index: usize, name: &str) -> String {
     match row.get_ref(index) {
         Ok(ValueRef::Text(t)) => format!("{name} `{}`", clip(&String::from_utf8_lossy(t))),
         Ok(other) => format!("{name} {}", show(other)),
@@ -359,15 +359,15 @@ fn key_text(row: &Row<'_>, index: usize, name: &str) -> String {
 }
 
 /// A row being decoded, and how to name it in errors.
-struct Fields<'a, 'r> {
-    row: &'a Row<'r>,
-    operation: &'static str,
-    table: &'static str,
-    key: String,
+pub(super) struct Fields<'a, 'r> {
+    pub(super) row: &'a Row<'r>,
+    pub(super) operation: &'static str,
+    pub(super) table: &'static str,
+    pub(super) key: String,
 }
 
 impl Fields<'_, '_> {
-    fn corrupt(&self, column: &str, problem: impl fmt::Display) -> StoreError {
+    pub(super) fn corrupt(&self, column: &str, problem: impl fmt::Display) -> StoreError {
         StoreError::new(
             self.operation,
             format!(
@@ -383,7 +383,7 @@ impl Fields<'_, '_> {
             .map_err(|e| self.corrupt(column, format_args!("cannot be read: {e}")))
     }
 
-    fn text(&self, index: usize, column: &str) -> Result<String, StoreError> {
+    pub(super) fn text(&self, index: usize, column: &str) -> Result<String, StoreError> {
         match self.value(index, column)? {
             ValueRef::Text(t) => String::from_utf8(t.to_vec())
                 .map_err(|_| self.corrupt(column, "holds text that is not UTF-8")),
@@ -398,7 +398,11 @@ impl Fields<'_, '_> {
         }
     }
 
-    fn uint<T: TryFrom<i64>>(&self, index: usize, column: &str) -> Result<T, StoreError> {
+    pub(super) fn uint<T: TryFrom<i64>>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<T, StoreError> {
         match self.value(index, column)? {
             ValueRef::Integer(n) => T::try_from(n).map_err(|_| {
                 self.corrupt(column, format_args!("holds {n}, which is out of range"))
@@ -410,7 +414,7 @@ impl Fields<'_, '_> {
         }
     }
 
-    fn opt_uint<T: TryFrom<i64>>(
+    pub(super) fn opt_uint<T: TryFrom<i64>>(
         &self,
         index: usize,
         column: &str,
@@ -421,7 +425,11 @@ impl Fields<'_, '_> {
         }
     }
 
-    fn json<T: DeserializeOwned>(&self, index: usize, column: &str) -> Result<T, StoreError> {
+    pub(super) fn json<T: DeserializeOwned>(
+        &self,
+        index: usize,
+        column: &str,
+    ) -> Result<T, StoreError> {
         let text = self.text(index, column)?;
         serde_json::from_str(&text).map_err(|e| {
             self.corrupt(

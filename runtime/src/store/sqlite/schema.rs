@@ -137,6 +137,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE tasks ADD COLUMN heartbeat_ms INTEGER;
     ",
+    // 5: schedules (`store/schedules.rs`). `input` is JSON, `recent` a JSON
+    // array of the latest runs' workflow ids; `version` grows at every
+    // write, so a tick is fired by one compare-and-set.
+    "
+    CREATE TABLE schedules (
+        schedule_id TEXT NOT NULL PRIMARY KEY,
+        cron        TEXT NOT NULL,
+        workflow    TEXT NOT NULL,
+        input       TEXT NOT NULL,
+        overlap     TEXT NOT NULL,
+        catchup_ms  INTEGER NOT NULL,
+        paused      INTEGER NOT NULL DEFAULT 0,
+        next_ms     INTEGER NOT NULL,
+        buffered_ms INTEGER,
+        skipped     INTEGER NOT NULL DEFAULT 0,
+        missed      INTEGER NOT NULL DEFAULT 0,
+        recent      TEXT NOT NULL DEFAULT '[]',
+        version     INTEGER NOT NULL DEFAULT 1,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this code writes and reads.
