@@ -36,7 +36,7 @@ pub(crate) enum Event {
         signals: Vec<SignalData>,
         /// The parent, when the workflow is a child workflow.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        parent: Option<ParentRef>,
+        parent: Option<Box<ParentRef>>,
         /// The workflow's timeout (Unix ms), kept across continue-as-new.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deadline_ms: Option<u64>,
@@ -82,7 +82,7 @@ pub(crate) enum Event {
         /// Sequence number of the call.
         seq: u32,
         /// How.
-        failure: ChildFailure,
+        failure: Box<ChildFailure>,
     },
     /// Input: a signal arrived.
     SignalReceived {
@@ -314,7 +314,7 @@ impl RecordedHistory {
                     parent,
                     deadline_ms,
                 },
-            )) => (name, input, signals, parent, deadline_ms),
+            )) => (name, input, signals, parent.map(|p| *p), deadline_ms),
             Some((_, other)) => {
                 return Err(HistoryError::OutOfPlace {
                     index: 0,

@@ -165,7 +165,7 @@ impl Start {
             name: self.name.clone(),
             input: self.input,
             signals: Vec::new(),
-            parent: Some(parent.clone()),
+            parent: Some(Box::new(parent.clone())),
             deadline_ms: None,
         };
         let conflict = ChildFailure {
@@ -250,7 +250,7 @@ pub(crate) fn close_messages<'a>(
 }
 
 /// The event recording a child's result.
-pub(super) fn completion_event(seq: u32, result: &Result<Value, ChildFailure>) -> Event {
+pub(super) fn completion_event(seq: u32, result: &Result<Value, Box<ChildFailure>>) -> Event {
     match result {
         Ok(output) => Event::ChildCompleted {
             seq,
@@ -414,7 +414,7 @@ impl<W: Workflow> Future for ChildCall<W> {
                 if failure.error.is_cancelled() {
                     core.see_cancel();
                 }
-                Poll::Ready(Err(ChildError { failure }))
+                Poll::Ready(Err(ChildError { failure: *failure }))
             }
             Some(other) => {
                 core.set_fault(RunFault::Nondeterminism {

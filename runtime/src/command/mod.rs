@@ -104,7 +104,8 @@ pub(crate) enum Pending {
 pub(crate) enum Resolution {
     Activity(Result<Value, crate::error::FailureData>),
     Timer,
-    Child(Result<Value, child::ChildFailure>),
+    /// Boxed: a failure is rare, and large next to the other variants.
+    Child(Result<Value, Box<child::ChildFailure>>),
 }
 
 impl Resolution {

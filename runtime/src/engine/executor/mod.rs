@@ -607,7 +607,7 @@ impl Executor {
                     name: name.clone(),
                     input: input.clone(),
                     signals: activation.unconsumed_signals.clone(),
-                    parent: run.parent.clone(),
+                    parent: run.parent.clone().map(Box::new),
                     deadline_ms: run.deadline_ms,
                 };
                 effects.events.push(Event::WorkflowContinuedAsNew {
@@ -760,9 +760,10 @@ fn add_inbox(entry: &mut RunBatch, run_id: &str, record: InboxRecord) {
             result,
         } if parent_run == run_id => {
             entry.from_inbox.push(seq);
-            entry
-                .inputs
-                .push(Input::Resolve(seq, Resolution::Child(result)));
+            entry.inputs.push(Input::Resolve(
+                seq,
+                Resolution::Child(result.map_err(Box::new)),
+            ));
         }
         InboxItem::Child { .. } => {}
     }
