@@ -22,6 +22,8 @@ pub(crate) enum StepKind {
     Marker,
     /// A cancellation request received.
     Cancel,
+    /// A child workflow, from its start to its result.
+    Child,
     /// The run's end.
     End,
 }
@@ -135,9 +137,37 @@ pub(crate) fn steps(history: &WorkflowHistory) -> Vec<Step> {
                     ..instant(StepKind::Activity, String::new(), None)
                 });
             }
-            "ActivityCompleted" => {
+            "ChildStarted" => {
+                if let Some(seq) = seq {
+                    by_seq.insert(seq, steps.len());
+                }
+                steps.push(Step {
+                    end_ms: None,
+                    outcome: Outcome::Pending,
+                    ..instant(
+                        StepKind::Child,
+                        format!("{} {}", text("name"), text("workflow_id")),
+                        None,
+                    )
+                });
+            }
+            "ActivityCompleted" | "ChildCompleted" => {
                 end(Outcome::Completed, None, field("output").cloned());
             }
+            "ChildFailed" => {
+                let error = field("failure").and_then(|f| f.get("error"));
+                end(Outcome::Failed, error.map(describe_failure), None);
+            }
+            "Patched" => steps.push(instant(
+                StepKind::Marker,
+                format!("patch {}", text("id")),
+                None,
+            )),
+            "WorkflowTimedOut" => steps.push(Step {
+                outcome: Outcome::Failed,
+                error: field("error").map(describe_failure),
+                ..instant(StepKind::End, "timed out".to_owned(), None)
+            }),
             "ActivityFailed" => {
                 let failure = field("failure");
                 end(Outcome::Failed, failure.map(describe_failure), None);
@@ -308,6 +338,50 @@ mod tests {
         assert_eq!(steps[3].attempts, Some(3));
         assert_eq!(steps[3].error.as_deref(), Some("Timeout: slow"));
         assert_eq!(steps[4].error.as_deref(), Some("Load: gave up"));
+    }
+
+    #[test]
+    fn children_patches_and_timeouts_are_steps() {
+        let h = history(vec![
+            json!({ "type": "WorkflowStarted", "name": "nightly", "input": 1 }),
+            json!({ "type": "Activation", "time_ms": 1_000 }),
+            json!({ "type": "Patched", "id": "dedupe" }),
+            json!({ "type": "ChildStarted", "seq": 0, "name": "import", "workflow_id": "n/0" }),
+            json!({ "type": "ChildStarted", "seq": 1, "name": "import", "workflow_id": "n/1" }),
+            json!({ "type": "Activation", "time_ms": 2_000 }),
+            json!({ "type": "ChildCompleted", "seq": 0, "output": 7 }),
+            json!({ "type": "ChildFailed", "seq": 1, "failure": { "workflow_id": "n/1",
+                "error": { "kind": "Bad", "message": "no file" } } }),
+            json!({ "type": "Activation", "time_ms": 3_000 }),
+            json!({ "type": "WorkflowTimedOut", "error": {
+                "kind": "WorkflowTimedOut", "message": "the workflow's timeout passed" } }),
+        ]);
+        let steps = steps(&h);
+        let summary: Vec<_> = steps
+            .iter()
+            .map(|s| (s.kind, s.name.as_str(), s.end_ms, s.outcome))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    StepKind::Marker,
+                    "patch dedupe",
+                    Some(1_000),
+                    Outcome::Recorded
+                ),
+                (
+                    StepKind::Child,
+                    "import n/0",
+                    Some(2_000),
+                    Outcome::Completed
+                ),
+                (StepKind::Child, "import n/1", Some(2_000), Outcome::Failed),
+                (StepKind::End, "timed out", Some(3_000), Outcome::Failed),
+            ]
+        );
+        assert_eq!(steps[1].value, Some(json!(7)));
+        assert_eq!(steps[2].error.as_deref(), Some("Bad: no file"));
     }
 
     #[test]

@@ -123,6 +123,24 @@ fn line(event: &Value, names: &HashMap<u64, String>, start: Option<u64>) -> Stri
             payload("input")
         ),
         "WorkflowTerminated" => format!("terminated: {}", text("reason")),
+        "WorkflowTimedOut" => format!("timed out: {}", error_value(&event["error"])),
+        "ChildStarted" => format!(
+            "child workflow {} {} (seq {}) started",
+            text("name"),
+            text("workflow_id"),
+            seq.unwrap_or(0)
+        ),
+        "ChildCompleted" => format!(
+            "child workflow (seq {}) completed: {}",
+            seq.unwrap_or(0),
+            payload("output")
+        ),
+        "ChildFailed" => format!(
+            "child workflow (seq {}) failed: {}",
+            seq.unwrap_or(0),
+            error_value(&event["failure"]["error"])
+        ),
+        "Patched" => format!("patch {} taken", text("id")),
         // An event this version does not know: shown as it is stored.
         other => format!("{} {}", one_line(other), json_clipped(event, PAYLOAD)),
     }

@@ -441,9 +441,9 @@ function renderWorkflow(app) {
     } else {
       const tbody = el("tbody");
       for (const p of info.pending) {
-        const attempt = p.kind === "timer" ? "" :
+        const attempt = p.kind === "timer" || p.kind === "timeout" ? "" :
           `attempt ${p.attempt}${p.max_attempts ? ` of ${p.max_attempts}` : ""}`;
-        const due = p.kind === "timer" ? `fires ${fmtRelative(p.due_ms, info.now_ms)}` :
+        const due = p.kind === "timer" || p.kind === "timeout" ? `fires ${fmtRelative(p.due_ms, info.now_ms)}` :
           (p.attempt > 1 && p.due_ms > info.now_ms ? `next retry ${fmtRelative(p.due_ms, info.now_ms)}` : `due ${fmtRelative(p.due_ms, info.now_ms)}`);
         const notes = [];
         if (p.heartbeat_ms) notes.push(el("div", {}, `heartbeat ${fmtRelative(p.heartbeat_ms, info.now_ms)}: `, el("code", {}, shortJson(p.heartbeat, 80))));
