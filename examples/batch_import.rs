@@ -483,9 +483,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         let overhead = (seconds / plain.seconds - 1.0) * 100.0;
         println!(
             "plain loop: {} rows in {:.2}s: {plain_rate:.0} rows/s ({})",
-            plain.rows,
-            plain.seconds,
-            plain.target
+            plain.rows, plain.seconds, plain.target
         );
         println!(
             "durable: {rate:.0} rows/s, plain: {plain_rate:.0} rows/s: durability overhead {overhead:.1} %"

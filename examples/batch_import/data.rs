@@ -23,7 +23,8 @@ pub(crate) const COLUMNS: [&str; 7] = [
 ];
 
 /// The countries the target accepts.
-pub(crate) const COUNTRIES: [&str; 10] = ["US", "DE", "FR", "BR", "JP", "PL", "SE", "IN", "NL", "ES"];
+pub(crate) const COUNTRIES: [&str; 10] =
+    ["US", "DE", "FR", "BR", "JP", "PL", "SE", "IN", "NL", "ES"];
 
 /// The validation rules of an imported row: cleaning first, then checks.
 pub(crate) fn rules() -> Rules {
@@ -125,8 +126,18 @@ const FIRST: [&str; 16] = [
     "lena", "marta", "noah", "olga", "pablo",
 ];
 const LAST: [&str; 12] = [
-    "smith", "garcía", "müller", "rossi", "nowak", "dubois", "tanaka", "silva", "o'brien",
-    "van dijk", "haddad", "lindqvist",
+    "smith",
+    "garcía",
+    "müller",
+    "rossi",
+    "nowak",
+    "dubois",
+    "tanaka",
+    "silva",
+    "o'brien",
+    "van dijk",
+    "haddad",
+    "lindqvist",
 ];
 const DOMAINS: [&str; 4] = ["example.com", "mail.test", "corp.example", "post.test"];
 
@@ -366,8 +377,14 @@ mod tests {
             assert_eq!(v.people.len() + v.rejects.len(), 1_000);
             total.merge(&v.summary);
         }
-        assert!(total.total_rejected() > 20 && total.total_rejected() < 150, "{total:?}");
-        assert!(total.rejected.len() >= 5, "several rules reject rows: {total:?}");
+        assert!(
+            total.total_rejected() > 20 && total.total_rejected() < 150,
+            "{total:?}"
+        );
+        assert!(
+            total.rejected.len() >= 5,
+            "several rules reject rows: {total:?}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

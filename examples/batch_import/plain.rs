@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::data::{self, ChunkRef};
+use crate::process_chunk;
 use crate::target::{Target, TargetSpec};
 use crate::validation::Summary;
-use crate::process_chunk;
 
 /// What the plain loop did.
 #[derive(Debug)]
@@ -48,7 +48,11 @@ pub(crate) async fn run(
     concurrency: u32,
 ) -> Result<PlainRun, Box<dyn std::error::Error>> {
     let (spec, prefix) = beside(spec);
-    let target = Arc::new(Target::open(spec.clone(), prefix).await.map_err(|e| e.to_string())?);
+    let target = Arc::new(
+        Target::open(spec.clone(), prefix)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
     target.recreate().await.map_err(|e| e.to_string())?;
     let described = format!("{}, tables `{prefix}people`, ...", spec.describe());
 
@@ -62,12 +66,15 @@ pub(crate) async fn run(
     let total = Arc::new(Mutex::new((0u64, Summary::default())));
     let mut tasks = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let (target, chunks, next, total) = (target.clone(), chunks.clone(), next.clone(), total.clone());
+        let (target, chunks, next, total) =
+            (target.clone(), chunks.clone(), next.clone(), total.clone());
         let file = file.to_owned();
         tasks.push(tokio::spawn(async move {
             while let Some(&chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let written = process_chunk(&target, &file, chunk).await?;
-                let mut total = total.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut total = total
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 total.0 += written.imported;
                 total.1.merge(&written.summary);
             }
@@ -80,7 +87,9 @@ pub(crate) async fn run(
     let seconds = started.elapsed().as_secs_f64();
 
     let (imported, summary) = std::mem::take(
-        &mut *total.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        &mut *total
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
     let counts = target.counts().await.map_err(|e| e.to_string())?;
     if counts.people != imported

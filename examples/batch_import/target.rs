@@ -62,9 +62,14 @@ impl TargetSpec {
             Self::Sqlite(path) => format!("SQLite {path}"),
             Self::Postgres(url) => match url.parse::<tokio_postgres::Config>() {
                 Ok(c) => format!(
-                    "PostgreSQL {}@{:?}:{:?}/{}",
+                    "PostgreSQL {}@{}:{}/{}",
                     c.get_user().unwrap_or("?"),
-                    c.get_hosts().first(),
+                    match c.get_hosts().first() {
+                        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+                        Some(tokio_postgres::config::Host::Unix(path)) =>
+                            path.display().to_string(),
+                        None => "localhost".to_owned(),
+                    },
                     c.get_ports().first().copied().unwrap_or(5432),
                     c.get_dbname().unwrap_or("?")
                 ),
@@ -133,9 +138,23 @@ fn sqlite_lock(db: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> 
     db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A PostgreSQL error with its causes (the driver's own message names
+/// only the kind: "error connecting to server", "db error").
+fn pg(e: tokio_postgres::Error) -> ActivityError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    ActivityError::new("PostgresError", message)
+}
+
 /// A fresh PostgreSQL connection (its driver task runs until it is dropped).
 async fn pg_connect(url: &str) -> Result<tokio_postgres::Client, ActivityError> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(pg)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             eprintln!("PostgreSQL connection: {e}");
@@ -163,7 +182,8 @@ impl Target {
                         "SELECT pg_advisory_lock(4204); {} SELECT pg_advisory_unlock(4204);",
                         schema(prefix, true)
                     ))
-                    .await?;
+                    .await
+                    .map_err(pg)?;
                 None
             }
         };
@@ -211,15 +231,16 @@ impl Target {
             }
             TargetSpec::Postgres(url) => {
                 let mut client = pg_connect(url).await?;
-                let tx = client.transaction().await?;
+                let tx = client.transaction().await.map_err(pg)?;
                 tx.execute(&format!("LOCK TABLE {p}import_job"), &[])
-                    .await?;
-                let current = tx.query_opt(&select, &[]).await?;
+                    .await
+                    .map_err(pg)?;
+                let current = tx.query_opt(&select, &[]).await.map_err(pg)?;
                 if current.map(|r| r.get::<_, String>(0)).as_deref() != Some(job) {
-                    tx.batch_execute(&clear).await?;
-                    tx.execute(&insert, &[&job]).await?;
+                    tx.batch_execute(&clear).await.map_err(pg)?;
+                    tx.execute(&insert, &[&job]).await.map_err(pg)?;
                 }
-                tx.commit().await?;
+                tx.commit().await.map_err(pg)?;
                 Ok(())
             }
         }
@@ -242,7 +263,11 @@ impl Target {
                 })
                 .await
             }
-            TargetSpec::Postgres(url) => Ok(pg_connect(url).await?.batch_execute(&sql).await?),
+            TargetSpec::Postgres(url) => Ok(pg_connect(url)
+                .await?
+                .batch_execute(&sql)
+                .await
+                .map_err(pg)?),
         }
     }
 
@@ -266,7 +291,8 @@ impl Target {
             TargetSpec::Postgres(url) => pg_connect(url)
                 .await?
                 .query_opt(&sql, &[&(index as i64)])
-                .await?
+                .await
+                .map_err(pg)?
                 .map(|r| (r.get(0), r.get(1), r.get(2))),
         };
         row.map(|(imported, rejected, summary)| {
@@ -346,7 +372,11 @@ impl Target {
                 .await?
             }
             TargetSpec::Postgres(url) => {
-                let row = pg_connect(url).await?.query_one(&sql, &[]).await?;
+                let row = pg_connect(url)
+                    .await?
+                    .query_one(&sql, &[])
+                    .await
+                    .map_err(pg)?;
                 std::array::from_fn(|i| row.get(i))
             }
         };
@@ -363,7 +393,12 @@ impl Target {
 
 /// A claimed chunk wrote exactly its rows: anything else means rows of
 /// another import or chunk are in the way.
-fn check_inserted(chunk: ChunkRef, what: &str, inserted: u64, expected: usize) -> Result<(), ActivityError> {
+fn check_inserted(
+    chunk: ChunkRef,
+    what: &str,
+    inserted: u64,
+    expected: usize,
+) -> Result<(), ActivityError> {
     if inserted == expected as u64 {
         return Ok(());
     }
@@ -453,7 +488,7 @@ async fn write_postgres(
     rows: &Validated,
     w: &Written,
 ) -> Result<bool, ActivityError> {
-    let tx = client.transaction().await?;
+    let tx = client.transaction().await.map_err(pg)?;
     let claimed = tx
         .execute(
             &format!(
@@ -469,9 +504,10 @@ async fn write_postgres(
                 &serde_json::to_string(&w.summary)?,
             ],
         )
-        .await?;
+        .await
+        .map_err(pg)?;
     if claimed == 0 {
-        tx.rollback().await?;
+        tx.rollback().await.map_err(pg)?;
         return Ok(false);
     }
     let people = &rows.people;
@@ -498,7 +534,7 @@ async fn write_postgres(
                 &chunks,
             ],
         )
-        .await?;
+        .await.map_err(pg)?;
     check_inserted(chunk, "valid rows", inserted, people.len())?;
     let rejects = &rows.rejects;
     let inserted = tx
@@ -516,8 +552,9 @@ async fn write_postgres(
                 &vec![chunk.index as i64; rejects.len()],
             ],
         )
-        .await?;
+        .await
+        .map_err(pg)?;
     check_inserted(chunk, "rejected rows", inserted, rejects.len())?;
-    tx.commit().await?;
+    tx.commit().await.map_err(pg)?;
     Ok(true)
 }

@@ -258,7 +258,11 @@ fn apply_rule(
         Rule::OneOf(f, allowed) => {
             if let Some(v) = row.get(f) {
                 if !allowed.iter().any(|a| a == v) {
-                    return fail("one_of", f, format!("`{f}` is {v:?}, not one of {allowed:?}"));
+                    return fail(
+                        "one_of",
+                        f,
+                        format!("`{f}` is {v:?}, not one of {allowed:?}"),
+                    );
                 }
             }
         }
@@ -266,14 +270,22 @@ fn apply_rule(
             if let Some(v) = row.get(f) {
                 let len = v.chars().count();
                 if len > *n {
-                    return fail("max_len", f, format!("`{f}` has {len} characters, over {n}"));
+                    return fail(
+                        "max_len",
+                        f,
+                        format!("`{f}` has {len} characters, over {n}"),
+                    );
                 }
             }
         }
         Rule::DedupeBy(f) => {
             if let (Some(seen), Some(v)) = (seen, row.get(f)) {
                 if !seen.entry(f.clone()).or_default().insert(v.clone()) {
-                    return fail("dedupe_by", f, format!("`{f}` {v:?} repeats an earlier row"));
+                    return fail(
+                        "dedupe_by",
+                        f,
+                        format!("`{f}` {v:?} repeats an earlier row"),
+                    );
                 }
             }
         }
@@ -286,7 +298,9 @@ fn title_case(s: &str) -> String {
         .map(|word| {
             let mut chars = word.chars();
             chars.next().map_or_else(String::new, |c| {
-                c.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect()
+                c.to_uppercase()
+                    .chain(chars.flat_map(char::to_lowercase))
+                    .collect()
             })
         })
         .collect::<Vec<_>>()
