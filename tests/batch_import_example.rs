@@ -33,7 +33,9 @@ fn command(bin: &Path, dir: &Path, extra: &[&str]) -> Command {
 
 /// Runs to the end (two minutes at most); its stdout.
 fn finish(bin: &Path, dir: &Path, extra: &[&str]) -> String {
-    let mut child = command(bin, dir, extra).spawn().expect("the example starts");
+    let mut child = command(bin, dir, extra)
+        .spawn()
+        .expect("the example starts");
     let deadline = Instant::now() + Duration::from_secs(120);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -58,7 +60,9 @@ fn finish(bin: &Path, dir: &Path, extra: &[&str]) -> String {
 fn kill_after_commits(bin: &Path, dir: &Path, extra: &[&str]) -> String {
     let mut args = vec!["--slow-ms", "200", "--concurrency", "2"];
     args.extend_from_slice(extra);
-    let mut child = command(bin, dir, &args).spawn().expect("the example starts");
+    let mut child = command(bin, dir, &args)
+        .spawn()
+        .expect("the example starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let (mut printed, mut commits) = (String::new(), 0);
     while commits < 3 {
@@ -73,7 +77,10 @@ fn kill_after_commits(bin: &Path, dir: &Path, extra: &[&str]) -> String {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     stdout.read_to_string(&mut printed).unwrap();
-    assert!(!printed.contains("RESULT "), "killed before the end:\n{printed}");
+    assert!(
+        !printed.contains("RESULT "),
+        "killed before the end:\n{printed}"
+    );
     printed
 }
 
@@ -128,9 +135,18 @@ fn postgres_rows(db: &TestDatabase) -> Rows {
 /// right CSV lines, rejects with a reason, counted by rule as the result says.
 fn check_target(rows: &Rows, result: &Value, csv: &Path) {
     let number = |line: &String| line.split('|').next().unwrap().parse::<u64>().unwrap();
-    let mut numbers: Vec<u64> = rows.people.iter().chain(&rows.rejects).map(number).collect();
+    let mut numbers: Vec<u64> = rows
+        .people
+        .iter()
+        .chain(&rows.rejects)
+        .map(number)
+        .collect();
     numbers.sort_unstable();
-    assert_eq!(numbers.len() as u64, ROWS, "rows in people + import_rejects");
+    assert_eq!(
+        numbers.len() as u64,
+        ROWS,
+        "rows in people + import_rejects"
+    );
     assert!(
         numbers.iter().copied().eq(1..=ROWS),
         "every row number of the file exactly once (no duplicate, no gap)"
@@ -150,7 +166,10 @@ fn check_target(rows: &Rows, result: &Value, csv: &Path) {
     let summary: BTreeMap<String, u64> =
         serde_json::from_value(result["rejected_by_rule"].clone()).unwrap();
     assert_eq!(by_rule, summary, "rejects by rule");
-    assert!(by_rule.len() >= 5 && by_rule.values().sum::<u64>() > 100, "{by_rule:?}");
+    assert!(
+        by_rule.len() >= 5 && by_rule.values().sum::<u64>() > 100,
+        "{by_rule:?}"
+    );
 
     // Independently of the example's rules: each valid row's e-mail is its
     // CSV line's, trimmed and lowercased; a line whose e-mail has no `@` is
@@ -168,7 +187,11 @@ fn check_target(rows: &Rows, result: &Value, csv: &Path) {
     let valid: std::collections::BTreeSet<u64> = rows.people.iter().map(number).collect();
     for (i, email) in emails.iter().enumerate() {
         if !email.contains('@') {
-            assert!(!valid.contains(&(i as u64 + 1)), "row {} ({email}) is rejected", i + 1);
+            assert!(
+                !valid.contains(&(i as u64 + 1)),
+                "row {} ({email}) is rejected",
+                i + 1
+            );
         }
     }
 }
@@ -214,7 +237,11 @@ fn sqlite_import_is_exact_after_sigkill_and_rerun() {
         (3000..ROWS as usize).contains(&written),
         "some chunks, not all, were written before the kill ({written} rows):\n{printed}"
     );
-    let rerun = finish(&bin, &dir.dir(), &["--slow-ms", "200", "--concurrency", "2"]);
+    let rerun = finish(
+        &bin,
+        &dir.dir(),
+        &["--slow-ms", "200", "--concurrency", "2"],
+    );
     let rows = sqlite_rows(&dir.dir().join("target.db"));
     check_rerun(&rerun, &rows, &reference, &csv_of(&dir.dir()));
 }
@@ -232,7 +259,10 @@ fn postgres_import_is_exact_after_sigkill_and_rerun() {
         .sql("SELECT (SELECT COUNT(*) FROM people) + (SELECT COUNT(*) FROM import_rejects)")
         .parse()
         .unwrap();
-    assert!((3000..ROWS).contains(&written), "{written} rows before the kill");
+    assert!(
+        (3000..ROWS).contains(&written),
+        "{written} rows before the kill"
+    );
     let mut again = vec!["--slow-ms", "200", "--concurrency", "2"];
     again.extend_from_slice(&target);
     let rerun = finish(&bin, &dir.dir(), &again);
@@ -245,7 +275,10 @@ fn compare_runs_the_plain_loop_into_a_fresh_target() {
     let bin = common::example_binary("batch_import");
     let dir = common::TempDb::new("import-compare");
     let result = result_of(&finish(&bin, &dir.dir(), &["--compare"]));
-    assert!(result["plain"]["rows_per_second"].as_f64().unwrap() > 0.0, "{result}");
+    assert!(
+        result["plain"]["rows_per_second"].as_f64().unwrap() > 0.0,
+        "{result}"
+    );
     assert!(result["overhead_percent"].as_f64().is_some(), "{result}");
     // Both targets hold the same rows.
     let durable = sqlite_rows(&dir.dir().join("target.db"));
@@ -264,5 +297,8 @@ fn a_bad_target_is_one_error_line() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: --target \"mysql://db/x\""), "{stderr}");
+    assert!(
+        stderr.starts_with("error: --target \"mysql://db/x\""),
+        "{stderr}"
+    );
 }

@@ -88,7 +88,7 @@ pub(crate) struct RejectedRow {
     pub(crate) row_no: i64,
     pub(crate) rule: String,
     pub(crate) reason: String,
-    /// The row's fields as JSON, as they were when the rule failed.
+    /// The row's fields as JSON, as read from the file.
     pub(crate) record: String,
 }
 
@@ -319,15 +319,20 @@ pub(crate) fn read_chunk(path: &Path, chunk: ChunkRef) -> Result<Validated, Acti
                 rule: "columns".to_owned(),
             })
         };
-        out.summary.count(&outcome);
         match outcome {
-            Ok(r) => out.people.push(person(row_no, r)?),
-            Err(r) => out.rejects.push(RejectedRow {
-                row_no,
-                rule: r.rule,
-                reason: r.reason,
-                record: serde_json::to_string(&r.row)?,
-            }),
+            Ok(r) => {
+                out.summary.passed += 1;
+                out.people.push(person(row_no, r)?);
+            }
+            Err(r) => {
+                out.summary.reject(&r.rule);
+                out.rejects.push(RejectedRow {
+                    row_no,
+                    rule: r.rule,
+                    reason: r.reason,
+                    record: serde_json::to_string(&r.row)?,
+                });
+            }
         }
         row_no += 1;
     }
