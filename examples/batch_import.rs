@@ -438,10 +438,14 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     };
 
     let started = Instant::now();
+    let cpu_started = plain::cpu_seconds();
     let handle = rt.start(batch_import, job).id(&id).await?;
     let progress = (!args.compare).then(|| tokio::spawn(show_progress(rt.clone(), id.clone())));
     let result = handle.result().await;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = plain::cpu_seconds()
+        .zip(cpu_started)
+        .map(|(end, start)| end - start);
     if let Some(mut progress) = progress {
         // The bar ends by itself once `describe` sees the end (one poll later).
         if tokio::time::timeout(Duration::from_secs(2), &mut progress)
@@ -477,6 +481,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     result["resumed"] = json!(resumed);
     result["seconds"] = json!(seconds);
     result["rows_per_second"] = json!(rate);
+    result["cpu_seconds"] = json!(cpu);
     if args.compare {
         let plain = plain::run(&spec, &file, args.chunk_size, args.concurrency).await?;
         let plain_rate = plain.rows as f64 / plain.seconds;
@@ -491,8 +496,16 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         if plain.imported != output.imported || plain.summary.rejected != output.rejected_by_rule {
             return Err("the plain loop and the workflow imported different rows".into());
         }
+        if let (Some(durable), Some(plain)) = (cpu, plain.cpu_seconds) {
+            let cpu_overhead = (durable / plain - 1.0) * 100.0;
+            println!(
+                "CPU time of this process: durable {durable:.2}s, plain {plain:.2}s: {cpu_overhead:.1} % more"
+            );
+            result["cpu_overhead_percent"] = json!(cpu_overhead);
+        }
         result["plain"] = json!({
             "seconds": plain.seconds,
+            "cpu_seconds": plain.cpu_seconds,
             "rows_per_second": plain_rate,
             "target": plain.target,
         });
