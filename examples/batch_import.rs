@@ -350,6 +350,7 @@ struct Args {
     compare: bool,
 }
 
+/// Runs the import; an error is one `error:` line on stderr and exit code 1.
 fn main() -> ExitCode {
     let args = Args::parse();
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -365,6 +366,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// The file, the target, the runtime, the workflow, its result and, with
+/// `--compare`, the plain loop.
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     if args.rows == 0 || args.chunk_size == 0 || args.concurrency == 0 {
         return Err("--rows, --chunk-size and --concurrency must be at least 1".into());
@@ -459,9 +462,19 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let rt = Arc::try_unwrap(rt).map_err(|_| "the runtime is still shared")?;
     rt.shutdown().await?;
 
-    let rate = output.rows as f64 / seconds;
+    // A resumed import did part of its rows in an earlier process: its rate
+    // is over the workflow's whole life, down time included.
+    let (rate, over) = if resumed {
+        let life = output.workflow_seconds.max(0.001);
+        (
+            output.rows as f64 / life,
+            format!("{life:.2}s since the workflow started"),
+        )
+    } else {
+        (output.rows as f64 / seconds, format!("{seconds:.2}s"))
+    };
     println!(
-        "imported {} rows, rejected {} ({} chunks, {} found already written, {} retries) in {seconds:.2}s: {rate:.0} rows/s",
+        "imported {} rows, rejected {} ({} chunks, {} found already written, {} retries) in {over}: {rate:.0} rows/s",
         output.imported, output.rejected, output.chunks, output.chunks_already_done, output.retries
     );
     for (rule, n) in &output.rejected_by_rule {

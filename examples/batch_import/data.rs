@@ -104,6 +104,7 @@ pub(crate) struct Validated {
 struct Lcg(u64);
 
 impl Lcg {
+    /// The next 31 high bits.
     fn next(&mut self) -> u64 {
         self.0 = self
             .0
@@ -112,19 +113,23 @@ impl Lcg {
         self.0 >> 33
     }
 
+    /// A number in `0..n`.
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
+    /// One of `items`.
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
 }
 
+/// First names of the generated people.
 const FIRST: [&str; 16] = [
     "alice", "bruno", "chen", "dana", "emil", "fatima", "goran", "hana", "ines", "jonas", "kemal",
     "lena", "marta", "noah", "olga", "pablo",
 ];
+/// Last names of the generated people.
 const LAST: [&str; 12] = [
     "smith",
     "garcía",
@@ -139,6 +144,7 @@ const LAST: [&str; 12] = [
     "haddad",
     "lindqvist",
 ];
+/// E-mail domains of the generated people.
 const DOMAINS: [&str; 4] = ["example.com", "mail.test", "corp.example", "post.test"];
 
 /// Row `id` of the file, from the generator's state: mostly valid with the
@@ -193,6 +199,7 @@ fn row(rng: &mut Lcg, id: u64) -> [String; 7] {
     ]
 }
 
+/// `word` with its first letter in upper case.
 fn title(word: &str) -> String {
     let mut chars = word.chars();
     chars

@@ -112,6 +112,7 @@ pub(crate) struct Counts {
     pub(crate) chunks: u64,
 }
 
+/// The tables, their names prefixed with `p`, in either database's SQL.
 fn schema(p: &str, postgres: bool) -> String {
     // In SQLite, `INTEGER PRIMARY KEY` is the table's own key (no second index).
     let (key, date) = if postgres {
@@ -134,6 +135,7 @@ fn schema(p: &str, postgres: bool) -> String {
     )
 }
 
+/// The SQLite connection, also after a panic of another chunk's attempt.
 fn sqlite_lock(db: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
     db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
