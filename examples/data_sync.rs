@@ -18,6 +18,8 @@
 //! cargo run --example data_sync -- --dir ./sync-data --sync-now     # or: reprise --db sync-data/reprise.db signal sync-1 sync_now
 //! cargo run --example data_sync -- --dir ./sync-data --stop         # or: reprise --db sync-data/reprise.db signal sync-1 stop
 //! cargo run --example data_sync -- --dir ./sync-data --verify       # compare the tables row by row
+//! # from a cron schedule: a pass that catches up every 10 seconds
+//! cargo run --example data_sync -- --schedule "*/10 * * * * *" --churn --stop-after 30
 //! ```
 //!
 //! What it shows:
@@ -61,6 +63,8 @@ use reprise::WorkflowStatus;
 mod churn;
 #[path = "data_sync/db.rs"]
 mod db;
+#[path = "data_sync/scheduled.rs"]
+mod scheduled;
 #[path = "data_sync/target.rs"]
 mod target;
 #[cfg(test)]
@@ -444,6 +448,12 @@ struct Args {
     /// Compare the target with the source row by row, then exit.
     #[arg(long)]
     verify: bool,
+    /// Run the sync from a cron schedule (UTC; 5 fields, or 6 with seconds):
+    /// a pass that catches up at every tick, instead of one workflow that
+    /// loops (`--interval-ms`, `--rounds-per-run`, `sync_now` and `stop`
+    /// do not apply). The schedule's id is `--id`.
+    #[arg(long, value_name = "CRON", conflicts_with_all = ["stop", "sync_now", "verify"])]
+    schedule: Option<String>,
 }
 
 #[tokio::main]
@@ -497,6 +507,9 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
             0 => Ok(()),
             n => Err(format!("the target does not match the source: {n} mismatches").into()),
         };
+    }
+    if let Some(cron) = &args.schedule {
+        return scheduled::run(&args, cron, &dir, source, target).await;
     }
     sync(&args, &dir, source, target).await
 }

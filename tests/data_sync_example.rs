@@ -539,3 +539,49 @@ fn sync_now_from_another_process_runs_a_round_at_once_and_stop_ends_the_sync() {
     assert_eq!(result["verify"]["mismatches"], 0, "{result}");
     assert_eq!(result["verify"]["pending"], 0, "{result}");
 }
+
+/// The sync from a cron schedule (every second): killed while a pass is
+/// catching up with the seed, started again (the schedule is in the store
+/// and keeps ticking), writers stop, a last pass runs, and the target
+/// matches the source row by row.
+#[test]
+fn a_scheduled_sync_killed_and_restarted_matches_the_source() {
+    let tmp = common::TempDb::new("sync-scheduled");
+    let dir = tmp.dir();
+    let databases = Databases::Sqlite(dir.clone());
+    let bin = common::example_binary("data_sync");
+    let schedule = ["--schedule", "*/1 * * * * *"];
+
+    let first = Sync::spawn(&bin, &dir, &databases, &schedule);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while databases.target_rows() < 200 {
+        assert!(Instant::now() < deadline, "no rows copied within 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = first.kill();
+    assert!(out.contains("runs a pass at `*/1 * * * * *`"), "{out}");
+    assert!(databases.target_rows() < 800, "killed mid-pass");
+
+    let mut args = schedule.to_vec();
+    args.extend(["--stop-after", "2.5"]);
+    let out = Sync::spawn(&bin, &dir, &databases, &args).finish();
+    let result = result_of(&out);
+    let n = |path: &str| result.pointer(path).and_then(Value::as_u64).unwrap();
+    assert_eq!(n("/verify/mismatches"), 0, "{result}");
+    assert_eq!(n("/verify/pending"), 0, "the last pass caught up: {result}");
+    assert!(
+        n("/passes") >= 3,
+        "passes on both sides of the kill: {result}"
+    );
+    assert!(n("/churn_transactions") > 0, "{result}");
+    let counts = databases.query(
+        false,
+        "SELECT COUNT(*), COUNT(DISTINCT id) FROM target_items",
+    );
+    assert_eq!(counts[0][0], counts[0][1], "no duplicate id in the target");
+    // Every pass continues the same sync: one state row, under the
+    // schedule's id.
+    let state = databases.query(false, "SELECT sync_id, round FROM sync_state");
+    assert_eq!(state.len(), 1, "{state:?}");
+    assert_eq!(text(&state[0][0]), "sync-test");
+}
