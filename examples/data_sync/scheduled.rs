@@ -176,7 +176,8 @@ pub(crate) async fn run(
     });
     let Some(secs) = args.stop_after else {
         // Runs until the process is stopped; the schedule stays in the store.
-        return Ok(std::future::pending().await);
+        std::future::pending::<()>().await;
+        return Ok(());
     };
     tokio::time::sleep(std::time::Duration::from_secs_f64(secs.max(0.0))).await;
     churn_stop.store(true, Ordering::Relaxed);
