@@ -302,3 +302,40 @@ async fn a_parent_and_its_children_survive_a_restart_on_sqlite() {
     assert_eq!(handle.result().await.unwrap(), "go");
     rt.shutdown().await.unwrap();
 }
+
+/// Returns its input: a child with nothing to do but end.
+#[workflow]
+async fn leaf(_ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    Ok(n)
+}
+
+/// Starts `n` leaves at once and sums them.
+#[workflow]
+async fn wide(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    let ctx = &ctx;
+    let mut sum = 0;
+    for result in join_all((0..n).map(|i| ctx.child(leaf, i))).await {
+        sum += result?;
+    }
+    Ok(sum)
+}
+
+#[tokio::test]
+async fn thousands_of_children_keep_the_parents_history_at_two_events_each() {
+    let env = TestEnv::builder()
+        .workflow(wide)
+        .workflow(leaf)
+        .build()
+        .await
+        .unwrap();
+    let n = 3_000;
+    let handle = env.start(wide, n).id("wide").await.unwrap();
+    assert_eq!(handle.result().await.unwrap(), n * (n - 1) / 2);
+    let history = env.history("wide").await.unwrap();
+    let total = history["events"].as_array().unwrap().len();
+    let activations = events(&history, "Activation");
+    assert_eq!(events(&history, "ChildStarted"), n as usize);
+    assert_eq!(events(&history, "ChildCompleted"), n as usize);
+    // Start, the activations, one event per start and per result, the end.
+    assert_eq!(total, 1 + activations + 2 * n as usize + 1);
+}
