@@ -13,12 +13,11 @@ mod common;
 mod validation;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::Running;
 use serde_json::Value;
 use validation::{Row, Rules};
 
@@ -174,69 +173,18 @@ impl Databases {
     }
 }
 
-/// A sync process, with a thread collecting its stdout (so it never blocks).
-struct Sync {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-}
-
-impl Sync {
-    fn spawn(bin: &Path, dir: &Path, databases: &Databases, extra: &[&str]) -> Self {
-        let mut child = Command::new(bin)
+/// Starts the sync on `dir` with the test's flags and `extra`.
+fn sync(bin: &Path, dir: &Path, databases: &Databases, extra: &[&str]) -> Running {
+    Running::spawn(
+        Command::new(bin)
             .arg("--dir")
             .arg(dir)
             .args(SYNC_FLAGS)
             .args(databases.args())
             .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the sync starts");
-        let mut pipe = child.stdout.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        });
-        Self {
-            child,
-            stdout: Some(stdout),
-        }
-    }
-
-    /// SIGKILL: no chance to clean up anything.
-    fn kill(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.stdout.take().unwrap().join().unwrap()
-    }
-
-    /// Waits for the sync to exit by itself (30 s at most).
-    fn finish(mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let out = self.stdout.take().unwrap().join().unwrap();
-                panic!("the sync did not stop within 30 s:\n{out}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let status = self.child.wait().unwrap();
-        let out = self.stdout.take().unwrap().join().unwrap();
-        assert!(status.success(), "the sync failed:\n{out}");
-        out
-    }
-}
-
-impl Drop for Sync {
-    fn drop(&mut self) {
-        // On a failed assertion: do not leave a process behind.
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+            .stderr(Stdio::inherit()),
+        "sync",
+    )
 }
 
 /// The JSON of the `RESULT {..}` line.
@@ -262,7 +210,7 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
     let clock = Instant::now();
 
     // First process: killed while it is still catching up with the seed.
-    let first = Sync::spawn(&bin, dir, &databases, &[]);
+    let first = sync(&bin, dir, &databases, &[]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut at_kill = 0;
     while at_kill < 200 {
@@ -281,8 +229,8 @@ fn sync_killed_and_resumed(databases: Databases, dir: &Path) {
 
     // Second process: resumes the same workflow; the writers stop after
     // 1.5 s, then `stop` is sent; it ends once caught up and verifies.
-    let second = Sync::spawn(&bin, dir, &databases, &["--stop-after", "1.5"]);
-    let out = second.finish();
+    let second = sync(&bin, dir, &databases, &["--stop-after", "1.5"]);
+    let out = second.finish(Duration::from_secs(30));
     assert!(out.contains("resuming it"), "the rerun resumed:\n{out}");
     let result = result_of(&out);
     let n = |path: &str| {
@@ -462,30 +410,21 @@ fn sync_now_from_another_process_runs_a_round_at_once_and_stop_ends_the_sync() {
     let dir = tmp.dir();
     let databases = Databases::Sqlite(dir.clone());
     // A minute between rounds: only `sync_now` can bring a new row in time.
-    let mut child = Command::new(&bin)
-        .arg("--dir")
-        .arg(&dir)
-        .args([
-            "--seed-rows",
-            "100",
-            "--interval-ms",
-            "60000",
-            "--id",
-            "sync-signals",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the sync starts");
-    let mut pipe = child.stdout.take().unwrap();
-    let sync = Sync {
-        child,
-        stdout: Some(std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        })),
-    };
+    let sync = Running::spawn(
+        Command::new(&bin)
+            .arg("--dir")
+            .arg(&dir)
+            .args([
+                "--seed-rows",
+                "100",
+                "--interval-ms",
+                "60000",
+                "--id",
+                "sync-signals",
+            ])
+            .stderr(Stdio::inherit()),
+        "sync",
+    );
     let wait_for_rows = |rows: u64, what: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while databases.target_rows() < rows {
@@ -534,7 +473,7 @@ fn sync_now_from_another_process_runs_a_round_at_once_and_stop_ends_the_sync() {
         out.contains("sent `stop` to workflow `sync-signals`"),
         "{out}"
     );
-    let result = result_of(&sync.finish());
+    let result = result_of(&sync.finish(Duration::from_secs(30)));
     assert_eq!(result["nudges"], 1, "{result}");
     assert_eq!(result["verify"]["mismatches"], 0, "{result}");
     assert_eq!(result["verify"]["pending"], 0, "{result}");
@@ -552,7 +491,7 @@ fn a_scheduled_sync_killed_and_restarted_matches_the_source() {
     let bin = common::example_binary("data_sync");
     let schedule = ["--schedule", "*/1 * * * * *"];
 
-    let first = Sync::spawn(&bin, &dir, &databases, &schedule);
+    let first = sync(&bin, &dir, &databases, &schedule);
     let deadline = Instant::now() + Duration::from_secs(20);
     while databases.target_rows() < 200 {
         assert!(Instant::now() < deadline, "no rows copied within 20 s");
@@ -564,7 +503,7 @@ fn a_scheduled_sync_killed_and_restarted_matches_the_source() {
 
     let mut args = schedule.to_vec();
     args.extend(["--stop-after", "2.5"]);
-    let out = Sync::spawn(&bin, &dir, &databases, &args).finish();
+    let out = sync(&bin, &dir, &databases, &args).finish(Duration::from_secs(30));
     let result = result_of(&out);
     let n = |path: &str| result.pointer(path).and_then(Value::as_u64).unwrap();
     assert_eq!(n("/verify/mismatches"), 0, "{result}");

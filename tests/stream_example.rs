@@ -8,12 +8,11 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::Running;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
@@ -44,67 +43,16 @@ fn run_ok(bin: &Path, dir: &Path, args: &[&str]) -> String {
     stdout
 }
 
-/// A processor, with a thread collecting its stdout (so it never blocks).
-struct Processor {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-}
-
-impl Processor {
-    fn spawn(bin: &Path, dir: &Path) -> Self {
-        let mut child = Command::new(bin)
+/// Starts the processor on `dir`.
+fn processor(bin: &Path, dir: &Path) -> Running {
+    Running::spawn(
+        Command::new(bin)
             .arg("--dir")
             .arg(dir)
             .args(PROCESSOR_FLAGS)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the processor starts");
-        let mut pipe = child.stdout.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        });
-        Self {
-            child,
-            stdout: Some(stdout),
-        }
-    }
-
-    /// SIGKILL: no chance to clean up anything.
-    fn kill(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.stdout.take().unwrap().join().unwrap()
-    }
-
-    /// Waits for the processor to exit by itself (10 s at most).
-    fn finish(mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let out = self.stdout.take().unwrap().join().unwrap();
-                panic!("the processor did not stop within 10 s:\n{out}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let status = self.child.wait().unwrap();
-        let out = self.stdout.take().unwrap().join().unwrap();
-        assert!(status.success(), "the processor failed:\n{out}");
-        out
-    }
-}
-
-impl Drop for Processor {
-    fn drop(&mut self) {
-        // On a failed assertion: do not leave a processor behind.
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+            .stderr(Stdio::inherit()),
+        "processor",
+    )
 }
 
 /// Windows in the target topic and the last offset they cover.
@@ -160,7 +108,7 @@ fn killed_and_restarted_the_processor_counts_every_event_once() {
     assert!(out.contains("offsets 1..=2000"), "{out}");
 
     // First processor: killed once it has written a few windows.
-    let first = Processor::spawn(&bin, dir);
+    let first = processor(&bin, dir);
     let (at_kill, _) = wait_for(dir, 10, "the first windows", |w, _| w >= 6);
     let out = first.kill();
     assert!(!out.contains("RESULT"), "killed before the end:\n{out}");
@@ -171,7 +119,7 @@ fn killed_and_restarted_the_processor_counts_every_event_once() {
     );
 
     // Second processor: resumes the same workflow where the history stands.
-    let second = Processor::spawn(&bin, dir);
+    let second = processor(&bin, dir);
     wait_for(dir, 10, "the restart to go on", |w, _| w >= after_kill + 3);
     let out = run_ok(&bin, dir, &["--produce", "500", "--rate", "2000"]);
     assert!(out.contains("offsets 2001..=2500"), "{out}");
@@ -182,7 +130,7 @@ fn killed_and_restarted_the_processor_counts_every_event_once() {
         out.contains("sent `stop_streaming` to workflow `stream-1`"),
         "{out}"
     );
-    let out = second.finish();
+    let out = second.finish(Duration::from_secs(10));
     assert!(out.contains("resuming it"), "the restart resumed:\n{out}");
     let result = result_of(&out);
     let n = |key: &str| {

@@ -13,15 +13,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::pull::Config as PullConfig;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::{self, stream::Stream};
+use common::process::Running;
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -67,64 +66,8 @@ impl Example {
         stdout
     }
 
-    fn spawn(&self) -> Processor {
-        let mut child = self
-            .command(&PROCESSOR_FLAGS)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the processor starts");
-        let mut pipe = child.stdout.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        });
-        Processor {
-            child,
-            stdout: Some(stdout),
-        }
-    }
-}
-
-/// A processor, with a thread collecting its stdout (so it never blocks).
-struct Processor {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-}
-
-impl Processor {
-    /// SIGKILL: no chance to clean up anything.
-    fn kill(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.stdout.take().unwrap().join().unwrap()
-    }
-
-    /// Waits for the processor to exit by itself (10 s at most).
-    fn finish(mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let out = self.stdout.take().unwrap().join().unwrap();
-                panic!("the processor did not stop within 10 s:\n{out}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let status = self.child.wait().unwrap();
-        let out = self.stdout.take().unwrap().join().unwrap();
-        assert!(status.success(), "the processor failed:\n{out}");
-        out
-    }
-}
-
-impl Drop for Processor {
-    fn drop(&mut self) {
-        // On a failed assertion: do not leave a processor behind.
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    fn spawn(&self) -> Running {
+        Running::spawn(&mut self.command(&PROCESSOR_FLAGS), "processor")
     }
 }
 
@@ -323,7 +266,7 @@ fn on_jetstream_a_killed_processor_writes_every_window_once() {
 
     let out = example.run_ok(&["--stop", "stream-1"]);
     assert!(out.contains("sent `stop_streaming`"), "{out}");
-    let out = second.finish();
+    let out = second.finish(Duration::from_secs(10));
     assert!(out.contains("resuming it"), "the restart resumed:\n{out}");
     let result = result_of(&out);
     let n = |key: &str| {

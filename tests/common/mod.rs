@@ -105,6 +105,7 @@ pub fn example_binary(name: &str) -> PathBuf {
         .expect("cargo reports the example's executable")
 }
 pub mod pg;
+pub mod process;
 
 /// Waits (10 s at most) until workflow `id` has `status`; its description.
 pub async fn wait_for_status(
