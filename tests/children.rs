@@ -339,3 +339,26 @@ async fn thousands_of_children_keep_the_parents_history_at_two_events_each() {
     // Start, the activations, one event per start and per result, the end.
     assert_eq!(total, 1 + activations + 2 * n as usize + 1);
 }
+
+/// Starts two children with one id in the same step: the second is refused.
+#[workflow]
+async fn twins(ctx: WorkflowContext) -> Result<(u64, bool), WorkflowError> {
+    let (a, b) = tokio::join!(ctx.child(leaf, 1).id("twin"), ctx.child(leaf, 2).id("twin"));
+    Ok((a?, b.unwrap_err().is_already_exists()))
+}
+
+#[tokio::test]
+async fn two_children_of_one_id_in_one_step_start_once_on_sqlite() {
+    let db = common::TempDb::new("children-twins");
+    let rt = Runtime::builder()
+        .sqlite(&db.path)
+        .workflow(twins)
+        .workflow(leaf)
+        .build()
+        .await
+        .unwrap();
+    let out = rt.start(twins, ()).id("twins").await.unwrap();
+    assert_eq!(out.result().await.unwrap(), (1, true));
+    assert_eq!(rt.describe("twin").await.unwrap().runs.len(), 1);
+    rt.shutdown().await.unwrap();
+}

@@ -109,3 +109,57 @@ async fn cancelling_a_parent_cancels_its_child_on_another_worker() {
     p.shutdown().await.unwrap();
     c.shutdown().await.unwrap();
 }
+
+#[workflow]
+async fn leaf(_ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    Ok(n)
+}
+
+/// Starts `n` leaves in one step and sums them.
+#[workflow]
+async fn wide(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    let ctx = &ctx;
+    let mut sum = 0;
+    for result in join_all((0..n).map(|i| ctx.child(leaf, i))).await {
+        sum += result?;
+    }
+    Ok(sum)
+}
+
+/// Starts two children with one id in the same step: the second is refused.
+#[workflow]
+async fn twins(ctx: WorkflowContext) -> Result<(u64, bool), WorkflowError> {
+    let (a, b) =
+        futures_util::future::join(ctx.child(leaf, 1).id("twin"), ctx.child(leaf, 2).id("twin"))
+            .await;
+    Ok((a?, b.unwrap_err().is_already_exists()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_children_start_in_one_step_on_postgres() {
+    let db = TestDatabase::new();
+    let rt = Runtime::builder()
+        .postgres(&db.url)
+        .workflow(wide)
+        .workflow(leaf)
+        .workflow(twins)
+        .build()
+        .await
+        .unwrap();
+    let n = 2_000;
+    let handle = rt.start(wide, n).id("wide").await.unwrap();
+    let sum = tokio::time::timeout(Duration::from_secs(60), handle.result())
+        .await
+        .expect("the parent ends")
+        .unwrap();
+    assert_eq!(sum, n * (n - 1) / 2);
+    assert_eq!(
+        db.sql(
+            "SELECT count(*) FROM runs WHERE workflow_id LIKE 'wide/%' AND status = 'completed'"
+        ),
+        "2000"
+    );
+    let twins_out = rt.start(twins, ()).id("twins").await.unwrap();
+    assert_eq!(twins_out.result().await.unwrap(), (1, true));
+    rt.shutdown().await.unwrap();
+}

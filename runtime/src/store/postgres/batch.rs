@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use futures_util::future::try_join_all;
+
 use super::commit::{Locked, Wake};
 use super::errors::store_error;
 use super::ops::create_in;
@@ -167,18 +169,35 @@ pub(super) async fn write(
     for (step, run) in steps.iter().filter(|(step, _)| step.new_run.is_some()) {
         insert_next_run(tx, step, &run.workflow_id, &run.name).await?;
     }
-    for (step, _) in steps {
-        for child in &step.children {
-            // Unowned: any worker claims it.
-            if let (Created::Existing(_), _) = create_in(tx, &child.workflow).await? {
-                let message = &child.on_conflict;
-                add_message(tx, &message.workflow_id, &message.item, step.now_ms).await?;
-            }
-        }
-        for message in &step.messages {
-            add_message(tx, &message.workflow_id, &message.item, step.now_ms).await?;
-        }
-    }
+    // Children (unowned: any worker claims them) and messages, pipelined on
+    // the transaction's connection: a parent that starts thousands of
+    // children waits for a few round trips, not one per statement.
+    // A second child of the same id in the batch conflicts with the first
+    // (it is not sent along, whose row may not be written yet).
+    let mut ids = std::collections::HashSet::new();
+    let (children, repeated): (Vec<_>, Vec<_>) = steps
+        .iter()
+        .flat_map(|(step, _)| step.children.iter().map(move |child| (step.now_ms, child)))
+        .partition(|(_, child)| ids.insert(child.workflow.workflow_id.as_str()));
+    let created = try_join_all(children.into_iter().map(|(now_ms, child)| async move {
+        let (created, _) = create_in(tx, &child.workflow).await?;
+        Ok::<_, StoreError>(matches!(created, Created::Existing(_)).then_some((now_ms, child)))
+    }))
+    .await?;
+    let conflicts = created
+        .into_iter()
+        .flatten()
+        .chain(repeated)
+        .map(|(now_ms, child)| (now_ms, &child.on_conflict));
+    let messages = steps
+        .iter()
+        .flat_map(|(step, _)| step.messages.iter().map(move |m| (step.now_ms, m)));
+    try_join_all(
+        conflicts
+            .chain(messages)
+            .map(|(now_ms, m)| add_message(tx, &m.workflow_id, &m.item, now_ms)),
+    )
+    .await?;
     Ok(wake)
 }
 
