@@ -190,6 +190,8 @@ enum WorkloadArg {
     Restart,
     Limits,
     Soak,
+    /// One parent starting N child workflows at once (one activity each).
+    Children,
     All,
 }
 
@@ -229,6 +231,7 @@ impl WorkloadArg {
             WorkloadArg::Restart => "restart",
             WorkloadArg::Limits => "limits",
             WorkloadArg::Soak => "soak",
+            WorkloadArg::Children => "children",
             WorkloadArg::All => "all",
         }
     }
@@ -518,6 +521,7 @@ fn run_job(args: &Args, job: WorkloadArg) -> Res<()> {
             WorkloadArg::Soak => job_soak(&opts, p).await,
             WorkloadArg::W3 => job_w3(&opts, p).await,
             WorkloadArg::Replay => job_replay(&opts, p).await,
+            WorkloadArg::Children => job_children(&opts, p).await,
             other => Err(format!("no job `{}`", other.name()).into()),
         }
     })
@@ -585,6 +589,8 @@ fn default_params(workload: WorkloadArg, store: StoreArg, quick: bool) -> &'stat
         (WorkloadArg::W3, true) => &[100],
         (WorkloadArg::Replay, false) => &[3333],
         (WorkloadArg::Replay, true) => &[300],
+        (WorkloadArg::Children, false) => &[1000, 5000],
+        (WorkloadArg::Children, true) => &[50],
         _ => &[],
     }
 }
@@ -602,6 +608,7 @@ fn run_all(args: &Args) -> Res<()> {
         WorkloadArg::Limits,
         WorkloadArg::W3,
         WorkloadArg::Replay,
+        WorkloadArg::Children,
         WorkloadArg::Restart,
     ];
     let workloads: Vec<WorkloadArg> = if args.workload == WorkloadArg::All {

@@ -121,6 +121,37 @@ pub(super) async fn job_w2(opts: &Opts, n: u64, limit: Option<u32>) -> Res<()> {
     Ok(())
 }
 
+/// `children`: one parent starts `n` child workflows in one step (each
+/// runs one no-op activity) and sums their results; the parent's history
+/// holds one event per child start and one per result.
+pub(super) async fn job_children(opts: &Opts, n: u64) -> Res<()> {
+    let mut env = Env::new("children", opts)?;
+    let rt = env
+        .builder()
+        .workflow(fan_out)
+        .workflow(one_step)
+        .activity(noop)
+        .build()
+        .await?;
+    let t = Instant::now();
+    let sum = rt.start(fan_out, n).id("children").await?.result().await?;
+    let wall = t.elapsed().as_secs_f64();
+    if sum != n * n.saturating_sub(1) / 2 {
+        return Err(format!("children returned {sum}").into());
+    }
+    let events = rt.history("children").await?.events.len();
+    rt.shutdown().await?;
+    let mut m = opts.line("children");
+    m.insert("n".into(), n.into());
+    m.insert("wall_s".into(), round(wall, 4).into());
+    m.insert("children_per_s".into(), round(n as f64 / wall, 0).into());
+    m.insert("parent_events".into(), events.into());
+    m.insert("peak_rss_mb".into(), peak_rss_mb().into());
+    env.finish(&mut m)?;
+    emit(m);
+    Ok(())
+}
+
 pub(super) async fn job_w3(opts: &Opts, n: u64) -> Res<()> {
     let sleep_ms: u64 = if opts.quick { 100 } else { 1000 };
     let mut env = Env::new("w3", opts)?;

@@ -119,6 +119,8 @@ pub(super) fn child_worker(url: &str) -> Res<()> {
             .workflow(three_limited)
             .workflow(sleeper)
             .workflow(replayed)
+            .workflow(fan_out)
+            .workflow(one_step)
             .activity(noop)
             .build()
             .await?;

@@ -18,6 +18,23 @@ pub(crate) async fn sequential(ctx: WorkflowContext, k: u64) -> Result<u64, Work
 }
 
 /// W2: three no-op activities.
+/// A child of [`fan_out`]: one no-op activity.
+#[workflow]
+pub(crate) async fn one_step(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    Ok(ctx.activity(noop, n).await?)
+}
+
+/// The `children` workload: `n` children started at once, their results summed.
+#[workflow]
+pub(crate) async fn fan_out(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
+    let ctx = &ctx;
+    let mut sum = 0;
+    for result in join_all((0..n).map(|i| ctx.child(one_step, i))).await {
+        sum += result?;
+    }
+    Ok(sum)
+}
+
 #[workflow]
 pub(crate) async fn three_steps(ctx: WorkflowContext, n: u64) -> Result<u64, WorkflowError> {
     let mut sum = 0;
