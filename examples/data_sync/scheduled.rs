@@ -51,13 +51,10 @@ pub(crate) struct PassSummary {
     watermark: Watermark,
 }
 
-/// Reads where the target stands (the last round written, by any sync).
+/// Reads where the target stands: the last round written into it and its
+/// watermark (a pass goes on from there, as a new sync does).
 #[activity(start_to_close = "1m")]
-pub(crate) async fn pass_start(
-    endpoints: Resource<Endpoints>,
-    sync_id: String,
-) -> Result<PassStart, ActivityError> {
-    let _ = sync_id;
+pub(crate) async fn pass_start(endpoints: Resource<Endpoints>) -> Result<PassStart, ActivityError> {
     Ok(match target::state(&endpoints.target).await? {
         Some(state) => PassStart {
             round: state.round,
@@ -74,7 +71,7 @@ pub(crate) async fn sync_pass(
     ctx: WorkflowContext,
     input: PassInput,
 ) -> Result<PassSummary, WorkflowError> {
-    let start = ctx.activity(pass_start, input.sync_id.clone()).await?;
+    let start = ctx.activity(pass_start, ()).await?;
     let mut round = start.round + 1;
     let mut summary = PassSummary {
         watermark: start.watermark,

@@ -271,9 +271,28 @@ fn pg_state(r: &tokio_postgres::Row) -> SyncState {
     }
 }
 
-/// The target's sync state: where a new sync starts.
+/// The target's sync state: where a new sync (or a scheduled pass) starts.
+/// One row read, whatever the size of the target.
 pub(crate) async fn state(target: &Endpoint) -> Result<Option<SyncState>, ActivityError> {
-    Ok(load(target).await?.state)
+    match target {
+        Endpoint::Sqlite(path) => {
+            let path = path.clone();
+            blocking(move || {
+                let db = open_sqlite(&path)?;
+                Ok(db
+                    .query_row(&sqlite_sql(SELECT_STATE), [STATE_KEY], sqlite_state)
+                    .optional()?)
+            })
+            .await
+        }
+        Endpoint::Postgres(url) => {
+            let client = connect_pg(url).await?;
+            Ok(client
+                .query_opt(SELECT_STATE, &[&STATE_KEY])
+                .await?
+                .map(|r| pg_state(&r)))
+        }
+    }
 }
 
 /// The whole target: rows, rejects, state.
