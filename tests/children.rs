@@ -362,3 +362,54 @@ async fn two_children_of_one_id_in_one_step_start_once_on_sqlite() {
     assert_eq!(rt.describe("twin").await.unwrap().runs.len(), 1);
     rt.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_terminated_parent_closes_its_children() {
+    let env = TestEnv::builder()
+        .workflow(waits_for_child)
+        .workflow(waiter)
+        .build()
+        .await
+        .unwrap();
+    // Terminated: none of its code runs, its child is cancelled (the
+    // default policy).
+    let parent = env.start(waits_for_child, ()).id("doomed").await.unwrap();
+    env.advance(Duration::from_millis(10)).await;
+    env.terminate("doomed", "operator").await.unwrap();
+    let err = parent.result().await.unwrap_err();
+    assert_eq!(err.error_kind(), WorkflowErrorKind::Terminated);
+    env.advance(Duration::from_millis(10)).await;
+    assert_eq!(
+        env.describe("the-child").await.unwrap().status,
+        WorkflowStatus::Cancelled
+    );
+}
+
+/// Awaits a waiting child of its own id.
+#[workflow]
+async fn waits_for_named_child(ctx: WorkflowContext, id: String) -> Result<String, WorkflowError> {
+    Ok(ctx.child(waiter, ()).id(id).await?)
+}
+
+#[tokio::test]
+async fn a_timed_out_parent_closes_its_children() {
+    let env = TestEnv::builder()
+        .workflow(waits_for_named_child)
+        .workflow(waiter)
+        .build()
+        .await
+        .unwrap();
+    let parent = env
+        .start(waits_for_named_child, "late-child".to_owned())
+        .id("late")
+        .timeout(Duration::from_secs(60))
+        .await
+        .unwrap();
+    let err = parent.result().await.unwrap_err();
+    assert_eq!(err.error_kind(), WorkflowErrorKind::TimedOut);
+    env.advance(Duration::from_millis(10)).await;
+    assert_eq!(
+        env.describe("late-child").await.unwrap().status,
+        WorkflowStatus::Cancelled
+    );
+}
