@@ -306,7 +306,7 @@ impl LiveRun {
         };
         let open_children = match outcome {
             Outcome::Finished(_) | Outcome::Cancelled | Outcome::ContinueAsNew(_) => {
-                std::mem::take(&mut core.children).into_values().collect()
+                core.open_children().cloned().collect()
             }
             Outcome::Pending | Outcome::Fault(_) => Vec::new(),
         };

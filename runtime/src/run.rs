@@ -77,8 +77,6 @@ pub(crate) struct RunCore {
     pub(crate) wakers: HashMap<u32, Waker>,
     /// Calls scheduled and not yet resolved.
     pub(crate) pending: BTreeMap<u32, Pending>,
-    /// Child workflows started and not yet resolved.
-    pub(crate) children: BTreeMap<u32, OpenChild>,
     /// Messages to other workflows issued in the current activation (the
     /// cancellation of children).
     pub(crate) messages: Vec<Message>,
@@ -128,7 +126,6 @@ impl RunCore {
             resolutions: HashMap::new(),
             wakers: HashMap::new(),
             pending: BTreeMap::new(),
-            children: BTreeMap::new(),
             messages: Vec::new(),
             patches: HashMap::new(),
             expected_patches: Default::default(),
@@ -195,24 +192,9 @@ impl RunCore {
     /// Records a call that waits for a completion (an activity, a timer, a
     /// child workflow). Returns false when the run is now faulted.
     pub(crate) fn issue(&mut self, seq: u32, command: Issued) -> bool {
-        let Some((_, key)) = command.key() else {
-            unreachable!("only commands with a sequence number are issued here")
+        let (Some((_, key)), Some(pending)) = (command.key(), command.pending()) else {
+            unreachable!("only calls that wait for a completion are issued here")
         };
-        let pending = match &key {
-            CommandKey::Activity(_) => Pending::Activity,
-            CommandKey::Timer => Pending::Timer,
-            CommandKey::Child(_) => Pending::Child,
-            CommandKey::Marker(_) => unreachable!("markers wait for nothing"),
-        };
-        if let Issued::Child(start) = &command {
-            self.children.insert(
-                seq,
-                OpenChild {
-                    workflow_id: start.workflow_id.clone(),
-                    parent_close: start.parent_close,
-                },
-            );
-        }
         if self.replaying {
             if !self.check_replayed(seq, &key) {
                 return false;
@@ -243,10 +225,10 @@ impl RunCore {
         if self.resolutions.remove(&seq).is_some() {
             return;
         }
-        let Some(pending) = self.pending.get(&seq).copied() else {
+        let Some(pending) = self.pending.get(&seq) else {
             return;
         };
-        if pending != Pending::Timer || !self.polling || self.has_fault() {
+        if *pending != Pending::Timer || !self.polling || self.has_fault() {
             self.abandoned.insert(seq);
             return;
         }
@@ -258,6 +240,22 @@ impl RunCore {
         // Recorded even when the timer started in this very activation, so
         // that replay sees the same start and cancellation.
         self.issued.push(Issued::CancelTimer(seq));
+    }
+
+    /// The child workflows started and not yet resolved.
+    pub(crate) fn open_children(&self) -> impl Iterator<Item = &OpenChild> {
+        self.pending.values().filter_map(|pending| match pending {
+            Pending::Child(child) => Some(child),
+            _ => None,
+        })
+    }
+
+    /// The activity calls scheduled and not yet resolved.
+    pub(crate) fn open_activities(&self) -> impl Iterator<Item = u32> + '_ {
+        self.pending
+            .iter()
+            .filter(|(_, pending)| **pending == Pending::Activity)
+            .map(|(seq, _)| *seq)
     }
 
     pub(crate) fn take_resolution(&mut self, seq: u32) -> Option<Resolution> {
@@ -279,7 +277,6 @@ impl RunCore {
     pub(crate) fn deliver(&mut self, input: Input) {
         match input {
             Input::Resolve(seq, resolution) => {
-                self.children.remove(&seq);
                 if self.pending.remove(&seq).is_some() && !self.abandoned.remove(&seq) {
                     self.resolve(seq, resolution);
                 }
@@ -295,17 +292,11 @@ impl RunCore {
                     return;
                 }
                 self.cancelled = true;
-                let calls: Vec<u32> = self
-                    .pending
-                    .iter()
-                    .filter(|(_, pending)| **pending == Pending::Activity)
-                    .map(|(seq, _)| *seq)
-                    .collect();
+                let calls: Vec<u32> = self.open_activities().collect();
                 // Children are asked to cancel too (not abandoned ones);
                 // their calls wait for their results.
                 let children = self
-                    .children
-                    .values()
+                    .open_children()
                     .filter(|c| c.parent_close != ParentClose::Abandon)
                     .map(|c| OpenChild {
                         workflow_id: c.workflow_id.clone(),

@@ -192,7 +192,7 @@ impl Start {
 }
 
 /// The message that hands a child's result to its parent.
-pub(crate) fn result_message(parent: &ParentRef, result: Result<Value, ChildFailure>) -> Message {
+fn result_message(parent: &ParentRef, result: Result<Value, ChildFailure>) -> Message {
     Message {
         workflow_id: parent.workflow_id.clone(),
         item: InboxItem::Child {
@@ -203,20 +203,26 @@ pub(crate) fn result_message(parent: &ParentRef, result: Result<Value, ChildFail
     }
 }
 
-/// The message that tells a child's parent how the child ended, if not well.
-pub(crate) fn failure_message(
-    parent: &ParentRef,
+/// What the end of run of workflow `workflow_id` tells others, however it
+/// ended (its code returned, it was terminated, it timed out): its parent
+/// gets `result` (`None` on continue-as-new: the next run reports), its
+/// children still open get their parent-close policies.
+pub(crate) fn end_messages<'a>(
     workflow_id: &str,
-    error: WorkflowError,
-) -> Message {
-    result_message(
-        parent,
-        Err(ChildFailure {
+    parent: Option<&ParentRef>,
+    result: Option<Result<Value, WorkflowError>>,
+    children: impl IntoIterator<Item = &'a OpenChild>,
+) -> Vec<Message> {
+    let mut messages = close_messages(children, workflow_id);
+    if let (Some(parent), Some(result)) = (parent, result) {
+        let result = result.map_err(|error| ChildFailure {
             workflow_id: workflow_id.to_owned(),
             error,
             already_exists: false,
-        }),
-    )
+        });
+        messages.push(result_message(parent, result));
+    }
+    messages
 }
 
 /// A child started and not yet resolved, as its parent's run remembers it.

@@ -92,11 +92,27 @@ impl std::fmt::Display for CommandKey {
 }
 
 /// What a call at a sequence number waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Pending {
     Activity,
     Timer,
-    Child,
+    /// A child workflow: its id and policy (what the run's end does to it).
+    Child(child::OpenChild),
+}
+
+impl Issued {
+    /// What the call waits for, for commands that wait for a completion.
+    pub(crate) fn pending(&self) -> Option<Pending> {
+        match self {
+            Issued::Activity(_) => Some(Pending::Activity),
+            Issued::Timer(_) => Some(Pending::Timer),
+            Issued::Child(start) => Some(Pending::Child(child::OpenChild {
+                workflow_id: start.workflow_id.clone(),
+                parent_close: start.parent_close,
+            })),
+            Issued::CancelTimer(_) | Issued::Marker(_) | Issued::Patch(_) => None,
+        }
+    }
 }
 
 /// A completion handed to the workflow in an activation.

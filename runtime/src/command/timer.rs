@@ -28,7 +28,12 @@ impl Start {
             seq: self.seq,
             fire_at_ms: self.fire_at_ms,
         });
-        effects.new_tasks.push(Task {
+        effects.new_tasks.push(self.task(scope));
+    }
+
+    /// The task that fires the timer at its deadline.
+    pub(crate) fn task(&self, scope: &Scope<'_>) -> Task {
+        Task {
             workflow_id: scope.workflow_id.to_owned(),
             run_id: scope.run_id.to_owned(),
             seq: self.seq,
@@ -44,7 +49,7 @@ impl Start {
             heartbeat_ms: None,
             token: 0,
             slot_wait_ms: None,
-        });
+        }
     }
 }
 

@@ -12,20 +12,6 @@ pub(super) enum Load {
     Stopped(Option<Box<(StepCommit, AfterCommit)>>),
 }
 
-/// What ending a run outside its code (terminated, timed out) tells
-/// others: its parent gets `error`, its open children their policies.
-pub(super) fn closing_messages(
-    history: &RecordedHistory,
-    workflow_id: &str,
-    error: crate::error::WorkflowError,
-) -> Vec<crate::store::Message> {
-    let mut messages = child::close_messages(history.open_children.values(), workflow_id);
-    if let Some(parent) = &history.parent {
-        messages.push(child::failure_message(parent, workflow_id, error));
-    }
-    messages
-}
-
 impl Executor {
     /// Ends a run without running its code.
     pub(super) async fn terminate(
@@ -66,7 +52,12 @@ impl Executor {
                     "Terminated",
                     format!("terminated: {reason}"),
                 );
-                step.messages = closing_messages(&history, &record.workflow_id, error);
+                step.messages = child::end_messages(
+                    &record.workflow_id,
+                    history.parent.as_ref(),
+                    Some(Err(error)),
+                    history.open_children.values(),
+                );
             }
             let event = Event::WorkflowTerminated {
                 reason: reason.to_owned(),

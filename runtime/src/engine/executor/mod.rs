@@ -543,7 +543,7 @@ impl Executor {
         if let Some(deadline) = run.deadline_ms.filter(|_| started) {
             effects
                 .new_tasks
-                .push(timeout::timeout_task(&workflow_id, run_id, deadline, now));
+                .push(timeout::timeout_task(&scope, deadline));
         }
         effects.messages.extend(activation.messages);
         let mut status = unblocked.then_some(StatusChange {
@@ -561,14 +561,12 @@ impl Executor {
                 error: None,
             })
         };
+        // What the parent is told, when the workflow ends here.
+        let mut reported = None;
         match activation.outcome {
             Outcome::Pending => {}
             Outcome::Finished(Ok(output)) => {
-                if let Some(parent) = &run.parent {
-                    effects
-                        .messages
-                        .push(child::result_message(parent, Ok(output.clone())));
-                }
+                reported = Some(Ok(output.clone()));
                 effects.events.push(Event::WorkflowCompleted {
                     output: output.clone(),
                 });
@@ -578,25 +576,13 @@ impl Executor {
             Outcome::Finished(Err(error)) => {
                 tracing::error!(error = %Chain(&error), "workflow run failed");
                 let result = serde_json::to_value(&error).ok();
-                if let Some(parent) = &run.parent {
-                    effects.messages.push(child::failure_message(
-                        parent,
-                        &workflow_id,
-                        error.clone(),
-                    ));
-                }
+                reported = Some(Err(error.clone()));
                 effects.events.push(Event::WorkflowFailed { error });
                 status = finished(WorkflowStatus::Failed, result);
                 wake = true;
             }
             Outcome::Cancelled => {
-                if let Some(parent) = &run.parent {
-                    effects.messages.push(child::failure_message(
-                        parent,
-                        &workflow_id,
-                        crate::error::WorkflowError::cancelled_error(),
-                    ));
-                }
+                reported = Some(Err(crate::error::WorkflowError::cancelled_error()));
                 effects.events.push(Event::WorkflowCancelled);
                 status = finished(WorkflowStatus::Cancelled, None);
                 wake = true;
@@ -658,9 +644,11 @@ impl Executor {
                 return Some(consume_wakes(run_id, None, Some(step), wakes, now));
             }
         }
-        effects.messages.extend(child::close_messages(
-            &activation.open_children,
+        effects.messages.extend(child::end_messages(
             &workflow_id,
+            run.parent.as_ref(),
+            reported,
+            &activation.open_children,
         ));
         let Effects {
             events,

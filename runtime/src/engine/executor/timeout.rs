@@ -4,7 +4,7 @@
 //! out when it fires.
 
 use super::*;
-use crate::command::Pending;
+use crate::command::timer;
 use crate::error::{WorkflowError, WorkflowErrorKind};
 
 /// The sequence number of a workflow's timeout timer.
@@ -13,25 +13,14 @@ pub(super) const TIMEOUT_SEQ: u32 = u32::MAX;
 /// [`WorkflowError::kind`] of a timed-out workflow's error.
 const WORKFLOW_TIMED_OUT: &str = "WorkflowTimedOut";
 
-/// The timeout's timer task, for a run's first step.
-pub(super) fn timeout_task(workflow_id: &str, run_id: &str, deadline_ms: u64, now: u64) -> Task {
-    Task {
-        workflow_id: workflow_id.to_owned(),
-        run_id: run_id.to_owned(),
+/// The timeout's timer task, for a run's first step: a durable timer at a
+/// sequence number no call takes.
+pub(super) fn timeout_task(scope: &Scope<'_>, deadline_ms: u64) -> Task {
+    timer::Start {
         seq: TIMEOUT_SEQ,
-        kind: TaskKind::Timer,
-        name: String::new(),
-        input: Value::Null,
-        options: Default::default(),
-        attempt: 0,
-        scheduled_ms: now,
-        due_ms: deadline_ms,
-        last_error: None,
-        details: None,
-        heartbeat_ms: None,
-        token: 0,
-        slot_wait_ms: None,
+        fire_at_ms: deadline_ms,
     }
+    .task(scope)
 }
 
 /// Whether a batch's inputs hold the firing of the run's timeout.
@@ -54,13 +43,8 @@ impl Executor {
         let run = self.cache.get_mut(run_id)?;
         let (workflow_id, activities, children) = {
             let core = crate::run::lock(&run.core);
-            let activities: Vec<u32> = core
-                .pending
-                .iter()
-                .filter(|(_, p)| **p == Pending::Activity)
-                .map(|(seq, _)| *seq)
-                .collect();
-            let children: Vec<_> = core.children.values().cloned().collect();
+            let activities: Vec<u32> = core.open_activities().collect();
+            let children: Vec<_> = core.open_children().cloned().collect();
             (core.workflow_id.to_string(), activities, children)
         };
         tracing::info!("workflow run timed out");
@@ -69,10 +53,12 @@ impl Executor {
             WORKFLOW_TIMED_OUT,
             "the workflow's timeout passed",
         );
-        let mut messages = child::close_messages(&children, &workflow_id);
-        if let Some(parent) = &run.parent {
-            messages.push(child::failure_message(parent, &workflow_id, error.clone()));
-        }
+        let messages = child::end_messages(
+            &workflow_id,
+            run.parent.as_ref(),
+            Some(Err(error.clone())),
+            &children,
+        );
         let events = [
             Event::Activation {
                 time_ms: now,
