@@ -307,14 +307,24 @@ pub(crate) fn sqlite_sql(sql: &str) -> String {
 
 /// Creates the source's tables if they are missing.
 pub(crate) async fn ensure_source(source: &Endpoint) -> Result<(), ActivityError> {
-    match source {
+    run_schema(source, SQLITE_SOURCE_SCHEMA, PG_SOURCE_SCHEMA).await
+}
+
+/// Runs a schema script on an endpoint: `sqlite` on a SQLite file,
+/// `postgres` on a PostgreSQL database.
+pub(crate) async fn run_schema(
+    endpoint: &Endpoint,
+    sqlite: &'static str,
+    postgres: &'static str,
+) -> Result<(), ActivityError> {
+    match endpoint {
         Endpoint::Sqlite(path) => {
             let path = path.clone();
-            blocking(move || Ok(open_sqlite(&path)?.execute_batch(SQLITE_SOURCE_SCHEMA)?)).await
+            blocking(move || Ok(open_sqlite(&path)?.execute_batch(sqlite)?)).await
         }
         Endpoint::Postgres(url) => Ok(connect_pg(url)
             .await?
-            .batch_execute(PG_SOURCE_SCHEMA)
+            .batch_execute(postgres)
             .await
             .map_err(pg_error)?),
     }

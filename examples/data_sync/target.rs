@@ -8,8 +8,8 @@ use serde::Serialize;
 use reprise::ActivityError;
 
 use crate::db::{
-    blocking, connect_pg, open_sqlite, pg_error, sqlite_sql, Apply, Endpoint, SyncState, TargetRow,
-    TargetSnapshot, Watermark,
+    blocking, connect_pg, open_sqlite, run_schema, sqlite_sql, Apply, Endpoint, SyncState,
+    TargetRow, TargetSnapshot, Watermark,
 };
 
 /// The key of the single `sync_state` row of the target table.
@@ -50,17 +50,7 @@ const UPSERT_STATE: &str =
 
 /// Creates the target's tables if they are missing.
 pub(crate) async fn ensure(target: &Endpoint) -> Result<(), ActivityError> {
-    match target {
-        Endpoint::Sqlite(path) => {
-            let path = path.clone();
-            blocking(move || Ok(open_sqlite(&path)?.execute_batch(TARGET_SCHEMA)?)).await
-        }
-        Endpoint::Postgres(url) => Ok(connect_pg(url)
-            .await?
-            .batch_execute(TARGET_SCHEMA)
-            .await
-            .map_err(pg_error)?),
-    }
+    run_schema(target, TARGET_SCHEMA, TARGET_SCHEMA).await
 }
 
 // ---------------------------------------------------------------------------
