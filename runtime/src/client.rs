@@ -159,25 +159,16 @@ impl<W: Workflow> IntoFuture for StartWorkflow<W> {
                 what: format!("the input of workflow `{}`", W::NAME),
                 source,
             })?;
-            start_with(self.engine, W::NAME, input, self.id, self.timeout)
+            start(self.engine, W::NAME, input, self.id, self.timeout)
                 .await
                 .map(WorkflowHandle::typed)
         })
     }
 }
 
-/// Starts a workflow by name with a JSON input (for tools).
+/// Starts a workflow by name with a JSON input (for tools), with a
+/// workflow timeout if any.
 pub(crate) async fn start(
-    engine: Arc<Engine>,
-    name: &str,
-    input: Value,
-    id: Option<String>,
-) -> Result<WorkflowHandle<Value>, Error> {
-    start_with(engine, name, input, id, None).await
-}
-
-/// [`start`], with a workflow timeout.
-pub(crate) async fn start_with(
     engine: Arc<Engine>,
     name: &str,
     input: Value,
@@ -442,9 +433,7 @@ fn ended<O: DeserializeOwned>(record: &RunRecord) -> Option<Result<O, WorkflowEr
         // The latest run never has this status; a waiter looks again.
         WorkflowStatus::Running | WorkflowStatus::ContinuedAsNew => None,
         WorkflowStatus::Cancelled => Some(Err(WorkflowError::cancelled_error())),
-        WorkflowStatus::Terminated => Some(Err(WorkflowError::with_kind(
-            WorkflowErrorKind::Terminated,
-            "Terminated",
+        WorkflowStatus::Terminated => Some(Err(WorkflowError::terminated(
             record
                 .error
                 .clone()
@@ -560,7 +549,7 @@ pub(crate) async fn describe(engine: &Engine, workflow_id: &str) -> Result<Workf
             seq: t.seq,
             kind: match t.kind {
                 TaskKind::Activity => "activity",
-                TaskKind::Timer if t.seq == u32::MAX => "timeout",
+                TaskKind::Timer if t.seq == crate::command::timer::TIMEOUT_SEQ => "timeout",
                 TaskKind::Timer => "timer",
             },
             name: t.name,

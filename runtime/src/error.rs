@@ -349,6 +349,12 @@ impl WorkflowError {
         }
     }
 
+    /// The error of a terminated workflow: its kind says so, its message is
+    /// the reason given.
+    pub(crate) fn terminated(reason: impl Into<String>) -> Self {
+        Self::with_kind(WorkflowErrorKind::Terminated, "Terminated", reason)
+    }
+
     pub(crate) fn cancelled_error() -> Self {
         Self {
             cancelled: true,

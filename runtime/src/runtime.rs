@@ -348,7 +348,7 @@ impl Runtime {
         input: Value,
         id: Option<String>,
     ) -> Result<WorkflowHandle<Value>, Error> {
-        client::start(self.engine.clone(), name, input, id).await
+        client::start(self.engine.clone(), name, input, id, None).await
     }
 
     /// A handle to an existing workflow, to await its result.

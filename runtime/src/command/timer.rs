@@ -14,6 +14,10 @@ use crate::history::Event;
 use crate::run::RunFault;
 use crate::store::{Task, TaskKind};
 
+/// The sequence number of a workflow's timeout timer
+/// (`StartWorkflow::timeout`): no call takes it.
+pub(crate) const TIMEOUT_SEQ: u32 = u32::MAX;
+
 /// The command: start the timer at `seq`, firing at `fire_at_ms` (Unix ms).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Start {

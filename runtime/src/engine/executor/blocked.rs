@@ -47,11 +47,7 @@ impl Executor {
             // Its parent learns of it, its children are closed by their
             // policies (what an unreadable history names is not known).
             if let Ok(history) = RecordedHistory::decode(&rows) {
-                let error = crate::error::WorkflowError::with_kind(
-                    crate::error::WorkflowErrorKind::Terminated,
-                    "Terminated",
-                    format!("terminated: {reason}"),
-                );
+                let error = crate::error::WorkflowError::terminated(reason);
                 step.messages = child::end_messages(
                     &record.workflow_id,
                     history.parent.as_ref(),

@@ -4,11 +4,8 @@
 //! out when it fires.
 
 use super::*;
-use crate::command::timer;
+use crate::command::timer::{self, TIMEOUT_SEQ};
 use crate::error::{WorkflowError, WorkflowErrorKind};
-
-/// The sequence number of a workflow's timeout timer.
-pub(super) const TIMEOUT_SEQ: u32 = u32::MAX;
 
 /// [`WorkflowError::kind`] of a timed-out workflow's error.
 const WORKFLOW_TIMED_OUT: &str = "WorkflowTimedOut";
